@@ -1,0 +1,42 @@
+import { Type } from 'typebox';
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.ts';
+
+const Username = Type.String({
+  minLength: 3,
+  maxLength: 32,
+  pattern: '^[A-Za-z0-9_.-]+$',
+  description: '3 to 32 of A-Z a-z 0-9 _ . -; unique regardless of case',
+  examples: ['ada'],
+});
+const Email = Type.String({ format: 'email', maxLength: 254, examples: ['ada@example.com'] });
+const Password = Type.String({
+  minLength: PASSWORD_MIN_LENGTH,
+  maxLength: PASSWORD_MAX_LENGTH,
+  description: '8 to 1024 characters; not the username or email, nor a commonly used password',
+  examples: ['correct horse battery staple'],
+});
+const FullName = Type.String({ maxLength: 100, examples: ['Ada Lovelace'] });
+
+export const UserPublic = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    username: Type.String({ examples: ['ada'] }),
+    email: Type.String({ examples: ['ada@example.com'] }),
+    full_name: Type.String({ examples: ['Ada Lovelace'] }),
+    role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
+    disabled: Type.Boolean(),
+    created_at: Type.String({ format: 'date-time' }),
+    updated_at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'User', description: 'An account; never carries the password or its hash' },
+);
+
+export const CreateUserBody = Type.Object(
+  { username: Username, email: Email, password: Password, full_name: Type.Optional(FullName) },
+  { additionalProperties: false },
+);
+
+export const UpdateMeBody = Type.Object(
+  { full_name: Type.Optional(FullName), email: Type.Optional(Email) },
+  { additionalProperties: false },
+);

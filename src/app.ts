@@ -1,0 +1,134 @@
+import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
+import helmet from '@fastify/helmet';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { createUsersRepository } from './accounts/repository.ts';
+import { accountsRoutes } from './accounts/routes.ts';
+import { UserPublic } from './accounts/schemas.ts';
+import { createAccountsService } from './accounts/service.ts';
+import { createAccessTokens } from './auth/access-tokens.ts';
+import { createGuard } from './auth/guard.ts';
+import type { KeyRing } from './auth/keys.ts';
+import { createLoginService } from './auth/login.ts';
+import { OAuthErrorBody } from './auth/oauth-error.ts';
+import { hashPassword } from './auth/passwords.ts';
+import { tokenRoutes } from './auth/routes.ts';
+import { createMemoryLoginThrottle, type LoginThrottle } from './auth/throttle.ts';
+import { type Clock, systemClock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { OpenDatabase } from './db/database.ts';
+import { registerErrorHandlers } from './http/error-handler.ts';
+import { metaRoutes } from './http/meta-routes.ts';
+import { createMetrics, instrumentRequests } from './http/metrics.ts';
+import { registerOpenApi } from './http/openapi.ts';
+import { Problem } from './http/problem.ts';
+import { createValidatorCompiler } from './http/validation.ts';
+import { createPostsRepository } from './posts/repository.ts';
+import { postsRoutes } from './posts/routes.ts';
+import { PostPublic } from './posts/schemas.ts';
+import { createPostsService } from './posts/service.ts';
+
+export interface AppDeps {
+  readonly config: Config;
+  readonly database: OpenDatabase;
+  readonly keys: KeyRing;
+  readonly clock?: Clock;
+  /** A pino logger; none means silent. */
+  readonly logger?: FastifyBaseLogger;
+  readonly throttle?: LoginThrottle;
+  readonly version?: string;
+}
+
+export const BODY_LIMIT = 64 * 1024;
+
+/** The whole HTTP application, wired from its dependencies. No I/O and no process.env here: main.ts owns those. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config, database, keys } = deps;
+  const clock = deps.clock ?? systemClock;
+
+  const app = Fastify({
+    ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
+    bodyLimit: BODY_LIMIT,
+    trustProxy: config.trustProxy === false ? false : config.trustProxy,
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: () => randomUUID(),
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200 },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(createValidatorCompiler());
+  registerErrorHandlers(app);
+
+  // One log line per request, with its id (also returned as X-Request-Id for support).
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        route: request.routeOptions.url,
+        statusCode: reply.statusCode,
+        durationMs: Math.round(reply.elapsedTime * 100) / 100,
+        ip: request.ip,
+        userId: request.principal?.userId,
+      },
+      'request',
+    );
+  });
+
+  const metrics = config.metrics ? createMetrics() : undefined;
+  if (metrics) instrumentRequests(app, metrics);
+
+  await app.register(helmet, {
+    // An API answers JSON: nothing may run or be framed. Swagger UI sets its own policy on /docs.
+    contentSecurityPolicy: {
+      useDefaults: false,
+      directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
+    },
+    frameguard: { action: 'deny' },
+    // Swagger UI's Authorize popup and cross-origin front ends need no opener isolation from an API.
+    crossOriginResourcePolicy: { policy: config.corsOrigins.length > 0 ? 'cross-origin' : 'same-origin' },
+  });
+  await app.register(cors, {
+    // Closed unless CORS_ORIGINS lists origins; credentials are bearer tokens, never cookies.
+    origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,
+    methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['authorization', 'content-type'],
+    exposedHeaders: ['location', 'retry-after', 'www-authenticate', 'x-request-id'],
+    maxAge: 600,
+  });
+
+  await registerOpenApi(app, { version: deps.version ?? '0.0.0' });
+  for (const schema of [Problem, OAuthErrorBody, UserPublic, PostPublic]) app.addSchema(schema);
+
+  const users = createUsersRepository(database.db);
+  const tokens = createAccessTokens({
+    keys,
+    clock,
+    issuer: config.issuer,
+    audience: config.audience,
+    ttlSeconds: config.accessTokenTtlSeconds,
+  });
+  const { requireAuth } = createGuard(tokens);
+  const accounts = createAccountsService({ users, clock, hash: hashPassword });
+  const posts = createPostsService({ posts: createPostsRepository(database.db, database.engine), clock });
+  const login = createLoginService({
+    users,
+    tokens,
+    throttle: deps.throttle ?? createMemoryLoginThrottle(clock),
+    metrics,
+  });
+
+  await app.register(metaRoutes, { database, metrics });
+  await app.register(tokenRoutes, { login });
+  await app.register(accountsRoutes, { accounts, requireAuth });
+  await app.register(postsRoutes, { posts, requireAuth });
+
+  return app;
+}

@@ -1,0 +1,86 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { UsersRepository } from '../accounts/repository.ts';
+import type { Metrics } from '../http/metrics.ts';
+import type { AccessTokens } from './access-tokens.ts';
+import { OAuthError } from './oauth-error.ts';
+import { verifyDummyPassword, verifyPassword } from './passwords.ts';
+import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from './scopes.ts';
+import type { LoginThrottle } from './throttle.ts';
+
+export interface TokenAnswer {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  scope: string;
+}
+
+/** One answer for an unknown login, a wrong password and a disabled account: no user enumeration. */
+const BAD_CREDENTIALS = 'invalid username or password';
+
+export type LoginService = ReturnType<typeof createLoginService>;
+
+export function createLoginService(deps: {
+  users: UsersRepository;
+  tokens: AccessTokens;
+  throttle: LoginThrottle;
+  metrics: Metrics | undefined;
+}) {
+  const { users, tokens, throttle, metrics } = deps;
+
+  function requestedScopes(scope: string | undefined): Scope[] | undefined {
+    try {
+      return parseScopeParameter(scope);
+    } catch (error) {
+      if (error instanceof UnknownScopeError) throw new OAuthError('invalid_scope', error.message);
+      throw error;
+    }
+  }
+
+  /** RFC 6749 §4.3: the resource owner password credentials grant. */
+  async function passwordGrant(input: {
+    username: string;
+    password: string;
+    scope: string | undefined;
+    address: string;
+    log: FastifyBaseLogger;
+  }): Promise<TokenAnswer> {
+    const { log } = input;
+    const requested = requestedScopes(input.scope);
+    const user = await users.findByLogin(input.username);
+    // Throttle by account id when the login names a user, so username and email share one count.
+    const attempt = throttle.attempt(user?.id ?? `login:${input.username.toLowerCase()}`, input.address);
+    if (!attempt.allowed) {
+      metrics?.logins.inc({ result: 'throttled' });
+      log.warn({ event: 'login_throttled', userId: user?.id, address: input.address }, 'login throttled');
+      throw new OAuthError('slow_down', 'too many failed logins; try again later', {
+        status: 429,
+        headers: { 'retry-after': String(attempt.retryAfterSeconds) },
+      });
+    }
+    // Always verify a hash (a dummy one for an unknown login), and check `disabled` only afterwards,
+    // so all three failures cost the same time.
+    const passwordOk = user
+      ? await verifyPassword(user.password_hash, input.password)
+      : await verifyDummyPassword(input.password);
+    if (!user || !passwordOk || user.disabled) {
+      metrics?.logins.inc({ result: 'failure' });
+      log.info({ event: 'login_failed', userId: user?.id, address: input.address }, 'login failed');
+      throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
+    }
+    attempt.succeeded();
+    const scopes = grantScopes(user.role, requested);
+    if (!scopes)
+      throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
+    const { token, expiresIn } = await tokens.issue({
+      userId: user.id,
+      username: user.username,
+      role: user.role,
+      scopes,
+    });
+    metrics?.logins.inc({ result: 'success' });
+    log.info({ event: 'login_succeeded', userId: user.id, address: input.address }, 'login succeeded');
+    return { access_token: token, token_type: 'bearer', expires_in: expiresIn, scope: scopes.join(' ') };
+  }
+
+  return { passwordGrant };
+}

@@ -1,0 +1,53 @@
+import type { Role } from '../accounts/roles.ts';
+
+/** Every scope an access token can carry (RFC 6749 §3.3). */
+export const SCOPES = ['profile', 'posts:write', 'admin'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
+  profile: 'Read and change your own account',
+  'posts:write': 'Create, change and delete your own posts',
+  admin: 'Manage users and any post',
+};
+
+const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
+  user: ['profile', 'posts:write'],
+  admin: ['profile', 'posts:write', 'admin'],
+};
+
+export function scopesForRole(role: Role): readonly Scope[] {
+  return ROLE_SCOPES[role];
+}
+
+export function isScope(value: string): value is Scope {
+  return (SCOPES as readonly string[]).includes(value);
+}
+
+/**
+ * A `scope` parameter → the distinct scopes it names, or undefined when it names none
+ * (absent or empty: Swagger UI sends `scope=` when no box is ticked). Throws on an unknown scope.
+ */
+export function parseScopeParameter(text: string | undefined): Scope[] | undefined {
+  const names = (text ?? '').split(' ').filter(Boolean);
+  if (names.length === 0) return undefined;
+  const unknown = names.filter((name) => !isScope(name));
+  if (unknown.length > 0) throw new UnknownScopeError(unknown);
+  return [...new Set(names as Scope[])];
+}
+
+export class UnknownScopeError extends Error {
+  readonly scopes: readonly string[];
+  constructor(scopes: readonly string[]) {
+    super(`unknown scope: ${scopes.join(' ')}`);
+    this.scopes = scopes;
+  }
+}
+
+/** The scopes a token gets: all the role allows, or the requested ones if the role allows each of them. */
+export function grantScopes(role: Role, requested: readonly Scope[] | undefined): Scope[] | undefined {
+  const allowed = scopesForRole(role);
+  if (requested === undefined) return [...allowed];
+  return requested.every((scope) => allowed.includes(scope))
+    ? SCOPES.filter((s) => requested.includes(s))
+    : undefined;
+}

@@ -1,0 +1,179 @@
+import { Buffer } from 'node:buffer';
+
+/**
+ * Environment → a frozen, typed Config. Every bad variable is reported on its own line,
+ * naming the variable, what is wrong and an example of a good value; nothing else reads process.env.
+ */
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly databaseUrl: string;
+  readonly issuer: string;
+  readonly audience: string;
+  /** HS256 secret from JWT_SECRET; undefined means "generate one and keep it in the database". */
+  readonly jwtSecret: string | undefined;
+  readonly accessTokenTtlSeconds: number;
+  readonly admin:
+    | { readonly username: string; readonly email: string; readonly password: string }
+    | undefined;
+  readonly corsOrigins: readonly string[];
+  /** Fastify's trustProxy: false, or the proxy addresses/CIDRs whose X-Forwarded-For is honoured. */
+  readonly trustProxy: false | string[];
+  readonly production: boolean;
+  readonly metrics: boolean;
+  readonly logLevel: string;
+}
+
+export class ConfigError extends Error {
+  readonly problems: readonly string[];
+  constructor(problems: readonly string[]) {
+    super(problems.join('\n'));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+
+/** `900`, `900s`, `15m`, `12h`, `30d` → seconds. */
+export function parseDuration(text: string): number | undefined {
+  const match = /^(\d{1,9})([smhd]?)$/.exec(text.trim());
+  if (!match) return undefined;
+  const unit = { '': 1, s: 1, m: 60, h: 3600, d: 86400 }[match[2] as '' | 's' | 'm' | 'h' | 'd'];
+  const seconds = Number(match[1]) * unit;
+  return seconds > 0 ? seconds : undefined;
+}
+
+export function loadConfig(env: Env): Config {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const raw = env[name];
+    return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
+  };
+  const bad = (name: string, why: string, example: string) =>
+    problems.push(`${name}: ${why}, e.g. ${name}=${example}`);
+
+  const production = value('NODE_ENV') === 'production';
+
+  let port = 8000;
+  const portText = value('PORT');
+  if (portText !== undefined) {
+    port = Number(portText);
+    if (!/^\d{1,5}$/.test(portText) || port > 65535)
+      bad('PORT', `"${portText}" is not a port number`, '8000');
+  }
+  const host = value('HOST') ?? '127.0.0.1';
+
+  const databaseUrl = value('DATABASE_URL') ?? 'sqlite:./data/inkgate.db';
+  if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
+    bad('DATABASE_URL', 'must start with sqlite: or postgres://', 'sqlite:./data/inkgate.db');
+  }
+
+  const issuer = value('ISSUER') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  if (!URL.canParse(issuer) || !/^https?:$/.test(new URL(issuer).protocol)) {
+    bad('ISSUER', `"${issuer}" is not an http(s) URL`, 'https://blog.example.com');
+  }
+  const audience = value('JWT_AUDIENCE') ?? 'inkgate';
+
+  const jwtAlg = value('JWT_ALG') ?? 'HS256';
+  if (jwtAlg !== 'HS256') bad('JWT_ALG', `"${jwtAlg}" is not supported by this version`, 'HS256');
+
+  const jwtSecret = env.JWT_SECRET === undefined || env.JWT_SECRET === '' ? undefined : env.JWT_SECRET;
+  if (jwtSecret !== undefined && Buffer.byteLength(jwtSecret, 'utf8') < 32) {
+    bad('JWT_SECRET', 'must be at least 32 bytes of UTF-8 text', '"$(openssl rand -base64 48)"');
+  }
+  if (jwtSecret === undefined && production) {
+    bad(
+      'JWT_SECRET',
+      'is required when NODE_ENV=production (no generated secrets)',
+      '"$(openssl rand -base64 48)"',
+    );
+  }
+
+  let accessTokenTtlSeconds = 900;
+  const ttlText = value('ACCESS_TOKEN_TTL');
+  if (ttlText !== undefined) {
+    const parsed = parseDuration(ttlText);
+    if (parsed === undefined || parsed > 86400) {
+      bad('ACCESS_TOKEN_TTL', `"${ttlText}" is not a duration from 1s to 1d`, '15m');
+    } else {
+      accessTokenTtlSeconds = parsed;
+    }
+  }
+
+  const adminVars = ['ADMIN_USERNAME', 'ADMIN_EMAIL', 'ADMIN_PASSWORD'] as const;
+  const adminSet = adminVars.filter((name) => value(name) !== undefined);
+  let admin: Config['admin'];
+  if (adminSet.length === adminVars.length) {
+    admin = {
+      username: value('ADMIN_USERNAME')!,
+      email: value('ADMIN_EMAIL')!,
+      password: env.ADMIN_PASSWORD!,
+    };
+  } else if (adminSet.length > 0) {
+    for (const name of adminVars.filter((n) => !adminSet.includes(n))) {
+      bad(
+        name,
+        'must be set together with the other ADMIN_* variables',
+        name === 'ADMIN_EMAIL' ? 'admin@example.com' : 'admin',
+      );
+    }
+  }
+
+  const corsOrigins = (value('CORS_ORIGINS') ?? '')
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean);
+  for (const origin of corsOrigins) {
+    if (!URL.canParse(origin) || new URL(origin).origin !== origin) {
+      bad(
+        'CORS_ORIGINS',
+        `"${origin}" is not an origin (scheme://host[:port], no path)`,
+        'https://app.example.com',
+      );
+    }
+  }
+
+  const trustProxyText = value('TRUST_PROXY');
+  let trustProxy: Config['trustProxy'] = false;
+  if (trustProxyText !== undefined && !['off', 'false', '0'].includes(trustProxyText)) {
+    trustProxy = trustProxyText
+      .split(',')
+      .map((entry) => entry.trim())
+      .filter(Boolean);
+    for (const entry of trustProxy) {
+      if (
+        !/^[0-9a-fA-F:.]+(\/\d{1,3})?$/.test(entry) &&
+        !['loopback', 'linklocal', 'uniquelocal'].includes(entry)
+      ) {
+        bad('TRUST_PROXY', `"${entry}" is not an address, a CIDR range or loopback`, '127.0.0.1,10.0.0.0/8');
+      }
+    }
+  }
+
+  const metricsText = value('METRICS') ?? 'on';
+  if (!['on', 'off'].includes(metricsText)) bad('METRICS', `"${metricsText}" must be on or off`, 'off');
+
+  const logLevel = value('LOG_LEVEL') ?? 'info';
+  if (!LOG_LEVELS.includes(logLevel))
+    bad('LOG_LEVEL', `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`, 'info');
+
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze({
+    port,
+    host,
+    databaseUrl,
+    issuer: issuer.replace(/\/+$/, ''),
+    audience,
+    jwtSecret,
+    accessTokenTtlSeconds,
+    admin,
+    corsOrigins: Object.freeze(corsOrigins),
+    trustProxy,
+    production,
+    metrics: metricsText === 'on',
+    logLevel,
+  });
+}

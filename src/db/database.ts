@@ -1,0 +1,63 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import pg from 'pg';
+import { adaptNodeSqlite } from './node-sqlite.ts';
+import type { Database } from './schema.ts';
+
+export type Engine = 'sqlite' | 'postgres';
+
+export interface OpenDatabase {
+  readonly db: Kysely<Database>;
+  readonly engine: Engine;
+  /** Answers when the database does, within a few seconds (for /readyz). */
+  ping(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** `sqlite:PATH` (`sqlite::memory:` for a private in-memory one) or `postgres://…`. */
+export function openDatabase(url: string): OpenDatabase {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
+  throw new Error('DATABASE_URL must start with sqlite: or postgres://');
+}
+
+function openSqlite(path: string): OpenDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  const sqlite = new DatabaseSync(path, { enableForeignKeyConstraints: true, timeout: 5000 });
+  // WAL lets readers and one writer (and several processes on one file) work side by side.
+  sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }) });
+  return {
+    db,
+    engine: 'sqlite',
+    ping: async () => {
+      sqlite.prepare('select 1').get();
+    },
+    close: () => db.destroy(),
+  };
+}
+
+function openPostgres(url: string): OpenDatabase {
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // An outage must answer 503 within 5 s, never hang: bound connecting and every statement.
+    connectionTimeoutMillis: 3000,
+    query_timeout: 4000,
+    statement_timeout: 4000,
+    idleTimeoutMillis: 30_000,
+  });
+  // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
+  pool.on('error', () => {});
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  return {
+    db,
+    engine: 'postgres',
+    ping: async () => {
+      await pool.query('select 1');
+    },
+    close: () => db.destroy(),
+  };
+}

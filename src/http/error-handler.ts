@@ -1,0 +1,84 @@
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { isConnectionError } from '../db/errors.ts';
+import { HttpError, UnprocessableError } from './errors.ts';
+import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
+import { toFieldErrors } from './validation.ts';
+
+/** Fastify's own client errors, kept at their status with a plain detail (never the internal message). */
+const FASTIFY_DETAILS: Record<string, string> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'this Content-Type is not accepted here; send application/json',
+  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than 64 KiB',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'the request body is empty but Content-Type says application/json',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'the request body is not valid JSON',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
+  FST_ERR_BAD_URL: 'the URL is malformed',
+};
+
+export interface ErrorAnswer {
+  status: number;
+  headers: Record<string, string>;
+  detail: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+/** Any thrown value → the status, headers and detail to answer with. Unknown errors are 500s. */
+export function classifyError(error: unknown): ErrorAnswer {
+  if (error instanceof UnprocessableError) {
+    return { status: 422, headers: {}, detail: error.message, errors: [...error.errors] };
+  }
+  if (error instanceof HttpError)
+    return { status: error.status, headers: { ...error.headers }, detail: error.message };
+  const fastifyError = error as Partial<FastifyError>;
+  if (fastifyError.validation) {
+    return {
+      status: 422,
+      headers: {},
+      detail:
+        `the request ${fastifyError.validationContext === 'body' ? 'body' : (fastifyError.validationContext ?? '')} has invalid fields`.replace(
+          /\s+/g,
+          ' ',
+        ),
+      errors: toFieldErrors(fastifyError.validation),
+    };
+  }
+  if (isConnectionError(error)) {
+    return {
+      status: 503,
+      headers: { 'retry-after': '5' },
+      detail: 'the database is unavailable; try again shortly',
+    };
+  }
+  const status = fastifyError.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    const detail =
+      (fastifyError.code && FASTIFY_DETAILS[fastifyError.code]) ??
+      (error instanceof SyntaxError
+        ? FASTIFY_DETAILS.FST_ERR_CTP_INVALID_JSON_BODY!
+        : 'the request was not accepted');
+    return { status, headers: {}, detail };
+  }
+  return { status: 500, headers: {}, detail: 'an unexpected error occurred; it has been logged' };
+}
+
+function logAnswer(request: FastifyRequest, error: unknown, answer: ErrorAnswer) {
+  if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
+  else if (error instanceof HttpError && error.cause)
+    request.log.info({ err: error.cause, code: error.code }, error.message);
+}
+
+/** One place turns every error into an RFC 9457 problem document; 500s are logged, never detailed. */
+export function registerErrorHandlers(app: FastifyInstance): void {
+  app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const answer = classifyError(error);
+    logAnswer(request, error, answer);
+    return reply
+      .code(answer.status)
+      .headers(answer.headers)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(toProblem(answer.status, answer.detail, answer.errors));
+  });
+
+  app.setNotFoundHandler((_request, reply) =>
+    reply.code(404).type(PROBLEM_CONTENT_TYPE).send(toProblem(404, 'no route matches this method and path')),
+  );
+}

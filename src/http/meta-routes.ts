@@ -1,0 +1,87 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { OpenDatabase } from '../db/database.ts';
+import { ServiceUnavailableError } from './errors.ts';
+import type { Metrics } from './metrics.ts';
+import { problemResponses } from './problem.ts';
+
+const READY_TIMEOUT_MS = 3000;
+
+export const metaRoutes: FastifyPluginAsyncTypebox<{
+  database: OpenDatabase;
+  metrics: Metrics | undefined;
+}> = async (app, { database, metrics }) => {
+  app.get(
+    '/',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: 'Welcome',
+        response: {
+          200: Type.Object({ message: Type.String(), docs: Type.String({ examples: ['/docs'] }) }),
+        },
+      },
+    },
+    async () => ({ message: 'Welcome to your blog!', docs: '/docs' }),
+  );
+
+  app.get(
+    '/healthz',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: 'Liveness: 200 while the process is up',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+      },
+    },
+    async () => ({ status: 'ok' as const }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['meta'],
+        summary: 'Readiness: 200 when the database answers, else 503',
+        response: { 200: Type.Object({ status: Type.Literal('ok') }), ...problemResponses(503) },
+      },
+    },
+    async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('database ping timed out')), READY_TIMEOUT_MS);
+      });
+      try {
+        await Promise.race([database.ping(), timeout]);
+      } catch (error) {
+        throw new ServiceUnavailableError('the database is not answering', 5, { cause: error });
+      } finally {
+        clearTimeout(timer);
+      }
+      return { status: 'ok' as const };
+    },
+  );
+
+  if (metrics) {
+    app.get(
+      '/metrics',
+      {
+        schema: {
+          tags: ['meta'],
+          summary: 'Prometheus metrics (text exposition format)',
+          produces: ['text/plain'],
+          response: {
+            200: {
+              description: 'Prometheus text format',
+              content: { 'text/plain': { schema: Type.String() } },
+            },
+          },
+        },
+      },
+      async (_request, reply) => {
+        reply.type(metrics.registry.contentType);
+        return metrics.registry.metrics();
+      },
+    );
+  }
+};

@@ -1,0 +1,49 @@
+import type { FastifyInstance } from 'fastify';
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly logins: Counter<'result'>;
+}
+
+/**
+ * Prometheus metrics on a registry of this app's own (tests build many apps in one process).
+ * Requests are labelled by route template, never by raw URL, so label values stay bounded.
+ */
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  const logins = new Counter({
+    name: 'inkgate_logins_total',
+    help: 'Password logins at /token by result (success, failure, throttled)',
+    labelNames: ['result'],
+    registers: [registry],
+  });
+  return { registry, logins };
+}
+
+export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void {
+  const labelNames = ['method', 'route', 'status_code'] as const;
+  const requests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests by method, route template and status',
+    labelNames,
+    registers: [metrics.registry],
+  });
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by method, route template and status',
+    labelNames,
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [metrics.registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const labels = {
+      method: request.method,
+      route: request.routeOptions.url ?? 'unmatched',
+      status_code: String(reply.statusCode),
+    };
+    requests.inc(labels);
+    duration.observe(labels, reply.elapsedTime / 1000);
+  });
+}

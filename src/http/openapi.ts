@@ -1,0 +1,57 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { FastifyInstance } from 'fastify';
+import { SCOPE_DESCRIPTIONS } from '../auth/scopes.ts';
+
+export const SECURITY_SCHEME = 'OAuth2PasswordBearer';
+
+/**
+ * OpenAPI 3.1 from the route schemas, served at /openapi.json, and Swagger UI at /docs from the
+ * npm package's own files (no CDN). The password flow's tokenUrl is relative, so the Authorize
+ * dialog logs in against this same server.
+ */
+export async function registerOpenApi(app: FastifyInstance, options: { version: string }): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'inkgate',
+        version: options.version,
+        description:
+          'A blog API with OAuth2 password login, short-lived JWT access tokens and scopes. ' +
+          'Click Authorize, log in with a username (or email) and password, then try any route. ' +
+          'Errors are RFC 9457 problem documents, except on /token, which answers RFC 6749 errors.',
+      },
+      tags: [
+        { name: 'auth', description: 'OAuth 2.0 token endpoint and metadata' },
+        { name: 'accounts', description: 'Signup and your own account' },
+        { name: 'posts', description: 'The blog' },
+        { name: 'meta', description: 'Health, readiness and metrics' },
+      ],
+      components: {
+        securitySchemes: {
+          [SECURITY_SCHEME]: {
+            type: 'oauth2',
+            flows: { password: { tokenUrl: '/token', scopes: { ...SCOPE_DESCRIPTIONS } } },
+          },
+        },
+      },
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+
+  await app.register(swaggerUi, {
+    routePrefix: '/docs',
+    uiConfig: { deepLinking: true, persistAuthorization: false, validatorUrl: null },
+    // A strict policy of our own for the UI's pages: its scripts and styles by hash, nothing from elsewhere.
+    staticCSP: true,
+    transformStaticCSP: (header) =>
+      header
+        .replace(/ upgrade-insecure-requests;/, '')
+        .replace(/img-src [^;]*;/, "img-src 'self' data:;")
+        .replace(/style-src 'self' https:/, "style-src 'self'")
+        .replace(/font-src [^;]*;/, "font-src 'self' data:;"),
+  });
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}

@@ -1,0 +1,64 @@
+import { STATUS_CODES } from 'node:http';
+import { Type } from 'typebox';
+
+/** RFC 9457 problem details, the body of every error outside the OAuth2 endpoints. */
+export const Problem = Type.Object(
+  {
+    type: Type.String({ examples: ['about:blank'] }),
+    title: Type.String({ examples: ['Not Found'] }),
+    status: Type.Integer({ examples: [404] }),
+    detail: Type.String({ examples: ['post not found'] }),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          path: Type.String({
+            description: 'JSON Pointer (RFC 6901) to the offending field',
+            examples: ['/title'],
+          }),
+          message: Type.String({ examples: ['must NOT have fewer than 1 characters'] }),
+        }),
+      ),
+    ),
+  },
+  { $id: 'Problem', description: 'RFC 9457 problem document (application/problem+json)' },
+);
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+  errors?: Array<{ path: string; message: string }>;
+}
+
+export function toProblem(status: number, detail: string, errors?: ProblemBody['errors']): ProblemBody {
+  const body: ProblemBody = { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
+  if (errors) body.errors = errors;
+  return body;
+}
+
+const DESCRIPTIONS: Record<number, string> = {
+  400: 'Malformed request (bad JSON)',
+  401: 'Missing, invalid, expired or revoked access token (RFC 6750); see WWW-Authenticate',
+  403: 'Authenticated, but not allowed: missing scope (see WWW-Authenticate) or not the owner',
+  404: 'Not found',
+  409: 'Conflict with existing data',
+  413: 'Body larger than 64 KiB',
+  415: 'Unsupported Content-Type',
+  422: 'Validation failed: one entry in errors per offending field',
+  503: 'Database unavailable; retry after Retry-After seconds',
+};
+
+/** Response entries for the OpenAPI document: problem+json for each listed status. */
+export function problemResponses(...statuses: number[]): Record<number, unknown> {
+  const responses: Record<number, unknown> = {};
+  for (const status of statuses) {
+    responses[status] = {
+      description: DESCRIPTIONS[status] ?? STATUS_CODES[status],
+      content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+    };
+  }
+  return responses;
+}

@@ -1,0 +1,34 @@
+import { createLogger } from './http/logging.ts';
+import { configFromEnvironment, startServer } from './server.ts';
+
+// The process: configuration, database, migrations, app, listen; SIGTERM/SIGINT drain and close.
+const config = configFromEnvironment();
+const log = createLogger(config.logLevel);
+
+try {
+  const server = await startServer(config, log);
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting at once');
+      process.exit(1);
+    }
+    stopping = true;
+    log.info({ signal }, 'shutting down: draining in-flight requests');
+    server.stop().then(
+      () => {
+        log.info('stopped');
+        process.exit(0);
+      },
+      (error: unknown) => {
+        log.error({ err: error }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+} catch (error) {
+  log.fatal({ err: error }, 'could not start');
+  process.exit(1);
+}

@@ -1,0 +1,134 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { principalOf, type RequireAuth } from '../auth/guard.ts';
+import { SECURITY_SCHEME } from '../http/openapi.ts';
+import { Page } from '../http/pagination.ts';
+import { problemResponses } from '../http/problem.ts';
+import { ref } from '../http/schema-ref.ts';
+import {
+  CreatePostBody,
+  ListPostsQuery,
+  MyPostsQuery,
+  PatchPostBody,
+  PostIdParams,
+  PostPublic,
+} from './schemas.ts';
+import type { PostsService } from './service.ts';
+
+export const postsRoutes: FastifyPluginAsyncTypebox<{
+  posts: PostsService;
+  requireAuth: RequireAuth;
+}> = async (app, { posts, requireAuth }) => {
+  const write = [{ [SECURITY_SCHEME]: ['posts:write'] }];
+  const Post = ref(PostPublic);
+  const PostsPage = Page(Post);
+
+  app.get(
+    '/posts',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'List posts, newest first',
+        querystring: ListPostsQuery,
+        response: { 200: PostsPage, ...problemResponses(422) },
+      },
+    },
+    async (request) => posts.list(request.query),
+  );
+
+  app.get(
+    '/posts/:id',
+    {
+      schema: {
+        tags: ['posts'],
+        summary: 'Read a post',
+        params: PostIdParams,
+        response: { 200: Post, ...problemResponses(404) },
+      },
+    },
+    async (request) => posts.get(request.params.id),
+  );
+
+  app.post(
+    '/posts',
+    {
+      preHandler: requireAuth('posts:write'),
+      schema: {
+        tags: ['posts'],
+        summary: 'Write a post',
+        security: write,
+        body: CreatePostBody,
+        response: { 201: Post, ...problemResponses(400, 401, 403, 413, 415, 422) },
+      },
+    },
+    async (request, reply) => {
+      const post = await posts.create(principalOf(request), request.body);
+      return reply.code(201).header('location', `/posts/${post.id}`).send(post);
+    },
+  );
+
+  app.put(
+    '/posts/:id',
+    {
+      preHandler: requireAuth('posts:write'),
+      schema: {
+        tags: ['posts'],
+        summary: 'Replace a post (its author, or an admin)',
+        security: write,
+        params: PostIdParams,
+        body: CreatePostBody,
+        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422) },
+      },
+    },
+    async (request) => posts.update(principalOf(request), request.params.id, request.body),
+  );
+
+  app.patch(
+    '/posts/:id',
+    {
+      preHandler: requireAuth('posts:write'),
+      schema: {
+        tags: ['posts'],
+        summary: 'Change a post’s title or content (its author, or an admin)',
+        security: write,
+        params: PostIdParams,
+        body: PatchPostBody,
+        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422) },
+      },
+    },
+    async (request) => posts.update(principalOf(request), request.params.id, request.body),
+  );
+
+  app.delete(
+    '/posts/:id',
+    {
+      preHandler: requireAuth('posts:write'),
+      schema: {
+        tags: ['posts'],
+        summary: 'Delete a post (its author, or an admin)',
+        security: write,
+        params: PostIdParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await posts.remove(principalOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/users/me/posts',
+    {
+      preHandler: requireAuth(),
+      schema: {
+        tags: ['accounts'],
+        summary: 'Your posts, newest first',
+        security: [{ [SECURITY_SCHEME]: [] }],
+        querystring: MyPostsQuery,
+        response: { 200: PostsPage, ...problemResponses(401, 422) },
+      },
+    },
+    async (request) => posts.list({ ...request.query, authorId: principalOf(request).userId }),
+  );
+};

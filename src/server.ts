@@ -1,0 +1,78 @@
+import { existsSync } from 'node:fs';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import packageJson from '../package.json' with { type: 'json' };
+import { createUsersRepository } from './accounts/repository.ts';
+import { createAccountsService } from './accounts/service.ts';
+import { buildApp } from './app.ts';
+import { loadKeyRing } from './auth/keys.ts';
+import { hashPassword } from './auth/passwords.ts';
+import { systemClock } from './clock.ts';
+import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type OpenDatabase, openDatabase } from './db/database.ts';
+import { migrateToLatest } from './db/migrate.ts';
+import { createLogger } from './http/logging.ts';
+
+export const VERSION: string = packageJson.version;
+
+/** Reads `.env` (when present) into process.env without overriding what is already set, then validates. */
+export function configFromEnvironment(): Config {
+  if (existsSync('.env')) process.loadEnvFile('.env');
+  try {
+    return loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const line of error.problems) process.stderr.write(`inkgate: configuration error: ${line}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}
+
+/** Opens the configured database and applies pending migrations. */
+export async function openMigratedDatabase(config: Config, log: Logger): Promise<OpenDatabase> {
+  const database = openDatabase(config.databaseUrl);
+  try {
+    const applied = await migrateToLatest(database.db);
+    if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied');
+  } catch (error) {
+    await database.close();
+    throw error;
+  }
+  return database;
+}
+
+export interface RunningServer {
+  readonly app: FastifyInstance;
+  readonly database: OpenDatabase;
+  /** Stops taking connections, lets in-flight requests finish, then closes the database. */
+  stop(): Promise<void>;
+}
+
+export async function startServer(
+  config: Config,
+  log: Logger = createLogger(config.logLevel),
+): Promise<RunningServer> {
+  const database = await openMigratedDatabase(config, log);
+  const keys = await loadKeyRing({ db: database.db, clock: systemClock, secret: config.jwtSecret });
+  if (config.admin) {
+    const accounts = createAccountsService({
+      users: createUsersRepository(database.db),
+      clock: systemClock,
+      hash: hashPassword,
+    });
+    const admin = await accounts.ensureAdmin(config.admin);
+    if (admin)
+      log.info({ userId: admin.id, username: admin.username }, 'first admin created from ADMIN_* settings');
+  }
+  const app = await buildApp({ config, database, keys, logger: log, version: VERSION });
+  await app.listen({ port: config.port, host: config.host });
+  return {
+    app,
+    database,
+    stop: async () => {
+      await app.close();
+      await database.close();
+    },
+  };
+}

@@ -1,0 +1,173 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { base64url, type JWTHeaderParameters, type JWTPayload, SignJWT } from 'jose';
+import { bearer, buildTestApp, signedIn, type TestApp } from '../helpers/app.ts';
+
+/** Signs claims with the server's own key, so only the property under test is wrong. */
+async function forge(
+  testApp: TestApp,
+  overrides: { header?: Partial<JWTHeaderParameters>; claims?: JWTPayload; omit?: string[]; key?: Uint8Array } = {},
+) {
+  const now = Math.floor(testApp.clock.now().getTime() / 1000);
+  const claims: JWTPayload = {
+    iss: 'http://inkgate.test',
+    aud: 'inkgate',
+    sub: '01a204c7-66c1-742b-a8b0-af08bd300cf0',
+    jti: 'f0c1c1a2-5b87-4a4f-8f9e-5b0f8f0e0001',
+    iat: now,
+    exp: now + 900,
+    scope: 'profile posts:write',
+    role: 'user',
+    username: 'mallory',
+    ...overrides.claims,
+  };
+  for (const name of overrides.omit ?? []) delete claims[name];
+  return new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256', kid: testApp.keys.current.kid, typ: 'at+jwt', ...overrides.header })
+    .sign(overrides.key ?? testApp.keys.current.key);
+}
+
+async function assertInvalidToken(testApp: TestApp, token: string, why: string) {
+  const response = await testApp.app.inject({ method: 'POST', url: '/posts', headers: bearer(token), payload: { title: 't', content: 'c' } });
+  assert.equal(response.statusCode, 401, why);
+  assert.match(
+    String(response.headers['www-authenticate']),
+    /^Bearer realm="inkgate", error="invalid_token", error_description="[^"\\]+"$/,
+    why,
+  );
+  assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(response.json().status, 401);
+  return response;
+}
+
+test('guard: a genuine token passes, and so does one forged with our key (the forge helper is sound)', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const ok = await testApp.app.inject({ method: 'POST', url: '/posts', headers: bearer(token), payload: { title: 't', content: 'c' } });
+  assert.equal(ok.statusCode, 201);
+  const { user } = await signedIn(testApp);
+  const forged = await forge(testApp, { claims: { sub: user.id, username: user.username } });
+  const me = await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(forged) });
+  assert.equal(me.statusCode, 200);
+  assert.equal(me.json().id, user.id);
+});
+
+test('guard: the scheme name is case-insensitive', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
+    const response = await testApp.app.inject({ method: 'GET', url: '/users/me', headers: { authorization: `${scheme} ${token}` } });
+    assert.equal(response.statusCode, 200, scheme);
+  }
+});
+
+test('guard: no token, or another scheme, is 401 with exactly Bearer realm="inkgate" (RFC 6750 §3.1)', async (t) => {
+  const testApp = await buildTestApp(t);
+  for (const authorization of [undefined, '', 'Basic YWRhOnB3', 'Token abc', 'Digest username="x"']) {
+    const headers = authorization === undefined ? {} : { authorization };
+    const response = await testApp.app.inject({ method: 'GET', url: '/users/me', headers });
+    assert.equal(response.statusCode, 401, String(authorization));
+    assert.equal(response.headers['www-authenticate'], 'Bearer realm="inkgate"');
+    assert.equal(response.json().title, 'Unauthorized');
+  }
+});
+
+test('guard: alg none is refused', async (t) => {
+  const testApp = await buildTestApp(t);
+  const valid = await forge(testApp);
+  const [, payload] = valid.split('.');
+  const header = base64url.encode(JSON.stringify({ alg: 'none', typ: 'at+jwt', kid: testApp.keys.current.kid }));
+  await assertInvalidToken(testApp, `${header}.${payload}.`, 'alg none');
+  const headerNone = base64url.encode(JSON.stringify({ alg: 'None', typ: 'at+jwt' }));
+  await assertInvalidToken(testApp, `${headerNone}.${payload}.`, 'alg None');
+});
+
+test('guard: a tampered payload or signature is refused', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const [header, payload, signature] = token.split('.') as [string, string, string];
+  const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
+  const elevated = base64url.encode(JSON.stringify({ ...claims, role: 'admin', scope: 'profile posts:write admin' }));
+  await assertInvalidToken(testApp, `${header}.${elevated}.${signature}`, 'elevated claims');
+  const flipped = signature.slice(0, -2) + (signature.endsWith('AA') ? 'BB' : 'AA');
+  await assertInvalidToken(testApp, `${header}.${payload}.${flipped}`, 'flipped signature');
+  await assertInvalidToken(testApp, `${header}.${payload}`, 'two parts');
+  await assertInvalidToken(testApp, 'not-a-jwt', 'garbage');
+});
+
+test('guard: a token signed with another secret is refused, even with our kid', async (t) => {
+  const testApp = await buildTestApp(t);
+  const other = new TextEncoder().encode('another-secret-that-is-at-least-32-bytes');
+  await assertInvalidToken(testApp, await forge(testApp, { key: other }), 'foreign key');
+});
+
+test('guard: another HMAC algorithm with our own secret is refused (the algorithm comes from configuration)', async (t) => {
+  const testApp = await buildTestApp(t);
+  await assertInvalidToken(testApp, await forge(testApp, { header: { alg: 'HS512' } }), 'HS512');
+});
+
+test('guard: expiry allows 30 s of clock skew and no more', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  testApp.clock.advance((900 + 29) * 1000);
+  const stillOk = await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
+  assert.equal(stillOk.statusCode, 200);
+  testApp.clock.advance(2000);
+  const response = await assertInvalidToken(testApp, token, 'expired');
+  assert.match(String(response.headers['www-authenticate']), /error_description="the token has expired"/);
+});
+
+test('guard: iat or nbf more than 30 s in the future is refused', async (t) => {
+  const testApp = await buildTestApp(t);
+  const now = Math.floor(testApp.clock.now().getTime() / 1000);
+  await assertInvalidToken(testApp, await forge(testApp, { claims: { iat: now + 60, exp: now + 960 } }), 'future iat');
+  await assertInvalidToken(testApp, await forge(testApp, { claims: { nbf: now + 60 } }), 'future nbf');
+  const { user } = await signedIn(testApp);
+  const skewed = await testApp.app.inject({
+    method: 'GET',
+    url: '/users/me',
+    headers: bearer(await forge(testApp, { claims: { sub: user.id, iat: now + 20 } })),
+  });
+  assert.equal(skewed.statusCode, 200, 'within the skew');
+});
+
+test('guard: a wrong issuer or audience is refused', async (t) => {
+  const testApp = await buildTestApp(t);
+  await assertInvalidToken(testApp, await forge(testApp, { claims: { iss: 'https://evil.example' } }), 'iss');
+  await assertInvalidToken(testApp, await forge(testApp, { claims: { aud: 'another-api' } }), 'aud');
+});
+
+test('guard: missing exp, iss, aud, sub or iat is refused', async (t) => {
+  const testApp = await buildTestApp(t);
+  for (const claim of ['exp', 'iss', 'aud', 'sub', 'iat', 'jti', 'scope', 'role']) {
+    await assertInvalidToken(testApp, await forge(testApp, { omit: [claim] }), `missing ${claim}`);
+  }
+});
+
+test('guard: typ other than at+jwt is refused (RFC 9068 §4)', async (t) => {
+  const testApp = await buildTestApp(t);
+  await assertInvalidToken(testApp, await forge(testApp, { header: { typ: 'JWT' } }), 'typ JWT');
+  await assertInvalidToken(testApp, await forge(testApp, { header: { typ: undefined } }), 'no typ');
+});
+
+test('guard: jku, x5u and jwk headers and unknown kids are refused (RFC 8725 §3.10)', async (t) => {
+  const testApp = await buildTestApp(t);
+  await assertInvalidToken(testApp, await forge(testApp, { header: { jku: 'https://evil.example/jwks.json' } }), 'jku');
+  await assertInvalidToken(testApp, await forge(testApp, { header: { x5u: 'https://evil.example/cert.pem' } }), 'x5u');
+  await assertInvalidToken(
+    testApp,
+    await forge(testApp, { header: { jwk: { kty: 'oct', k: base64url.encode(testApp.keys.current.key) } } }),
+    'jwk',
+  );
+  await assertInvalidToken(testApp, await forge(testApp, { header: { kid: 'someone-elses-key' } }), 'unknown kid');
+  await assertInvalidToken(testApp, await forge(testApp, { header: { kid: undefined } }), 'no kid');
+});
+
+test('guard: 403 insufficient_scope names the scope the route needs', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp, { scope: 'profile' });
+  const response = await testApp.app.inject({ method: 'POST', url: '/posts', headers: bearer(token), payload: { title: 't', content: 'c' } });
+  assert.equal(response.statusCode, 403);
+  assert.equal(response.headers['www-authenticate'], 'Bearer realm="inkgate", error="insufficient_scope", scope="posts:write"');
+  assert.equal(response.json().detail, 'this request needs the scope: posts:write');
+});
