@@ -61,6 +61,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   }).withTypeProvider<TypeBoxTypeProvider>();
 
   app.setValidatorCompiler(createValidatorCompiler());
+  // JSON only (API.md): Fastify's default text/plain parser would let a text body reach validation.
+  app.removeContentTypeParser('text/plain');
   registerErrorHandlers(app);
 
   // One log line per request, with its id (also returned as X-Request-Id for support).
@@ -89,7 +91,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     // An API answers JSON: nothing may run or be framed. Swagger UI sets its own policy on /docs.
     contentSecurityPolicy: {
       useDefaults: false,
-      directives: { defaultSrc: ["'none'"], baseUri: ["'none'"], formAction: ["'none'"], frameAncestors: ["'none'"] },
+      directives: {
+        defaultSrc: ["'none'"],
+        baseUri: ["'none'"],
+        formAction: ["'none'"],
+        frameAncestors: ["'none'"],
+      },
     },
     frameguard: { action: 'deny' },
     // Swagger UI's Authorize popup and cross-origin front ends need no opener isolation from an API.

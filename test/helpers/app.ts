@@ -82,7 +82,14 @@ export async function buildTestApp(
   const database = await openTestDatabase(t, options.engine);
   const clock = options.clock ?? createManualClock(new Date());
   const keys = await loadKeyRing({ db: database.db, clock, secret: config.jwtSecret });
-  const app = await buildApp({ config, database, keys, clock, throttle: options.throttle, logger: options.logger });
+  const app = await buildApp({
+    config,
+    database,
+    keys,
+    clock,
+    throttle: options.throttle,
+    logger: options.logger,
+  });
   t.after(() => app.close());
   return { app, database, config, keys, clock };
 }
@@ -118,15 +125,32 @@ export async function createUser(
     const row = await accounts.signup({ username, email, password, role: 'admin' });
     return { id: row.id, username, email, password, role: 'admin' };
   }
-  const response = await testApp.app.inject({ method: 'POST', url: '/users', payload: { username, email, password } });
+  const response = await testApp.app.inject({
+    method: 'POST',
+    url: '/users',
+    payload: { username, email, password },
+  });
   if (response.statusCode !== 201) throw new Error(`signup failed: ${response.statusCode} ${response.body}`);
   return { id: response.json().id, username, email, password, role: 'user' };
 }
 
-export async function login(testApp: TestApp, user: TestUser, scope?: string): Promise<LightMyRequestResponse> {
-  const form: Record<string, string> = { grant_type: 'password', username: user.username, password: user.password };
+export async function login(
+  testApp: TestApp,
+  user: TestUser,
+  scope?: string,
+): Promise<LightMyRequestResponse> {
+  const form: Record<string, string> = {
+    grant_type: 'password',
+    username: user.username,
+    password: user.password,
+  };
   if (scope !== undefined) form.scope = scope;
-  return testApp.app.inject({ method: 'POST', url: '/token', payload: new URLSearchParams(form).toString(), headers: FORM });
+  return testApp.app.inject({
+    method: 'POST',
+    url: '/token',
+    payload: new URLSearchParams(form).toString(),
+    headers: FORM,
+  });
 }
 
 export async function tokenFor(testApp: TestApp, user: TestUser, scope?: string): Promise<string> {

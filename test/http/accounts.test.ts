@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bearer, buildTestApp, createUser, describeEachEngine, signedIn, tokenFor, uniqueName } from '../helpers/app.ts';
+import {
+  bearer,
+  buildTestApp,
+  createUser,
+  describeEachEngine,
+  signedIn,
+  tokenFor,
+  uniqueName,
+} from '../helpers/app.ts';
 
 describeEachEngine('accounts', (engine) => {
   test('POST /users: 201 with the public user and a Location; no password or hash in the answer', async (t) => {
@@ -9,7 +17,12 @@ describeEachEngine('accounts', (engine) => {
     const response = await testApp.app.inject({
       method: 'POST',
       url: '/users',
-      payload: { username, email: 'Ada.L@Example.COM', password: 'analytical engine 1843', full_name: 'Ada Lovelace' },
+      payload: {
+        username,
+        email: 'Ada.L@Example.COM',
+        password: 'analytical engine 1843',
+        full_name: 'Ada Lovelace',
+      },
     });
     assert.equal(response.statusCode, 201);
     const user = response.json();
@@ -64,10 +77,24 @@ describeEachEngine('accounts', (engine) => {
       [{ username: 'okname', email: 'a@example.com', password: 'x'.repeat(1025) }, ['/password']],
       [{ username: 'okname', email: 'a@example.com', password: 'password123' }, ['/password']],
       [{ username: 'longername', email: 'a@example.com', password: 'LongerName' }, ['/password']],
-      [{ username: 'okname', email: 'abcdefgh@example.com', password: 'ABCDEFGH@example.com' }, ['/password']],
-      [{ username: 'okname', email: 'a@example.com', password: 'long enough pw', full_name: 'x'.repeat(101) }, ['/full_name']],
+      [
+        { username: 'okname', email: 'abcdefgh@example.com', password: 'ABCDEFGH@example.com' },
+        ['/password'],
+      ],
+      [
+        {
+          username: 'okname',
+          email: 'a@example.com',
+          password: 'long enough pw',
+          full_name: 'x'.repeat(101),
+        },
+        ['/full_name'],
+      ],
       [{ username: 'okname', email: 'a@example.com', password: 'long enough pw', role: 'admin' }, ['/role']],
-      [{ username: 'okname', email: 'a@example.com', password: 'long enough pw', id: 'x', disabled: true }, ['/disabled', '/id']],
+      [
+        { username: 'okname', email: 'a@example.com', password: 'long enough pw', id: 'x', disabled: true },
+        ['/disabled', '/id'],
+      ],
       [{ username: 42, email: ['a@example.com'], password: 'long enough pw' }, ['/email', '/username']],
     ];
     for (const [payload, paths] of cases) {
@@ -75,9 +102,16 @@ describeEachEngine('accounts', (engine) => {
       assert.equal(response.statusCode, 422, JSON.stringify(payload));
       const body = response.json();
       assert.equal(body.title, 'Unprocessable Entity');
-      assert.deepEqual(body.errors.map((e: { path: string }) => e.path).sort(), paths, JSON.stringify(payload));
+      assert.deepEqual(
+        body.errors.map((e: { path: string }) => e.path).sort(),
+        paths,
+        JSON.stringify(payload),
+      );
     }
-    const count = await testApp.database.db.selectFrom('users').select((eb) => eb.fn.countAll().as('n')).executeTakeFirstOrThrow();
+    const count = await testApp.database.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll().as('n'))
+      .executeTakeFirstOrThrow();
     assert.equal(Number(count.n), 0);
   });
 
@@ -107,7 +141,10 @@ describeEachEngine('accounts', (engine) => {
     const { token } = await signedIn(testApp, { scope: 'posts:write' });
     const response = await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
     assert.equal(response.statusCode, 403);
-    assert.equal(response.headers['www-authenticate'], 'Bearer realm="inkgate", error="insufficient_scope", scope="profile"');
+    assert.equal(
+      response.headers['www-authenticate'],
+      'Bearer realm="inkgate", error="insufficient_scope", scope="profile"',
+    );
     assert.equal(response.json().status, 403);
   });
 
@@ -128,7 +165,12 @@ describeEachEngine('accounts', (engine) => {
     assert.equal(changed.json().email, 'new@example.com');
     assert.ok(changed.json().updated_at > changed.json().created_at);
 
-    const unchanged = await testApp.app.inject({ method: 'PATCH', url: '/users/me', headers: bearer(token), payload: {} });
+    const unchanged = await testApp.app.inject({
+      method: 'PATCH',
+      url: '/users/me',
+      headers: bearer(token),
+      payload: {},
+    });
     assert.equal(unchanged.statusCode, 200);
     assert.equal(unchanged.json().email, 'new@example.com');
 
@@ -140,8 +182,18 @@ describeEachEngine('accounts', (engine) => {
     });
     assert.equal(conflict.statusCode, 409);
 
-    for (const payload of [{ role: 'admin' }, { username: 'renamed' }, { disabled: true }, { password: 'new password!' }]) {
-      const refused = await testApp.app.inject({ method: 'PATCH', url: '/users/me', headers: bearer(token), payload });
+    for (const payload of [
+      { role: 'admin' },
+      { username: 'renamed' },
+      { disabled: true },
+      { password: 'new password!' },
+    ]) {
+      const refused = await testApp.app.inject({
+        method: 'PATCH',
+        url: '/users/me',
+        headers: bearer(token),
+        payload,
+      });
       assert.equal(refused.statusCode, 422, JSON.stringify(payload));
       assert.equal(refused.json().errors[0].path, `/${Object.keys(payload)[0]}`);
     }

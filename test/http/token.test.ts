@@ -3,12 +3,20 @@ import { test } from 'node:test';
 import { decodeJwt, decodeProtectedHeader } from 'jose';
 import { buildTestApp, createUser, describeEachEngine, FORM, login, type TestApp } from '../helpers/app.ts';
 
-function postToken(testApp: TestApp, form: string | Record<string, string>, headers: Record<string, string> = FORM) {
+function postToken(
+  testApp: TestApp,
+  form: string | Record<string, string>,
+  headers: Record<string, string> = FORM,
+) {
   const payload = typeof form === 'string' ? form : new URLSearchParams(form).toString();
   return testApp.app.inject({ method: 'POST', url: '/token', payload, headers });
 }
 
-function assertOAuthError(response: { statusCode: number; headers: Record<string, unknown>; json(): unknown }, status: number, error: string) {
+function assertOAuthError(
+  response: { statusCode: number; headers: Record<string, unknown>; json(): unknown },
+  status: number,
+  error: string,
+) {
   assert.equal(response.statusCode, status);
   assert.equal(response.headers['content-type'], 'application/json; charset=utf-8');
   assert.equal(response.headers['cache-control'], 'no-store');
@@ -53,11 +61,27 @@ describeEachEngine('POST /token', (engine) => {
   test('password grant: the email works as the username, in any case; grant_type may be left out', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
-    const byEmail = await postToken(testApp, { grant_type: 'password', username: user.email.toUpperCase(), password: user.password });
+    const byEmail = await postToken(testApp, {
+      grant_type: 'password',
+      username: user.email.toUpperCase(),
+      password: user.password,
+    });
     assert.equal(byEmail.statusCode, 200);
-    const byUpperName = await postToken(testApp, { username: user.username.toUpperCase(), password: user.password });
-    assert.equal(byUpperName.statusCode, 200, 'no grant_type, as FastAPI OAuth2PasswordRequestForm clients send');
-    const withClientId = await postToken(testApp, { grant_type: 'password', username: user.username, password: user.password, client_id: 'swagger' });
+    const byUpperName = await postToken(testApp, {
+      username: user.username.toUpperCase(),
+      password: user.password,
+    });
+    assert.equal(
+      byUpperName.statusCode,
+      200,
+      'no grant_type, as FastAPI OAuth2PasswordRequestForm clients send',
+    );
+    const withClientId = await postToken(testApp, {
+      grant_type: 'password',
+      username: user.username,
+      password: user.password,
+      client_id: 'swagger',
+    });
     assert.equal(withClientId.statusCode, 200, 'client_id is accepted and ignored');
   });
 
@@ -96,7 +120,11 @@ describeEachEngine('POST /token', (engine) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const disabled = await createUser(testApp);
-    await testApp.database.db.updateTable('users').set({ disabled: true }).where('id', '=', disabled.id).execute();
+    await testApp.database.db
+      .updateTable('users')
+      .set({ disabled: true })
+      .where('id', '=', disabled.id)
+      .execute();
 
     const answers = [
       await login(testApp, { ...user, password: 'not the password' }),
@@ -114,13 +142,32 @@ describeEachEngine('POST /token', (engine) => {
     const user = await createUser(testApp);
     assertOAuthError(await postToken(testApp, ''), 400, 'invalid_request');
     assertOAuthError(await postToken(testApp, { username: user.username }), 400, 'invalid_request');
-    assertOAuthError(await postToken(testApp, { grant_type: 'password', username: user.username }), 400, 'invalid_request');
-    assertOAuthError(await postToken(testApp, { grant_type: 'password', password: 'x' }), 400, 'invalid_request');
-    assertOAuthError(await postToken(testApp, { grant_type: 'client_credentials' }), 400, 'unsupported_grant_type');
-    assertOAuthError(await postToken(testApp, { grant_type: 'authorization_code', code: 'x' }), 400, 'unsupported_grant_type');
+    assertOAuthError(
+      await postToken(testApp, { grant_type: 'password', username: user.username }),
+      400,
+      'invalid_request',
+    );
+    assertOAuthError(
+      await postToken(testApp, { grant_type: 'password', password: 'x' }),
+      400,
+      'invalid_request',
+    );
+    assertOAuthError(
+      await postToken(testApp, { grant_type: 'client_credentials' }),
+      400,
+      'unsupported_grant_type',
+    );
+    assertOAuthError(
+      await postToken(testApp, { grant_type: 'authorization_code', code: 'x' }),
+      400,
+      'unsupported_grant_type',
+    );
     // RFC 6749 §3.2: parameters must not be repeated.
     assertOAuthError(
-      await postToken(testApp, `grant_type=password&username=${user.username}&username=x&password=${user.password}`),
+      await postToken(
+        testApp,
+        `grant_type=password&username=${user.username}&username=x&password=${user.password}`,
+      ),
       400,
       'invalid_request',
     );
@@ -139,7 +186,11 @@ describeEachEngine('POST /token', (engine) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     for (let i = 0; i < 5; i += 1) {
-      assertOAuthError(await login(testApp, { ...user, password: `wrong password ${i}` }), 400, 'invalid_grant');
+      assertOAuthError(
+        await login(testApp, { ...user, password: `wrong password ${i}` }),
+        400,
+        'invalid_grant',
+      );
       testApp.clock.advance(60_000);
     }
     const blocked = await login(testApp, user);

@@ -1,0 +1,156 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bearer, buildTestApp, signedIn } from '../helpers/app.ts';
+
+const PROBLEM = 'application/problem+json; charset=utf-8';
+
+test('malformed JSON is 400, an empty JSON body is 400, prototype poisoning is 400', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  for (const payload of [
+    '{"title": "x", ',
+    '{title: x}',
+    '',
+    '{"__proto__": {"role": "admin"}, "title": "t", "content": "c"}',
+  ]) {
+    const response = await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      payload,
+    });
+    assert.equal(response.statusCode, 400, payload);
+    assert.equal(response.headers['content-type'], PROBLEM);
+    const body = response.json();
+    assert.equal(body.title, 'Bad Request');
+    assert.doesNotMatch(body.detail, /Unexpected|position|FST_/, 'no parser internals');
+  }
+});
+
+test('a body over 64 KiB is 413', async (t) => {
+  const testApp = await buildTestApp(t);
+  const response = await testApp.app.inject({
+    method: 'POST',
+    url: '/users',
+    headers: { 'content-type': 'application/json' },
+    payload: JSON.stringify({ username: 'big', email: 'big@example.com', password: 'x'.repeat(70_000) }),
+  });
+  assert.equal(response.statusCode, 413);
+  assert.equal(response.headers['content-type'], PROBLEM);
+  assert.equal(response.json().detail, 'the request body is larger than 64 KiB');
+});
+
+test('a Content-Type other than JSON is 415 on JSON routes, form bodies included', async (t) => {
+  const testApp = await buildTestApp(t);
+  for (const contentType of [
+    'text/plain',
+    'application/x-www-form-urlencoded',
+    'application/xml',
+    'multipart/form-data; boundary=x',
+  ]) {
+    const response = await testApp.app.inject({
+      method: 'POST',
+      url: '/users',
+      headers: { 'content-type': contentType },
+      payload: 'username=eve&email=eve@example.com&password=long+enough+pw',
+    });
+    assert.equal(response.statusCode, 415, contentType);
+    assert.equal(response.headers['content-type'], PROBLEM);
+    assert.equal(response.json().status, 415);
+  }
+});
+
+test('unknown routes and methods are 404 problem documents', async (t) => {
+  const testApp = await buildTestApp(t);
+  for (const [method, url] of [
+    ['GET', '/nope'],
+    ['DELETE', '/users/me'],
+    ['GET', '/posts/a/b'],
+    ['POST', '/healthz'],
+  ] as const) {
+    const response = await testApp.app.inject({ method, url });
+    assert.equal(response.statusCode, 404, `${method} ${url}`);
+    assert.equal(response.headers['content-type'], PROBLEM);
+    assert.deepEqual(response.json(), {
+      type: 'about:blank',
+      title: 'Not Found',
+      status: 404,
+      detail: 'no route matches this method and path',
+    });
+  }
+});
+
+test('an unexpected error is a 500 problem without internals, logged with its cause', async (t) => {
+  const lines: string[] = [];
+  const { createLogger } = await import('../../src/http/logging.ts');
+  const logger = createLogger('info', {
+    write: (line: string) => lines.push(line),
+  } as unknown as NodeJS.WritableStream);
+  const testApp = await buildTestApp(t, { logger });
+  // Break the database underneath the app: a query on a dropped table fails in a way no handler expects.
+  await testApp.database.db.schema.dropTable('posts').execute();
+  const response = await testApp.app.inject({ method: 'GET', url: '/posts' });
+  assert.equal(response.statusCode, 500);
+  assert.equal(response.headers['content-type'], PROBLEM);
+  assert.deepEqual(response.json(), {
+    type: 'about:blank',
+    title: 'Internal Server Error',
+    status: 500,
+    detail: 'an unexpected error occurred; it has been logged',
+  });
+  assert.ok(lines.some((line) => /"level":50/.test(line) && /no such table: posts/.test(line)));
+});
+
+test('security headers are on every answer, errors included', async (t) => {
+  const testApp = await buildTestApp(t);
+  for (const url of ['/', '/nope', '/users/me', '/posts?limit=0']) {
+    const response = await testApp.app.inject({ method: 'GET', url });
+    assert.equal(response.headers['x-content-type-options'], 'nosniff', url);
+    assert.equal(response.headers['x-frame-options'], 'DENY', url);
+    assert.equal(response.headers['referrer-policy'], 'no-referrer', url);
+    assert.match(String(response.headers['content-security-policy']), /default-src 'none'/, url);
+    assert.match(String(response.headers['content-security-policy']), /frame-ancestors 'none'/, url);
+    assert.match(String(response.headers['x-request-id']), /^[0-9a-f-]{36}$/, url);
+  }
+});
+
+test('CORS: closed by default', async (t) => {
+  const testApp = await buildTestApp(t);
+  const response = await testApp.app.inject({
+    method: 'GET',
+    url: '/posts',
+    headers: { origin: 'https://evil.example' },
+  });
+  assert.equal(response.statusCode, 200);
+  assert.equal(response.headers['access-control-allow-origin'], undefined);
+  const preflight = await testApp.app.inject({
+    method: 'OPTIONS',
+    url: '/posts',
+    headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+  });
+  assert.equal(preflight.headers['access-control-allow-origin'], undefined);
+});
+
+test('CORS: open to the origins in CORS_ORIGINS only', async (t) => {
+  const testApp = await buildTestApp(t, {
+    env: { CORS_ORIGINS: 'https://app.example, https://admin.example' },
+  });
+  const allowed = await testApp.app.inject({
+    method: 'OPTIONS',
+    url: '/posts',
+    headers: {
+      origin: 'https://app.example',
+      'access-control-request-method': 'POST',
+      'access-control-request-headers': 'authorization,content-type',
+    },
+  });
+  assert.equal(allowed.statusCode, 204);
+  assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');
+  assert.match(String(allowed.headers['access-control-allow-headers']), /authorization/);
+  const other = await testApp.app.inject({
+    method: 'GET',
+    url: '/posts',
+    headers: { origin: 'https://evil.example' },
+  });
+  assert.equal(other.headers['access-control-allow-origin'], undefined);
+});

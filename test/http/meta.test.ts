@@ -1,0 +1,175 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { bearer, buildTestApp, createUser, login, signedIn } from '../helpers/app.ts';
+
+test('GET /: the welcome message and where the docs are', async (t) => {
+  const testApp = await buildTestApp(t);
+  const response = await testApp.app.inject({ method: 'GET', url: '/' });
+  assert.equal(response.statusCode, 200);
+  assert.equal(response.headers['content-type'], 'application/json; charset=utf-8');
+  assert.deepEqual(response.json(), { message: 'Welcome to your blog!', docs: '/docs' });
+});
+
+test('GET /healthz and /readyz: 200 while up; /readyz is 503 with Retry-After when the database is gone', async (t) => {
+  const testApp = await buildTestApp(t);
+  assert.deepEqual((await testApp.app.inject({ method: 'GET', url: '/healthz' })).json(), { status: 'ok' });
+  const ready = await testApp.app.inject({ method: 'GET', url: '/readyz' });
+  assert.equal(ready.statusCode, 200);
+  assert.deepEqual(ready.json(), { status: 'ok' });
+
+  await testApp.database.close();
+  const notReady = await testApp.app.inject({ method: 'GET', url: '/readyz' });
+  assert.equal(notReady.statusCode, 503);
+  assert.equal(notReady.headers['retry-after'], '5');
+  assert.equal(notReady.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(notReady.json().detail, 'the database is not answering');
+  const health = await testApp.app.inject({ method: 'GET', url: '/healthz' });
+  assert.equal(health.statusCode, 200, 'liveness does not depend on the database');
+});
+
+test('GET /metrics: Prometheus text with requests by route template and status, and logins', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  await testApp.app.inject({ method: 'GET', url: '/posts/01a204c7-66c1-742b-a8b0-af08bd300cf0' });
+  await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
+  await testApp.app.inject({ method: 'GET', url: '/definitely/not/here' });
+  const response = await testApp.app.inject({ method: 'GET', url: '/metrics' });
+  assert.equal(response.statusCode, 200);
+  assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/);
+  assert.match(response.body, /http_requests_total\{method="GET",route="\/posts\/:id",status_code="404"\} 1/);
+  assert.match(response.body, /http_requests_total\{method="GET",route="\/users\/me",status_code="200"\} 1/);
+  assert.match(response.body, /http_requests_total\{method="GET",route="unmatched",status_code="404"\} 1/);
+  assert.match(
+    response.body,
+    /http_request_duration_seconds_bucket\{le="0.005",method="POST",route="\/token",status_code="200"\}/,
+  );
+  assert.match(response.body, /inkgate_logins_total\{result="success"\} 1/);
+  assert.doesNotMatch(response.body, /definitely/, 'raw URLs never become labels');
+});
+
+test('METRICS=off removes /metrics', async (t) => {
+  const testApp = await buildTestApp(t, { env: { METRICS: 'off' } });
+  assert.equal((await testApp.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404);
+});
+
+test('GET /docs: Swagger UI from the package’s own files, under a policy that allows nothing from elsewhere', async (t) => {
+  const testApp = await buildTestApp(t);
+  const page = await testApp.app.inject({ method: 'GET', url: '/docs/' });
+  assert.equal(page.statusCode, 200);
+  assert.match(String(page.headers['content-type']), /^text\/html/);
+  assert.match(page.body, /swagger-ui/);
+  assert.doesNotMatch(page.body, /https?:\/\/(?!www\.w3\.org)/, 'no CDN');
+  const csp = String(page.headers['content-security-policy']);
+  assert.match(csp, /script-src 'self'/);
+  assert.doesNotMatch(csp, /https:|unsafe-eval|\*/);
+  const bundle = await testApp.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
+  assert.equal(bundle.statusCode, 200);
+  const redirect = await testApp.app.inject({ method: 'GET', url: '/docs' });
+  assert.ok([200, 302].includes(redirect.statusCode));
+});
+
+test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the password flow', async (t) => {
+  const testApp = await buildTestApp(t);
+  const response = await testApp.app.inject({ method: 'GET', url: '/openapi.json' });
+  assert.equal(response.statusCode, 200);
+  const doc = response.json();
+  assert.equal(doc.openapi, '3.1.0');
+  assert.deepEqual(doc.components.securitySchemes.OAuth2PasswordBearer, {
+    type: 'oauth2',
+    flows: {
+      password: {
+        tokenUrl: '/token',
+        scopes: {
+          profile: 'Read and change your own account',
+          'posts:write': 'Create, change and delete your own posts',
+          admin: 'Manage users and any post',
+        },
+      },
+    },
+  });
+  const operations = Object.entries(
+    doc.paths as Record<string, Record<string, { security?: unknown; responses: Record<string, unknown> }>>,
+  ).flatMap(([path, methods]) =>
+    Object.entries(methods).map(([method, op]) => ({ key: `${method.toUpperCase()} ${path}`, op })),
+  );
+  const keys = operations.map((o) => o.key).sort();
+  assert.deepEqual(keys, [
+    'DELETE /posts/{id}',
+    'GET /',
+    'GET /healthz',
+    'GET /metrics',
+    'GET /posts',
+    'GET /posts/{id}',
+    'GET /readyz',
+    'GET /users/me',
+    'GET /users/me/posts',
+    'PATCH /posts/{id}',
+    'PATCH /users/me',
+    'POST /posts',
+    'POST /token',
+    'POST /users',
+    'PUT /posts/{id}',
+  ]);
+  const secured = operations
+    .filter((o) => o.op.security)
+    .map((o) => o.key)
+    .sort();
+  assert.deepEqual(secured, [
+    'DELETE /posts/{id}',
+    'GET /users/me',
+    'GET /users/me/posts',
+    'PATCH /posts/{id}',
+    'PATCH /users/me',
+    'POST /posts',
+    'PUT /posts/{id}',
+  ]);
+  for (const { key, op } of operations) {
+    if (op.security) {
+      assert.ok(op.responses['401'], `${key} documents 401`);
+    }
+  }
+  const token = doc.paths['/token'].post;
+  assert.ok(
+    token.requestBody.content['application/x-www-form-urlencoded'],
+    'the token endpoint takes a form',
+  );
+  assert.ok(token.responses['400'].content['application/json']);
+  assert.ok(doc.paths['/posts'].post.responses['422'].content['application/problem+json']);
+  assert.ok(doc.components.schemas.Problem && doc.components.schemas.Post && doc.components.schemas.User);
+  assert.doesNotMatch(response.body, /password_hash/);
+});
+
+test('logs: one line per request with its id; no token, password or cookie ever appears', async (t) => {
+  const lines: string[] = [];
+  const { createLogger } = await import('../../src/http/logging.ts');
+  const logger = createLogger('info', {
+    write: (line: string) => lines.push(line),
+  } as unknown as NodeJS.WritableStream);
+  const testApp = await buildTestApp(t, { logger });
+  const user = await createUser(testApp, { password: 'secret-password-9471' });
+  const response = await login(testApp, user);
+  const token = response.json().access_token as string;
+  lines.length = 0;
+  const me = await testApp.app.inject({
+    method: 'GET',
+    url: '/users/me',
+    headers: { ...bearer(token), cookie: 'session=cookie-value-3318' },
+  });
+  const requestLines = lines.map((line) => JSON.parse(line)).filter((entry) => entry.msg === 'request');
+  assert.equal(requestLines.length, 1);
+  assert.equal(requestLines[0].reqId, me.headers['x-request-id']);
+  assert.equal(requestLines[0].route, '/users/me');
+  assert.equal(requestLines[0].statusCode, 200);
+  assert.equal(requestLines[0].userId, user.id);
+
+  // A logged object carrying credentials (as a careless log call might) is censored.
+  testApp.app.log.info(
+    { password: 'secret-password-9471', body: { new_password: 'x1' }, headers: { authorization: token } },
+    'oops',
+  );
+  await login(testApp, { ...user, password: 'wrong-password-5522' });
+  const all = lines.join('\n');
+  assert.doesNotMatch(all, /secret-password-9471|wrong-password-5522|cookie-value-3318/);
+  assert.ok(!all.includes(token.split('.')[2]!));
+  assert.match(all, /\[redacted\]/);
+});

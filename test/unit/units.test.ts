@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { DatabaseSync } from 'node:sqlite';
+import { test } from 'node:test';
+import { passwordProblem } from '../../src/accounts/password-policy.ts';
+import { grantScopes, parseScopeParameter, UnknownScopeError } from '../../src/auth/scopes.ts';
+import { adaptNodeSqlite } from '../../src/db/node-sqlite.ts';
+import { UnprocessableError } from '../../src/http/errors.ts';
+import { decodeCursor, encodeCursor } from '../../src/http/pagination.ts';
+import { toFieldErrors } from '../../src/http/validation.ts';
+
+test('password policy: length in code points, not the username or email, not a common password', () => {
+  assert.equal(passwordProblem('correct horse battery', {}), undefined);
+  assert.equal(passwordProblem('1234567', {}), 'must be at least 8 characters');
+  assert.equal(passwordProblem('🦄🦄🦄🦄🦄🦄🦄🦄', {}), undefined, 'eight emoji are eight characters');
+  assert.equal(passwordProblem('x'.repeat(1025), {}), 'must be at most 1024 characters');
+  assert.equal(passwordProblem('Grace_Hopper', { username: 'grace_hopper' }), 'must not be the username');
+  assert.equal(
+    passwordProblem('Grace@Example.com', { email: 'grace@example.com' }),
+    'must not be the email address',
+  );
+  for (const common of ['password', 'Password1', '12345678', 'qwertyuiop', 'iloveyou', 'sunshine']) {
+    assert.equal(passwordProblem(common, {}), 'is one of the most commonly used passwords', common);
+  }
+  // NFKC first: full-width letters are their ASCII selves.
+  assert.equal(passwordProblem('ｐａｓｓｗｏｒｄ', {}), 'is one of the most commonly used passwords');
+});
+
+test('scopes: parsing and granting', () => {
+  assert.equal(parseScopeParameter(undefined), undefined);
+  assert.equal(parseScopeParameter(''), undefined);
+  assert.equal(parseScopeParameter('   '), undefined);
+  assert.deepEqual(parseScopeParameter('posts:write profile posts:write'), ['posts:write', 'profile']);
+  assert.throws(() => parseScopeParameter('profile openid'), UnknownScopeError);
+  assert.throws(
+    () => parseScopeParameter('PROFILE'),
+    UnknownScopeError,
+    'scopes are case-sensitive (RFC 6749 §3.3)',
+  );
+  assert.deepEqual(grantScopes('user', undefined), ['profile', 'posts:write']);
+  assert.deepEqual(grantScopes('admin', undefined), ['profile', 'posts:write', 'admin']);
+  assert.deepEqual(grantScopes('admin', ['admin', 'profile']), ['profile', 'admin']);
+  assert.equal(grantScopes('user', ['admin']), undefined);
+});
+
+test('cursors: round-trip, and anything else is a 422 on /cursor', () => {
+  const cursor = {
+    createdAt: new Date('2026-11-22T17:54:17.123Z'),
+    id: '01a204c7-66c1-742b-a8b0-af08bd300cf0',
+  };
+  assert.deepEqual(decodeCursor(encodeCursor(cursor)), cursor);
+  const bad = [
+    'garbage',
+    Buffer.from('{}').toString('base64url'),
+    Buffer.from('["2026-11-22", "01a204c7-66c1-742b-a8b0-af08bd300cf0"]').toString('base64url'),
+    Buffer.from('["2026-11-22T17:54:17.123Z", "1 or 1=1"]').toString('base64url'),
+  ];
+  for (const text of bad) {
+    assert.throws(
+      () => decodeCursor(text),
+      (error: unknown) => error instanceof UnprocessableError && error.errors[0]?.path === '/cursor',
+      text,
+    );
+  }
+});
+
+test('validation errors: one entry per field, as JSON Pointers', () => {
+  const errors = toFieldErrors([
+    {
+      keyword: 'required',
+      instancePath: '',
+      params: { missingProperty: 'title' },
+      message: "must have required property 'title'",
+    },
+    {
+      keyword: 'additionalProperties',
+      instancePath: '',
+      params: { additionalProperty: 'a/b~c' },
+      message: 'x',
+    },
+    {
+      keyword: 'minLength',
+      instancePath: '/content',
+      params: {},
+      message: 'must NOT have fewer than 1 characters',
+    },
+    {
+      keyword: 'pattern',
+      instancePath: '/content',
+      params: { pattern: '^x$' },
+      message: 'second error, same field',
+    },
+  ]);
+  assert.deepEqual(errors, [
+    { path: '/title', message: 'is required' },
+    { path: '/a~1b~0c', message: 'is not an accepted field' },
+    { path: '/content', message: 'must NOT have fewer than 1 characters' },
+  ]);
+});
+
+test('node:sqlite adapter: timestamptz and boolean columns round-trip as Date and boolean', () => {
+  const database = adaptNodeSqlite(new DatabaseSync(':memory:'));
+  database.prepare('create table t (at timestamptz, flag boolean, n integer)').run([]);
+  const at = new Date('2026-11-22T17:54:17.123Z');
+  const insert = database.prepare('insert into t (at, flag, n) values (?, ?, ?) returning n');
+  assert.equal(insert.reader, true, 'RETURNING makes a statement a reader');
+  const plain = (rows: unknown[]) => rows.map((row) => ({ ...(row as object) }));
+  assert.deepEqual(plain(insert.all([at, true, 7])), [{ n: 7 }]);
+  database.prepare('insert into t (at, flag, n) values (?, ?, ?)').run([null, false, 8]);
+  const rows = plain(database.prepare('select at, flag, n from t order by n').all([]));
+  assert.deepEqual(rows, [
+    { at, flag: true, n: 7 },
+    { at: null, flag: false, n: 8 },
+  ]);
+  const ordered = plain(
+    database.prepare('select n from t where at < ?').all([new Date('2027-01-01T00:00:00.000Z')]),
+  );
+  assert.deepEqual(ordered, [{ n: 7 }], 'ISO text compares as time does');
+  database.close();
+});
