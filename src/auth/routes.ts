@@ -31,12 +31,15 @@ const TokenRequest = Type.Object(
   { additionalProperties: true },
 );
 
-const TokenResponse = Type.Object({
-  access_token: Type.String({ description: 'a JWT (RFC 9068), valid for expires_in seconds' }),
-  token_type: Type.Literal('bearer'),
-  expires_in: Type.Integer({ examples: [900] }),
-  scope: Type.String({ examples: ['profile posts:write'] }),
-});
+const TokenResponse = Type.Object(
+  {
+    access_token: Type.String({ description: 'a JWT (RFC 9068), valid for expires_in seconds' }),
+    token_type: Type.Literal('bearer'),
+    expires_in: Type.Integer({ examples: [900] }),
+    scope: Type.String({ examples: ['profile posts:write'] }),
+  },
+  { description: 'Logged in (RFC 6749 §5.1); not cacheable' },
+);
 
 function oauthResponse(description: string) {
   return { description, content: { 'application/json': { schema: OAuthErrorBody } } };

@@ -31,7 +31,7 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['meta'],
         summary: 'Liveness: 200 while the process is up',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }) },
+        response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process is up' }) },
       },
     },
     async () => ({ status: 'ok' as const }),
@@ -43,7 +43,10 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['meta'],
         summary: 'Readiness: 200 when the database answers, else 503',
-        response: { 200: Type.Object({ status: Type.Literal('ok') }), ...problemResponses(503) },
+        response: {
+          200: Type.Object({ status: Type.Literal('ok') }, { description: 'The database answers' }),
+          ...problemResponses(503),
+        },
       },
     },
     async () => {

@@ -41,13 +41,16 @@ export const PageQuery = {
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page' })),
 };
 
-export function Page<T extends TSchema>(item: T) {
-  return Type.Object({
-    data: Type.Array(item),
-    next_cursor: Type.Union([Type.String(), Type.Null()], {
-      description: 'pass as ?cursor= for the next page; null on the last',
-    }),
-  });
+export function Page<T extends TSchema>(item: T, description: string) {
+  return Type.Object(
+    {
+      data: Type.Array(item),
+      next_cursor: Type.Union([Type.String(), Type.Null()], {
+        description: 'pass as ?cursor= for the next page; null on the last',
+      }),
+    },
+    { description },
+  );
 }
 
 /** Given limit + 1 rows, the page and the cursor of the next one. */

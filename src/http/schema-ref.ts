@@ -4,8 +4,8 @@ import { type Static, type TSchema, Type } from 'typebox';
  * A reference to a schema added with app.addSchema (by its $id), typed as that schema. Fastify's
  * serializer resolves `Id#`, and @fastify/swagger turns it into `#/components/schemas/Id`.
  */
-export function ref<T extends TSchema>(schema: T) {
+export function ref<T extends TSchema>(schema: T, description?: string) {
   const id = (schema as { $id?: unknown }).$id;
   if (typeof id !== 'string') throw new Error('ref() needs a schema with an $id');
-  return Type.Unsafe<Static<T>>({ $ref: `${id}#` });
+  return Type.Unsafe<Static<T>>(description ? { $ref: `${id}#`, description } : { $ref: `${id}#` });
 }

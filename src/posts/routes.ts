@@ -20,8 +20,9 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   requireAuth: RequireAuth;
 }> = async (app, { posts, requireAuth }) => {
   const write = [{ [SECURITY_SCHEME]: ['posts:write'] }];
-  const Post = ref(PostPublic);
-  const PostsPage = Page(Post);
+  const Post = ref(PostPublic, 'The post');
+  const Created = ref(PostPublic, 'Created; Location names the new post');
+  const PostsPage = Page(ref(PostPublic), 'A page of posts, newest first');
 
   app.get(
     '/posts',
@@ -58,7 +59,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
         summary: 'Write a post',
         security: write,
         body: CreatePostBody,
-        response: { 201: Post, ...problemResponses(400, 401, 403, 413, 415, 422) },
+        response: { 201: Created, ...problemResponses(400, 401, 403, 413, 415, 422) },
       },
     },
     async (request, reply) => {

@@ -60,7 +60,8 @@ test('GET /docs: Swagger UI from the package’s own files, under a policy that 
   assert.match(page.body, /swagger-ui/);
   assert.doesNotMatch(page.body, /https?:\/\/(?!www\.w3\.org)/, 'no CDN');
   const csp = String(page.headers['content-security-policy']);
-  assert.match(csp, /script-src 'self'/);
+  assert.match(csp, /script-src 'self';/);
+  assert.match(csp, /frame-ancestors 'none'/);
   assert.doesNotMatch(csp, /https:|unsafe-eval|\*/);
   const bundle = await testApp.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' });
   assert.equal(bundle.statusCode, 200);

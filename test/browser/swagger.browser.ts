@@ -1,0 +1,68 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { test } from 'node:test';
+import { chromium } from 'playwright-core';
+import { buildTestApp, createUser } from '../helpers/app.ts';
+
+// Debian's Chromium, never a downloaded browser build (.ci/run installs the package when missing).
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const SHOTS = 'test-results';
+
+test('Swagger UI: Authorize logs in with the password flow, then "Try it out" on GET /users/me answers 200', async (t) => {
+  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install chromium`);
+  const testApp = await buildTestApp(t);
+  const user = await createUser(testApp, { password: 'swagger ui passphrase' });
+  const base = await testApp.app.listen({ port: 0, host: '127.0.0.1' });
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  t.after(() => browser.close());
+  const page = await browser.newPage();
+  const problems: string[] = [];
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(message.text());
+  });
+  page.on('pageerror', (error) => problems.push(error.message));
+  mkdirSync(SHOTS, { recursive: true });
+
+  await page.goto(`${base}/docs/`);
+  await page.locator('.btn.authorize').first().click();
+  await page.locator('#oauth_username').fill(user.username);
+  await page.locator('#oauth_password').fill(user.password);
+  const tokenAnswer = page.waitForResponse((response) => response.url().endsWith('/token'));
+  await page.locator('.auth-btn-wrapper .btn.modal-btn.auth.authorize').click();
+  assert.equal((await tokenAnswer).status(), 200);
+  await page.locator('.auth-container').getByText('Logout').waitFor();
+  await page.screenshot({ path: `${SHOTS}/swagger-authorized.png` });
+  await page.locator('.btn-done').click();
+
+  const operation = page.locator('#operations-accounts-get_users_me');
+  await operation.locator('.opblock-summary').click();
+  await operation.locator('.try-out__btn').click();
+  const meAnswer = page.waitForResponse((response) => response.url().endsWith('/users/me'));
+  await operation.locator('.execute').click();
+  const me = await meAnswer;
+  assert.equal(me.status(), 200);
+  assert.equal((await me.json()).username, user.username);
+  const status = operation.locator('.live-responses-table tbody .response-col_status').first();
+  await status.waitFor();
+  assert.equal((await status.textContent())?.trim(), '200');
+  await page.screenshot({ path: `${SHOTS}/swagger-users-me.png`, fullPage: false });
+
+  // The page ran under its content security policy without a single violation.
+  assert.deepEqual(
+    problems.filter((text) => /Content Security Policy|Refused/.test(text)),
+    [],
+  );
+});

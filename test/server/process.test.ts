@@ -1,0 +1,242 @@
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+
+interface Server {
+  readonly child: ChildProcess;
+  readonly url: string;
+  readonly output: () => string;
+}
+
+function tempDir(t: { after(fn: () => void): void }): string {
+  const dir = mkdtempSync(join(tmpdir(), 'inkgate-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Starts `npm start` (or node on an entry point, from another folder) and waits for "Server listening". */
+async function start(
+  t: { after(fn: () => unknown): void },
+  env: Record<string, string>,
+  how: { command: string; args: string[]; cwd: string } = {
+    command: 'npm',
+    args: ['start', '--silent'],
+    cwd: ROOT,
+  },
+): Promise<Server> {
+  // Its own process group, so that npm, its shell and the server all get the signal, as under a supervisor.
+  const child = spawn(how.command, how.args, {
+    cwd: how.cwd,
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+  });
+  let output = '';
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+  });
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+  });
+  const deadline = Date.now() + 30_000;
+  while (Date.now() < deadline) {
+    const match = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
+    if (match) return { child, url: match[1]!, output: () => output };
+    if (child.exitCode !== null) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`server did not start:\n${output}`);
+}
+
+/** SIGTERM to the whole group; resolves once the server has logged its clean stop and the group is gone. */
+async function stop(server: Server): Promise<void> {
+  // 'close' waits for every holder of the output pipes: npm, its shell and the server itself.
+  const closed = once(server.child, 'close');
+  process.kill(-server.child.pid!, 'SIGTERM');
+  await closed;
+  assert.match(server.output(), /"msg":"stopped"/, 'the server drained and closed the database');
+}
+
+const NODE_MAIN = (cwd: string) => ({ command: process.execPath, args: [join(ROOT, 'src/main.ts')], cwd });
+
+async function json(url: string, init: RequestInit = {}) {
+  const response = await fetch(url, init);
+  return {
+    status: response.status,
+    headers: response.headers,
+    body: (await response.json().catch(() => ({}))) as Record<string, string>,
+  };
+}
+
+test('npm start: serves on SQLite in the configured folder; tokens survive a restart (the key is in the database)', async (t) => {
+  const dir = tempDir(t);
+  const env = { DATABASE_URL: `sqlite:${join(dir, 'blog.db')}`, ISSUER: 'http://inkgate.test' };
+  const first = await start(t, env);
+  assert.ok(existsSync(join(dir, 'blog.db')));
+  assert.deepEqual((await json(`${first.url}/`)).body, { message: 'Welcome to your blog!', docs: '/docs' });
+
+  const signup = await json(`${first.url}/users`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'procuser', email: 'proc@example.com', password: 'a long passphrase' }),
+  });
+  assert.equal(signup.status, 201);
+  const login = await json(`${first.url}/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ username: 'procuser', password: 'a long passphrase' }),
+  });
+  assert.equal(login.status, 200);
+  const token = login.body.access_token as string;
+  await stop(first);
+  assert.match(first.output(), /migrations applied/);
+
+  const second = await start(t, env);
+  const post = await json(`${second.url}/posts`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ title: 'After a restart', content: 'still signed in' }),
+  });
+  assert.equal(post.status, 201);
+  await stop(second);
+  assert.doesNotMatch(second.output(), /migrations applied/, 'nothing left to migrate');
+  assert.doesNotMatch(first.output() + second.output(), /a long passphrase/);
+});
+
+test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
+  const dir = tempDir(t);
+  const server = await start(t, { DATABASE_URL: `sqlite:${join(dir, 'blog.db')}` }, NODE_MAIN(dir));
+  const { port } = new URL(server.url);
+  const body = JSON.stringify({
+    username: 'inflight',
+    email: 'inflight@example.com',
+    password: 'a long passphrase',
+  });
+  const socket = connect(Number(port), '127.0.0.1');
+  await once(socket, 'connect');
+  let answer = '';
+  socket.on('data', (chunk) => {
+    answer += chunk;
+  });
+  // Headers and half the body now; the rest after the signal.
+  socket.write(
+    `POST /users HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body.slice(0, 20)}`,
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  const exited = once(server.child, 'exit');
+  server.child.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(server.child.exitCode, null, 'still draining');
+  socket.write(body.slice(20));
+  await once(socket, 'close');
+  assert.match(answer, /^HTTP\/1\.1 201 Created/);
+  const [code] = await exited;
+  assert.equal(code, 0);
+  assert.match(server.output(), /draining in-flight requests/);
+});
+
+test('NODE_ENV=production without JWT_SECRET exits non-zero with one line naming the variable', async () => {
+  const child = spawn('npm', ['start', '--silent'], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      JWT_SECRET: '',
+      PORT: '0',
+      DATABASE_URL: 'sqlite::memory:',
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const [code] = await once(child, 'exit');
+  assert.notEqual(code, 0);
+  const lines = stderr.split('\n').filter((line) => line.startsWith('inkgate:'));
+  assert.equal(lines.length, 1, stderr);
+  assert.match(lines[0]!, /^inkgate: configuration error: JWT_SECRET: is required when NODE_ENV=production/);
+});
+
+test('ADMIN_* create the first admin at start, and a .env file in the working folder is read', async (t) => {
+  const dir = tempDir(t);
+  writeFileSync(
+    join(dir, '.env'),
+    [
+      'ADMIN_USERNAME=root_admin',
+      'ADMIN_EMAIL=root@example.com',
+      'ADMIN_PASSWORD="a long admin passphrase"',
+      'DATABASE_URL=sqlite:./here.db',
+    ].join('\n'),
+  );
+  const server = await start(t, {}, NODE_MAIN(dir));
+  assert.ok(existsSync(join(dir, 'here.db')), 'DATABASE_URL came from .env');
+  const login = await json(`${server.url}/token`, {
+    method: 'POST',
+    body: new URLSearchParams({ username: 'root_admin', password: 'a long admin passphrase' }),
+  });
+  assert.equal(login.status, 200);
+  assert.equal(login.body.scope, 'profile posts:write admin');
+  assert.match(server.output(), /first admin created/);
+  assert.doesNotMatch(server.output(), /a long admin passphrase/);
+  await stop(server);
+});
+
+test('inkgate create-user makes an account from the command line', async (t) => {
+  const dir = tempDir(t);
+  const child = spawn(
+    process.execPath,
+    [
+      join(ROOT, 'src/cli.ts'),
+      'create-user',
+      '--username',
+      'cli_user',
+      '--email',
+      'cli@example.com',
+      '--role',
+      'admin',
+    ],
+    {
+      cwd: dir,
+      env: {
+        ...process.env,
+        DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`,
+        INKGATE_PASSWORD: 'typed at a prompt',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stdout = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  const [code] = await once(child, 'exit');
+  assert.equal(code, 0);
+  assert.match(stdout, /^created admin cli_user \([0-9a-f-]{36}\)\n$/);
+
+  const weak = spawn(
+    process.execPath,
+    [join(ROOT, 'src/cli.ts'), 'create-user', '--username', 'weak_user', '--email', 'weak@example.com'],
+    {
+      cwd: dir,
+      env: { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, INKGATE_PASSWORD: 'password' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  weak.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const [weakCode] = await once(weak, 'exit');
+  assert.equal(weakCode, 1);
+  assert.match(stderr, /password is one of the most commonly used passwords/);
+});
