@@ -1,4 +1,4 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator } from 'kysely';
+import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
 import * as m0001 from './migrations/0001-initial.ts';
 import type { Database } from './schema.ts';
 
@@ -11,11 +11,15 @@ const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };
 
 /** Applies every pending migration; throws (with the failing one named) when any fails. */
 export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
+  const schema = await currentSchema(db);
   const migrator = new Migrator({
     db,
     provider,
     migrationTableName: 'inkgate_migrations',
     migrationLockTableName: 'inkgate_migrations_lock',
+    // On PostgreSQL, Kysely looks for its tables in every schema unless told which; name the
+    // connection's own (search_path), so that deployments sharing a database keep apart.
+    ...(schema !== undefined && { migrationTableSchema: schema }),
   });
   const { error, results = [] } = await migrator.migrateToLatest();
   const failed = results.find((result) => result.status === 'Error');
@@ -23,4 +27,10 @@ export async function migrateToLatest(db: Kysely<Database>): Promise<string[]> {
     throw new Error(`migration ${failed?.migrationName ?? '(unknown)'} failed`, { cause: error });
   }
   return results.filter((result) => result.status === 'Success').map((result) => result.migrationName);
+}
+
+async function currentSchema(db: Kysely<Database>): Promise<string | undefined> {
+  if (!(db.getExecutor().adapter instanceof PostgresAdapter)) return undefined;
+  const { rows } = await sql<{ schema: string }>`select current_schema() as schema`.execute(db);
+  return rows[0]?.schema;
 }
