@@ -12,8 +12,12 @@ import { createGuard } from './auth/guard.ts';
 import type { KeyRing } from './auth/keys.ts';
 import { createLoginService } from './auth/login.ts';
 import { OAuthErrorBody } from './auth/oauth-error.ts';
-import { hashPassword } from './auth/passwords.ts';
+import { hashPassword, verifyPassword } from './auth/passwords.ts';
 import { tokenRoutes } from './auth/routes.ts';
+import { createSessionCache, type SessionCache } from './auth/session-cache.ts';
+import { sessionRoutes } from './auth/session-routes.ts';
+import { createSessionsService } from './auth/sessions.ts';
+import { createSessionsRepository } from './auth/sessions-repository.ts';
 import { createMemoryLoginThrottle, type LoginThrottle } from './auth/throttle.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -37,6 +41,8 @@ export interface AppDeps {
   /** A pino logger; none means silent. */
   readonly logger?: FastifyBaseLogger;
   readonly throttle?: LoginThrottle;
+  /** Tests inspect or swap the session cache; by default each app has its own. */
+  readonly sessionCache?: SessionCache;
   readonly version?: string;
 }
 
@@ -122,19 +128,37 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     audience: config.audience,
     ttlSeconds: config.accessTokenTtlSeconds,
   });
-  const { requireAuth } = createGuard(tokens);
-  const accounts = createAccountsService({ users, clock, hash: hashPassword });
-  const posts = createPostsService({ posts: createPostsRepository(database.db, database.engine), clock });
-  const login = createLoginService({
-    users,
+  const sessionsRepository = createSessionsRepository(database.db);
+  // The sessions service is built after the cache it fills, so the cache loads through a late binding.
+  let loadState: (sessionId: string) => ReturnType<typeof sessions.state> = async () => undefined;
+  const sessionCache = deps.sessionCache ?? createSessionCache({ load: (sid) => loadState(sid), clock });
+  const sessions = createSessionsService({
+    repository: sessionsRepository,
     tokens,
-    throttle: deps.throttle ?? createMemoryLoginThrottle(clock),
+    cache: sessionCache,
+    clock,
     metrics,
+    refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    idleSeconds: config.sessionIdleSeconds,
   });
+  loadState = sessions.state;
+  const { requireAuth } = createGuard({ tokens, sessions: sessionCache, clock });
+  const throttle = deps.throttle ?? createMemoryLoginThrottle(clock);
+  const accounts = createAccountsService({
+    users,
+    clock,
+    hash: hashPassword,
+    verify: verifyPassword,
+    sessions,
+    throttle,
+  });
+  const posts = createPostsService({ posts: createPostsRepository(database.db, database.engine), clock });
+  const login = createLoginService({ users, sessions, throttle, metrics });
 
   await app.register(metaRoutes, { database, metrics });
-  await app.register(tokenRoutes, { login });
+  await app.register(tokenRoutes, { login, sessions });
   await app.register(accountsRoutes, { accounts, requireAuth });
+  await app.register(sessionRoutes, { sessions, requireAuth });
   await app.register(postsRoutes, { posts, requireAuth });
 
   return app;

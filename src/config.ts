@@ -13,6 +13,10 @@ export interface Config {
   /** HS256 secret from JWT_SECRET; undefined means "generate one and keep it in the database". */
   readonly jwtSecret: string | undefined;
   readonly accessTokenTtlSeconds: number;
+  /** How long a session (login) lasts at most: its refresh tokens end with it. */
+  readonly refreshTokenTtlSeconds: number;
+  /** A session not refreshed for this long ends. */
+  readonly sessionIdleSeconds: number;
   readonly admin:
     | { readonly username: string; readonly email: string; readonly password: string }
     | undefined;
@@ -103,6 +107,27 @@ export function loadConfig(env: Env): Config {
     }
   }
 
+  let refreshTokenTtlSeconds = 30 * 86400;
+  const refreshText = value('REFRESH_TOKEN_TTL');
+  if (refreshText !== undefined) {
+    const parsed = parseDuration(refreshText);
+    if (parsed === undefined || parsed > 30 * 86400 || parsed < 60) {
+      bad('REFRESH_TOKEN_TTL', `"${refreshText}" is not a duration from 1m to 30d`, '30d');
+    } else {
+      refreshTokenTtlSeconds = parsed;
+    }
+  }
+
+  let sessionIdleSeconds = 14 * 86400;
+  const idleText = value('SESSION_IDLE_DAYS');
+  if (idleText !== undefined) {
+    if (!/^\d{1,3}$/.test(idleText) || Number(idleText) < 1 || Number(idleText) > 365) {
+      bad('SESSION_IDLE_DAYS', `"${idleText}" is not a whole number of days from 1 to 365`, '14');
+    } else {
+      sessionIdleSeconds = Number(idleText) * 86400;
+    }
+  }
+
   const adminVars = ['ADMIN_USERNAME', 'ADMIN_EMAIL', 'ADMIN_PASSWORD'] as const;
   const adminSet = adminVars.filter((name) => value(name) !== undefined);
   let admin: Config['admin'];
@@ -169,6 +194,8 @@ export function loadConfig(env: Env): Config {
     audience,
     jwtSecret,
     accessTokenTtlSeconds,
+    refreshTokenTtlSeconds,
+    sessionIdleSeconds,
     admin,
     corsOrigins: Object.freeze(corsOrigins),
     trustProxy,

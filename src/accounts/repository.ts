@@ -1,10 +1,30 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { Database, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
+import type { Cursor } from '../http/pagination.ts';
 
+export type UsersQueries = ReturnType<typeof usersQueries>;
 export type UsersRepository = ReturnType<typeof createUsersRepository>;
 
 /** Users rows. Returns undefined for "not there"; never throws HTTP errors. */
 export function createUsersRepository(db: Kysely<Database>) {
+  return {
+    ...usersQueries(db),
+
+    /**
+     * Runs `work` in a transaction that no other admin change runs beside, so two admins demoting each
+     * other at once cannot leave none (PostgreSQL: an advisory lock; SQLite: writes are serialised).
+     */
+    inAdminTransaction: <T>(work: (users: UsersQueries) => Promise<T>): Promise<T> =>
+      db.transaction().execute(async (trx) => {
+        if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+          await sql`select pg_advisory_xact_lock(hashtext('inkgate:admin-changes'))`.execute(trx);
+        }
+        return work(usersQueries(trx));
+      }),
+  };
+}
+
+function usersQueries(db: Kysely<Database>) {
   return {
     findById: (id: string): Promise<UserRow | undefined> =>
       db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
@@ -30,5 +50,40 @@ export function createUsersRepository(db: Kysely<Database>) {
     hasAdmin: async (): Promise<boolean> =>
       (await db.selectFrom('users').select('id').where('role', '=', 'admin').limit(1).executeTakeFirst()) !==
       undefined,
+
+    /** Enabled admins: the ones who can still manage users. */
+    countActiveAdmins: async (): Promise<number> => {
+      const row = await db
+        .selectFrom('users')
+        .select((eb) => eb.fn.countAll<number | string>().as('n'))
+        .where('role', '=', 'admin')
+        .where('disabled', '=', false)
+        .executeTakeFirstOrThrow();
+      return Number(row.n);
+    },
+
+    /** Newest first, keyset-paged on (created_at, id). */
+    list: (after: Cursor | undefined, limit: number): Promise<UserRow[]> => {
+      let query = db.selectFrom('users').selectAll();
+      if (after) {
+        query = query.where((eb) =>
+          eb.or([
+            eb('created_at', '<', after.createdAt),
+            eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)]),
+          ]),
+        );
+      }
+      return query
+        .orderBy('created_at', 'desc')
+        .orderBy('id', 'desc')
+        .limit(limit + 1)
+        .execute();
+    },
+
+    /** Deletes the user; posts and sessions go with it (ON DELETE CASCADE). */
+    remove: async (id: string): Promise<boolean> => {
+      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+      return Number(result.numDeletedRows) > 0;
+    },
   };
 }

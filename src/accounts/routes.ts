@@ -1,10 +1,20 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { principalOf, type RequireAuth } from '../auth/guard.ts';
 import type { UserRow } from '../db/schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
+import { Page } from '../http/pagination.ts';
 import { problemResponses } from '../http/problem.ts';
 import { ref } from '../http/schema-ref.ts';
-import { CreateUserBody, UpdateMeBody, UserPublic } from './schemas.ts';
+import {
+  AdminUpdateUserBody,
+  ChangePasswordBody,
+  CreateUserBody,
+  ListUsersQuery,
+  UpdateMeBody,
+  UserIdParams,
+  UserPublic,
+} from './schemas.ts';
 import type { AccountsService } from './service.ts';
 
 /** The one place a user row becomes an answer: the hash is never copied. */
@@ -27,6 +37,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   requireAuth: RequireAuth;
 }> = async (app, { accounts, requireAuth }) => {
   const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
+  const admin = [{ [SECURITY_SCHEME]: ['admin'] }];
+  const User = ref(UserPublic, 'The user');
 
   app.post(
     '/users',
@@ -78,5 +90,104 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request) => toUserPublic(await accounts.updateProfile(principalOf(request).userId, request.body)),
+  );
+
+  app.post(
+    '/users/me/password',
+    {
+      preHandler: requireAuth('profile'),
+      schema: {
+        tags: ['accounts'],
+        summary: 'Change your password; every other session ends',
+        security: profile,
+        body: ChangePasswordBody,
+        response: {
+          204: Type.Null({ description: 'Changed; your other sessions are revoked, this one goes on' }),
+          ...problemResponses(400, 401, 403, 413, 415, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await accounts.changePassword({
+        userId: principal.userId,
+        sessionId: principal.sessionId,
+        currentPassword: request.body.current_password,
+        newPassword: request.body.new_password,
+        address: request.ip,
+      });
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/users',
+    {
+      preHandler: requireAuth('admin'),
+      schema: {
+        tags: ['admin'],
+        summary: 'List users, newest first',
+        security: admin,
+        querystring: ListUsersQuery,
+        response: { 200: Page(ref(UserPublic), 'A page of users'), ...problemResponses(401, 403, 422) },
+      },
+    },
+    async (request) => {
+      const page = await accounts.listUsers(request.query);
+      return { data: page.data.map(toUserPublic), next_cursor: page.next_cursor };
+    },
+  );
+
+  app.get(
+    '/users/:id',
+    {
+      preHandler: requireAuth('admin'),
+      schema: {
+        tags: ['admin'],
+        summary: 'Read a user',
+        security: admin,
+        params: UserIdParams,
+        response: { 200: User, ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request) => toUserPublic(await accounts.getUser(request.params.id)),
+  );
+
+  app.patch(
+    '/users/:id',
+    {
+      preHandler: requireAuth('admin'),
+      schema: {
+        tags: ['admin'],
+        summary: 'Change a user’s role, status, name or email',
+        description:
+          'Disabling a user ends all of their sessions at once; a role change applies to tokens already issued. ' +
+          'The last enabled admin cannot be disabled or demoted (409).',
+        security: admin,
+        params: UserIdParams,
+        body: AdminUpdateUserBody,
+        response: { 200: User, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+      },
+    },
+    async (request) => toUserPublic(await accounts.adminUpdate(request.params.id, request.body)),
+  );
+
+  app.delete(
+    '/users/:id',
+    {
+      preHandler: requireAuth('admin'),
+      schema: {
+        tags: ['admin'],
+        summary: 'Delete a user with their posts and sessions',
+        description: 'The last enabled admin cannot be deleted (409).',
+        security: admin,
+        params: UserIdParams,
+        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(401, 403, 404, 409) },
+      },
+    },
+    async (request, reply) => {
+      await accounts.deleteUser(request.params.id);
+      return reply.code(204).send(null);
+    },
   );
 };

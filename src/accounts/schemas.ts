@@ -1,4 +1,5 @@
 import { Type } from 'typebox';
+import { PageQuery } from '../http/pagination.ts';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from './password-policy.ts';
 
 const Username = Type.String({
@@ -15,7 +16,7 @@ const Password = Type.String({
   description: '8 to 1024 characters; not the username or email, nor a commonly used password',
   examples: ['correct horse battery staple'],
 });
-const FullName = Type.String({ maxLength: 100, examples: ['Ada Lovelace'] });
+const FullName = Type.String({ maxLength: 100, pattern: '^[^\\u0000]*$', examples: ['Ada Lovelace'] });
 
 export const UserPublic = Type.Object(
   {
@@ -40,3 +41,31 @@ export const UpdateMeBody = Type.Object(
   { full_name: Type.Optional(FullName), email: Type.Optional(Email) },
   { additionalProperties: false },
 );
+
+export const ChangePasswordBody = Type.Object(
+  {
+    current_password: Type.String({
+      minLength: 1,
+      maxLength: PASSWORD_MAX_LENGTH,
+      examples: ['correct horse battery staple'],
+    }),
+    new_password: Password,
+  },
+  { additionalProperties: false },
+);
+
+export const AdminUpdateUserBody = Type.Object(
+  {
+    role: Type.Optional(Type.Union([Type.Literal('user'), Type.Literal('admin')])),
+    disabled: Type.Optional(Type.Boolean({ description: 'true ends every session of the user at once' })),
+    full_name: Type.Optional(FullName),
+    email: Type.Optional(Email),
+  },
+  { additionalProperties: false },
+);
+
+export const UserIdParams = Type.Object({
+  id: Type.String({ maxLength: 100, description: 'user id (UUID)' }),
+});
+
+export const ListUsersQuery = Type.Object({ ...PageQuery }, { additionalProperties: false });

@@ -1,11 +1,19 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { hashPassword } from '../auth/passwords.ts';
+import type { hashPassword, verifyPassword } from '../auth/passwords.ts';
+import type { LoginThrottle } from '../auth/throttle.ts';
 import type { Clock } from '../clock.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import type { UserRow } from '../db/schema.ts';
-import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.ts';
+import type { UserRow, UserUpdate } from '../db/schema.ts';
+import {
+  ConflictError,
+  ForbiddenError,
+  HttpError,
+  NotFoundError,
+  UnprocessableError,
+} from '../http/errors.ts';
+import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';
 import { passwordProblem } from './password-policy.ts';
-import type { UsersRepository } from './repository.ts';
+import type { UsersQueries, UsersRepository } from './repository.ts';
 import type { Role } from './roles.ts';
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
@@ -18,10 +26,20 @@ export interface SignupInput {
   role?: Role;
 }
 
+/** What accounts need from sessions: ending them when an account changes. */
+export interface SessionControl {
+  revokeAllOfUser(userId: string, reason: string, except?: string): Promise<void>;
+  /** Drop what this instance remembers of the user's sessions (role, disabled, existence). */
+  forgetUser(userId: string): void;
+}
+
 export function createAccountsService(deps: {
   users: UsersRepository;
   clock: Clock;
   hash: typeof hashPassword;
+  verify?: typeof verifyPassword;
+  sessions?: SessionControl;
+  throttle?: LoginThrottle;
 }) {
   const { users, clock, hash } = deps;
 
@@ -34,7 +52,7 @@ export function createAccountsService(deps: {
     if (problem) throw new UnprocessableError([{ path, message: problem }]);
   }
 
-  async function requireFree(fields: { username?: string; email?: string }, exceptId?: string) {
+  async function requireFree(fields: { username?: string; email?: string | undefined }, exceptId?: string) {
     if (fields.username !== undefined) {
       const holder = await users.findByLogin(fields.username);
       if (holder && holder.id !== exceptId)
@@ -55,6 +73,11 @@ export function createAccountsService(deps: {
       if (isUniqueViolation(error)) throw new ConflictError('that username or email address is taken');
       throw error;
     }
+  }
+
+  function requireSessions(): SessionControl {
+    if (!deps.sessions) throw new Error('this accounts service was built without session control');
+    return deps.sessions;
   }
 
   async function signup(input: SignupInput): Promise<UserRow> {
@@ -79,7 +102,13 @@ export function createAccountsService(deps: {
   }
 
   async function getUser(id: string): Promise<UserRow> {
-    const user = await users.findById(id);
+    const user = isUuid(id) ? await users.findById(id) : undefined;
+    if (!user) throw new NotFoundError('user not found');
+    return user;
+  }
+
+  async function update(id: string, changes: UserUpdate, repository: UsersQueries = users): Promise<UserRow> {
+    const user = await uniquely(() => repository.update(id, { ...changes, updated_at: clock.now() }));
     if (!user) throw new NotFoundError('user not found');
     return user;
   }
@@ -90,15 +119,104 @@ export function createAccountsService(deps: {
   ) {
     const email = changes.email?.toLowerCase();
     await requireFree({ email }, id);
-    const user = await uniquely(() =>
-      users.update(id, {
-        ...(changes.full_name !== undefined && { full_name: changes.full_name }),
-        ...(email !== undefined && { email }),
-        updated_at: clock.now(),
-      }),
+    return update(id, {
+      ...(changes.full_name !== undefined && { full_name: changes.full_name }),
+      ...(email !== undefined && { email }),
+    });
+  }
+
+  /**
+   * A password change proves the current password (throttled like logins, since a stolen access
+   * token must not become a password-guessing oracle) and ends every other session of the user.
+   */
+  async function changePassword(input: {
+    userId: string;
+    sessionId: string;
+    currentPassword: string;
+    newPassword: string;
+    address: string;
+  }): Promise<void> {
+    const user = await getUser(input.userId);
+    const attempt = deps.throttle?.attempt(user.id, input.address);
+    if (attempt && !attempt.allowed) {
+      throw new HttpError(429, 'too_many_attempts', 'too many wrong passwords; try again later', {
+        headers: { 'retry-after': String(attempt.retryAfterSeconds) },
+      });
+    }
+    if (!deps.verify || !(await deps.verify(user.password_hash, input.currentPassword))) {
+      throw new ForbiddenError('the current password is wrong', 'wrong_password');
+    }
+    attempt?.succeeded();
+    requirePasswordAllowed(
+      input.newPassword,
+      { username: user.username, email: user.email },
+      '/new_password',
     );
-    if (!user) throw new NotFoundError('user not found');
-    return user;
+    await update(user.id, { password_hash: await hash(input.newPassword) });
+    await requireSessions().revokeAllOfUser(user.id, 'password_changed', input.sessionId);
+  }
+
+  /** The last enabled admin must stay one: otherwise nobody could manage users any more. */
+  function requireAnotherAdmin(target: UserRow, activeAdmins: number, action: string) {
+    if (target.role === 'admin' && !target.disabled && activeAdmins <= 1) {
+      throw new ConflictError(`cannot ${action} the last remaining admin`, 'last_admin');
+    }
+  }
+
+  async function adminUpdate(
+    id: string,
+    changes: { role?: Role; disabled?: boolean; full_name?: string; email?: string },
+  ): Promise<UserRow> {
+    const target = await getUser(id);
+    const email = changes.email?.toLowerCase();
+    await requireFree({ email }, id);
+    const updated = await users.inAdminTransaction(async (repository) => {
+      const current = await repository.findById(id);
+      if (!current) throw new NotFoundError('user not found');
+      const losesAdmin =
+        (changes.role !== undefined && changes.role !== 'admin') || changes.disabled === true;
+      if (losesAdmin)
+        requireAnotherAdmin(
+          current,
+          await repository.countActiveAdmins(),
+          changes.disabled ? 'disable' : 'demote',
+        );
+      return update(
+        id,
+        {
+          ...(changes.role !== undefined && { role: changes.role }),
+          ...(changes.disabled !== undefined && { disabled: changes.disabled }),
+          ...(changes.full_name !== undefined && { full_name: changes.full_name }),
+          ...(email !== undefined && { email }),
+        },
+        repository,
+      );
+    });
+    // Disabling ends every session at once; a role change reaches tokens already issued through the
+    // guard, which reads the current role (the cache entries of this user are dropped).
+    if (changes.disabled === true && !target.disabled) {
+      await requireSessions().revokeAllOfUser(id, 'user_disabled');
+    } else if (changes.role !== undefined || changes.disabled !== undefined) {
+      requireSessions().forgetUser(id);
+    }
+    return updated;
+  }
+
+  async function deleteUser(id: string): Promise<void> {
+    await getUser(id);
+    await users.inAdminTransaction(async (repository) => {
+      const current = await repository.findById(id);
+      if (!current) throw new NotFoundError('user not found');
+      requireAnotherAdmin(current, await repository.countActiveAdmins(), 'delete');
+      await repository.remove(id);
+    });
+    requireSessions().forgetUser(id); // its sessions went with it (ON DELETE CASCADE)
+  }
+
+  async function listUsers(query: { limit?: number; cursor?: string }) {
+    const limit = query.limit ?? 20;
+    const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
+    return toPage(await users.list(after, limit), limit);
   }
 
   /** The first admin from ADMIN_* settings, created only when no admin exists yet. */
@@ -111,5 +229,5 @@ export function createAccountsService(deps: {
     return signup({ ...admin, role: 'admin' });
   }
 
-  return { signup, getUser, updateProfile, ensureAdmin };
+  return { signup, getUser, updateProfile, changePassword, adminUpdate, deleteUser, listUsers, ensureAdmin };
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { errors, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { compactVerify, errors, type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from 'jose';
 import { ROLES, type Role } from '../accounts/roles.ts';
 import type { Clock } from '../clock.ts';
 import type { KeyRing } from './keys.ts';
@@ -15,6 +15,8 @@ export interface AccessTokenSubject {
   readonly username: string;
   readonly role: Role;
   readonly scopes: readonly Scope[];
+  /** The session (login) the token belongs to: revoking it revokes the token. */
+  readonly sessionId: string;
 }
 
 export interface VerifiedAccessToken extends AccessTokenSubject {
@@ -35,6 +37,8 @@ export interface AccessTokens {
   issue(subject: AccessTokenSubject): Promise<{ token: string; expiresIn: number }>;
   /** Throws InvalidTokenError with a description fit for WWW-Authenticate. */
   verify(token: string): Promise<VerifiedAccessToken>;
+  /** The `sid` of a token we signed, expired or not (for RFC 7009 revocation); undefined for any other. */
+  sessionOf(token: string): Promise<string | undefined>;
 }
 
 export function createAccessTokens(options: {
@@ -50,6 +54,7 @@ export function createAccessTokens(options: {
     const now = Math.floor(clock.now().getTime() / 1000);
     const { current } = keys;
     const token = await new SignJWT({
+      sid: subject.sessionId,
       scope: subject.scopes.join(' '),
       role: subject.role,
       username: subject.username,
@@ -65,41 +70,54 @@ export function createAccessTokens(options: {
     return { token, expiresIn: ttlSeconds };
   }
 
+  // RFC 8725 §3.1, §3.10: the algorithm and the keys come from our configuration, never from the
+  // token; headers that point at other keys are refused rather than ignored.
+  const keyFor = (header: JWTHeaderParameters) => {
+    for (const name of ['jku', 'x5u', 'jwk', 'x5c'] as const) {
+      if (header[name] !== undefined) throw new InvalidTokenError(`the ${name} header is not accepted`);
+    }
+    const key = typeof header.kid === 'string' ? keys.find(header.kid) : undefined;
+    if (!key) throw new InvalidTokenError('the token was not signed by a key of this server');
+    return key.key;
+  };
+
+  async function sessionOf(token: string): Promise<string | undefined> {
+    try {
+      const { payload, protectedHeader } = await compactVerify(token, keyFor, { algorithms: [keys.alg] });
+      if (protectedHeader.typ !== TOKEN_TYPE) return undefined;
+      const claims = JSON.parse(new TextDecoder().decode(payload)) as JWTPayload;
+      const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+      if (claims.iss !== issuer || !audiences.includes(audience) || typeof claims.sid !== 'string')
+        return undefined;
+      return claims.sid;
+    } catch {
+      return undefined;
+    }
+  }
+
   async function verify(token: string): Promise<VerifiedAccessToken> {
     const now = clock.now();
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(
-        token,
-        (header) => {
-          // RFC 8725 §3.1, §3.10: the algorithm and the keys come from our configuration, never from
-          // the token; headers that point at other keys are refused rather than ignored.
-          for (const name of ['jku', 'x5u', 'jwk', 'x5c'] as const) {
-            if (header[name] !== undefined) throw new InvalidTokenError(`the ${name} header is not accepted`);
-          }
-          const key = typeof header.kid === 'string' ? keys.find(header.kid) : undefined;
-          if (!key) throw new InvalidTokenError('the token was not signed by a key of this server');
-          return key.key;
-        },
-        {
-          algorithms: [keys.alg],
-          issuer,
-          audience,
-          typ: TOKEN_TYPE,
-          clockTolerance: CLOCK_SKEW_SECONDS,
-          currentDate: now,
-          requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti'],
-        },
-      ));
+      ({ payload } = await jwtVerify(token, keyFor, {
+        algorithms: [keys.alg],
+        issuer,
+        audience,
+        typ: TOKEN_TYPE,
+        clockTolerance: CLOCK_SKEW_SECONDS,
+        currentDate: now,
+        requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'sid'],
+      }));
     } catch (error) {
       throw new InvalidTokenError(describe(error), { cause: error });
     }
     if (typeof payload.iat === 'number' && payload.iat > now.getTime() / 1000 + CLOCK_SKEW_SECONDS) {
       throw new InvalidTokenError('the token was issued in the future');
     }
-    const { sub, jti, iat, exp, scope, role, username } = payload;
+    const { sub, jti, iat, exp, sid, scope, role, username } = payload;
     if (
       typeof sub !== 'string' ||
+      typeof sid !== 'string' ||
       typeof jti !== 'string' ||
       typeof scope !== 'string' ||
       typeof username !== 'string' ||
@@ -115,13 +133,14 @@ export function createAccessTokens(options: {
       username,
       role: role as Role,
       scopes,
+      sessionId: sid,
       tokenId: jti,
       issuedAt: new Date((iat as number) * 1000),
       expiresAt: new Date((exp as number) * 1000),
     };
   }
 
-  return { ttlSeconds, issue, verify };
+  return { ttlSeconds, issue, verify, sessionOf };
 }
 
 function describe(error: unknown): string {

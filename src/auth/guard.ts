@@ -1,10 +1,16 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
 import type { AccessTokens, VerifiedAccessToken } from './access-tokens.ts';
 import { InvalidTokenError } from './access-tokens.ts';
-import type { Scope } from './scopes.ts';
+import { type Scope, scopesForRole } from './scopes.ts';
+import type { SessionCache } from './session-cache.ts';
 
-/** Who is calling: set on the request by the guard of every protected route. */
+/**
+ * Who is calling: set on the request by the guard of every protected route. `role` is the user's
+ * role now, and `scopes` the token's scopes that this role still allows (ASVS 8.3.2: a demotion
+ * applies to tokens already issued).
+ */
 export type Principal = VerifiedAccessToken;
 
 declare module 'fastify' {
@@ -44,10 +50,11 @@ export type RequireAuth = (...scopes: Scope[]) => preHandlerAsyncHookHandler;
  * requireAuth(...scopes) is declared on each protected route (never by URL prefix): it verifies the
  * bearer token in memory and checks that the token carries every listed scope.
  */
-export function createGuard(tokens: AccessTokens): {
+export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache; clock: Clock }): {
   requireAuth: RequireAuth;
   authenticate: (request: FastifyRequest) => Promise<Principal>;
 } {
+  const { tokens, sessions, clock } = deps;
   async function authenticate(request: FastifyRequest): Promise<Principal> {
     const header = request.headers.authorization;
     if (header === undefined || header.trim() === '')
@@ -59,12 +66,31 @@ export function createGuard(tokens: AccessTokens): {
     const token = match?.[2]?.trim() ?? '';
     // RFC 6750 §2.1 b64token; anything else cannot be one of our tokens.
     if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw invalidToken('the token is malformed');
+    let verified: VerifiedAccessToken;
     try {
-      return await tokens.verify(token);
+      verified = await tokens.verify(token);
     } catch (error) {
       if (error instanceof InvalidTokenError) throw invalidToken(error.message, error.cause);
       throw error;
     }
+    // Signature and claims are checked in memory; whether the login still stands comes from the
+    // session cache (no database round trip while its entry is fresh).
+    const session = await sessions.get(verified.sessionId);
+    if (
+      !session ||
+      session.revoked ||
+      session.disabled ||
+      session.userId !== verified.userId ||
+      clock.now() >= session.liveUntil
+    ) {
+      throw invalidToken('the session has ended');
+    }
+    const allowed = scopesForRole(session.role);
+    return {
+      ...verified,
+      role: session.role,
+      scopes: verified.scopes.filter((scope) => allowed.includes(scope)),
+    };
   }
 
   const requireAuth: RequireAuth =

@@ -1,18 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { Metrics } from '../http/metrics.ts';
-import type { AccessTokens } from './access-tokens.ts';
 import { OAuthError } from './oauth-error.ts';
 import { verifyDummyPassword, verifyPassword } from './passwords.ts';
 import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from './scopes.ts';
+import type { SessionsService, TokenAnswer } from './sessions.ts';
 import type { LoginThrottle } from './throttle.ts';
-
-export interface TokenAnswer {
-  access_token: string;
-  token_type: 'bearer';
-  expires_in: number;
-  scope: string;
-}
 
 /** One answer for an unknown login, a wrong password and a disabled account: no user enumeration. */
 const BAD_CREDENTIALS = 'invalid username or password';
@@ -21,11 +14,11 @@ export type LoginService = ReturnType<typeof createLoginService>;
 
 export function createLoginService(deps: {
   users: UsersRepository;
-  tokens: AccessTokens;
+  sessions: SessionsService;
   throttle: LoginThrottle;
   metrics: Metrics | undefined;
 }) {
-  const { users, tokens, throttle, metrics } = deps;
+  const { users, sessions, throttle, metrics } = deps;
 
   function requestedScopes(scope: string | undefined): Scope[] | undefined {
     try {
@@ -42,6 +35,7 @@ export function createLoginService(deps: {
     password: string;
     scope: string | undefined;
     address: string;
+    userAgent: string;
     log: FastifyBaseLogger;
   }): Promise<TokenAnswer> {
     const { log } = input;
@@ -71,15 +65,10 @@ export function createLoginService(deps: {
     const scopes = grantScopes(user.role, requested);
     if (!scopes)
       throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
-    const { token, expiresIn } = await tokens.issue({
-      userId: user.id,
-      username: user.username,
-      role: user.role,
-      scopes,
-    });
+    const answer = await sessions.start({ user, scopes, userAgent: input.userAgent, ip: input.address });
     metrics?.logins.inc({ result: 'success' });
     log.info({ event: 'login_succeeded', userId: user.id, address: input.address }, 'login succeeded');
-    return { access_token: token, token_type: 'bearer', expires_in: expiresIn, scope: scopes.join(' ') };
+    return answer;
   }
 
   return { passwordGrant };

@@ -5,12 +5,14 @@ import { Type } from 'typebox';
 import { classifyError } from '../http/error-handler.ts';
 import type { LoginService } from './login.ts';
 import { OAuthError, OAuthErrorBody } from './oauth-error.ts';
+import type { SessionsService } from './sessions.ts';
 
 const TokenRequest = Type.Object(
   {
     grant_type: Type.Optional(
       Type.String({
-        description: '`password`; taken as `password` when absent and username and password are sent',
+        description:
+          '`password` or `refresh_token`; taken as `password` when absent and username and password are sent',
         examples: ['password'],
       }),
     ),
@@ -25,6 +27,9 @@ const TokenRequest = Type.Object(
         examples: ['profile posts:write'],
       }),
     ),
+    refresh_token: Type.Optional(
+      Type.String({ maxLength: 200, description: 'for grant_type=refresh_token' }),
+    ),
     client_id: Type.Optional(Type.String({ maxLength: 200, description: 'accepted and ignored' })),
   },
   // RFC 6749 §3.2: the token endpoint ignores parameters it does not know.
@@ -36,6 +41,10 @@ const TokenResponse = Type.Object(
     access_token: Type.String({ description: 'a JWT (RFC 9068), valid for expires_in seconds' }),
     token_type: Type.Literal('bearer'),
     expires_in: Type.Integer({ examples: [900] }),
+    refresh_token: Type.String({
+      description:
+        'opaque, single use: each refresh answers a new one (a spent one presented again ends the session)',
+    }),
     scope: Type.String({ examples: ['profile posts:write'] }),
   },
   { description: 'Logged in (RFC 6749 §5.1); not cacheable' },
@@ -63,7 +72,19 @@ function toOAuthError(error: unknown): OAuthError | undefined {
   );
 }
 
-export const tokenRoutes: FastifyPluginAsyncTypebox<{ login: LoginService }> = async (app, { login }) => {
+const RevokeRequest = Type.Object(
+  {
+    token: Type.Optional(Type.String({ maxLength: 4096, description: 'an access token or a refresh token' })),
+    token_type_hint: Type.Optional(Type.String({ maxLength: 40, examples: ['refresh_token'] })),
+    client_id: Type.Optional(Type.String({ maxLength: 200, description: 'accepted and ignored' })),
+  },
+  { additionalProperties: true },
+);
+
+export const tokenRoutes: FastifyPluginAsyncTypebox<{
+  login: LoginService;
+  sessions: SessionsService;
+}> = async (app, { login, sessions }) => {
   // RFC 6749 §3.2: the token endpoint takes form-encoded bodies only; JSON is refused in this scope.
   app.removeContentTypeParser('application/json');
   await app.register(formbody, { bodyLimit: 65_536 });
@@ -95,17 +116,20 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ login: LoginService }> = a
     {
       schema: {
         tags: ['auth'],
-        summary: 'Log in (OAuth 2.0 password grant)',
+        summary: 'Log in (password grant) or refresh (refresh_token grant)',
         description:
-          'RFC 6749 §4.3. For first-party clients (this API’s own front ends and Swagger UI) only: RFC 9700 §2.4 advises ' +
-          'third parties against the password grant. A wrong username, a wrong password and a disabled account get the ' +
-          'same answer. Repeated failures are throttled with 429 and Retry-After.',
+          'RFC 6749 §4.3 and §6. The password grant is for first-party clients (this API’s own front ends and Swagger ' +
+          'UI) only: RFC 9700 §2.4 advises third parties against it. A wrong username, a wrong password and a disabled ' +
+          'account get the same answer; repeated failures are throttled with 429 and Retry-After. Each login is a ' +
+          'session; each refresh spends the refresh token and answers a new one. A spent refresh token presented ' +
+          'again more than 10 s later ends the session (theft detection); within 10 s (a retry) it gets the same ' +
+          'successor.',
         consumes: ['application/x-www-form-urlencoded'],
         body: TokenRequest,
         response: {
           200: TokenResponse,
           400: oauthResponse(
-            'RFC 6749 §5.2 error: invalid_request, invalid_grant, unsupported_grant_type or invalid_scope',
+            'RFC 6749 §5.2 error: invalid_request, invalid_grant (bad credentials, or an invalid, expired, revoked or spent refresh token), unsupported_grant_type or invalid_scope',
           ),
           429: oauthResponse('Too many failed logins (error slow_down); see Retry-After'),
         },
@@ -118,6 +142,15 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ login: LoginService }> = a
         (body.username !== undefined && body.password !== undefined ? 'password' : undefined);
       if (grantType === undefined || grantType === '')
         throw new OAuthError('invalid_request', 'grant_type is required');
+      if (grantType === 'refresh_token') {
+        if (!body.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
+        return sessions.refresh({
+          refreshToken: body.refresh_token,
+          scope: body.scope,
+          ip: request.ip,
+          log: request.log,
+        });
+      }
       if (grantType !== 'password') {
         throw new OAuthError(
           'unsupported_grant_type',
@@ -132,8 +165,34 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{ login: LoginService }> = a
         password: body.password,
         scope: body.scope,
         address: request.ip,
+        userAgent: request.headers['user-agent'] ?? '',
         log: request.log,
       });
+    },
+  );
+
+  app.post(
+    '/token/revoke',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Revoke a token (RFC 7009): its whole session ends',
+        description:
+          'Either token of a session ends the session: its refresh token and every access token with its `sid`. ' +
+          'Answers 200 for unknown or already revoked tokens too.',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: RevokeRequest,
+        response: {
+          200: Type.Unsafe<undefined>({ description: 'Revoked, or nothing to revoke; an empty body' }),
+          400: oauthResponse('RFC 6749 §5.2 error: invalid_request'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const token = request.body?.token;
+      if (!token) throw new OAuthError('invalid_request', 'token is required');
+      await sessions.revokeToken(token, request.body?.token_type_hint);
+      return reply.code(200).send();
     },
   );
 };

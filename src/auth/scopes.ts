@@ -43,11 +43,15 @@ export class UnknownScopeError extends Error {
   }
 }
 
-/** The scopes a token gets: all the role allows, or the requested ones if the role allows each of them. */
-export function grantScopes(role: Role, requested: readonly Scope[] | undefined): Scope[] | undefined {
-  const allowed = scopesForRole(role);
-  if (requested === undefined) return [...allowed];
+/** The requested scopes, in canonical order, if `allowed` holds each of them; else undefined. */
+export function narrowScopes(allowed: readonly Scope[], requested: readonly Scope[]): Scope[] | undefined {
   return requested.every((scope) => allowed.includes(scope))
     ? SCOPES.filter((s) => requested.includes(s))
     : undefined;
+}
+
+/** The scopes a token gets at login: all the role allows, or the requested ones if the role allows each. */
+export function grantScopes(role: Role, requested: readonly Scope[] | undefined): Scope[] | undefined {
+  const allowed = scopesForRole(role);
+  return requested === undefined ? [...allowed] : narrowScopes(allowed, requested);
 }

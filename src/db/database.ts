@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely, PostgresDialect, SqliteDialect } from 'kysely';
+import { Kysely, type LogEvent, type Logger, PostgresDialect, SqliteDialect } from 'kysely';
 import pg from 'pg';
 import { adaptNodeSqlite } from './node-sqlite.ts';
 import type { Database } from './schema.ts';
@@ -16,19 +16,29 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
+export interface OpenOptions {
+  /** Called with the SQL of every query run (tests count round trips with it). */
+  onQuery?: (sql: string) => void;
+}
+
 /** `sqlite:PATH` (`sqlite::memory:` for a private in-memory one) or `postgres://…`. */
-export function openDatabase(url: string): OpenDatabase {
-  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length));
-  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url);
+export function openDatabase(url: string, options: OpenOptions = {}): OpenDatabase {
+  const log = options.onQuery
+    ? (event: LogEvent) => {
+        if (event.level === 'query') options.onQuery?.(event.query.sql);
+      }
+    : undefined;
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length), log);
+  if (/^postgres(ql)?:\/\//.test(url)) return openPostgres(url, log);
   throw new Error('DATABASE_URL must start with sqlite: or postgres://');
 }
 
-function openSqlite(path: string): OpenDatabase {
+function openSqlite(path: string, log: Logger | undefined): OpenDatabase {
   if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
   const sqlite = new DatabaseSync(path, { enableForeignKeyConstraints: true, timeout: 5000 });
   // WAL lets readers and one writer (and several processes on one file) work side by side.
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }) });
+  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }), log });
   return {
     db,
     engine: 'sqlite',
@@ -39,7 +49,7 @@ function openSqlite(path: string): OpenDatabase {
   };
 }
 
-function openPostgres(url: string): OpenDatabase {
+function openPostgres(url: string, log: Logger | undefined): OpenDatabase {
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,
@@ -51,7 +61,7 @@ function openPostgres(url: string): OpenDatabase {
   });
   // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
   pool.on('error', () => {});
-  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
   return {
     db,
     engine: 'postgres',

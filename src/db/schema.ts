@@ -33,10 +33,43 @@ export interface SigningKeysTable {
   created_at: Timestamp;
 }
 
+export interface SessionsTable {
+  id: string;
+  user_id: string;
+  /** The scopes granted at login, space-separated; a refresh may narrow them, never widen. */
+  scope: string;
+  created_at: Timestamp;
+  last_used_at: Timestamp;
+  /** The absolute end: at most REFRESH_TOKEN_TTL (30 days) after login. */
+  expires_at: Timestamp;
+  user_agent: string;
+  ip: string;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_reason: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface RefreshTokensTable {
+  /** SHA-256 of the token, base64url. The token itself is never stored. */
+  token_hash: string;
+  session_id: string;
+  created_at: Timestamp;
+  spent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  successor_hash: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface ServerSecretsTable {
+  name: string;
+  value: string;
+  created_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   posts: PostsTable;
   signing_keys: SigningKeysTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+  server_secrets: ServerSecretsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -46,3 +79,6 @@ export type PostRow = Selectable<PostsTable>;
 export type NewPost = Insertable<PostsTable>;
 export type PostUpdate = Updateable<PostsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type NewSession = Insertable<SessionsTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;

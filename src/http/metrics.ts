@@ -4,6 +4,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 export interface Metrics {
   readonly registry: Registry;
   readonly logins: Counter<'result'>;
+  readonly refreshReuse: Counter;
 }
 
 /**
@@ -19,7 +20,12 @@ export function createMetrics(): Metrics {
     labelNames: ['result'],
     registers: [registry],
   });
-  return { registry, logins };
+  const refreshReuse = new Counter({
+    name: 'inkgate_refresh_token_reuse_total',
+    help: 'Spent refresh tokens presented again (each revoked its session)',
+    registers: [registry],
+  });
+  return { registry, logins, refreshReuse };
 }
 
 export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void {

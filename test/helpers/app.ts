@@ -1,4 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
@@ -27,33 +30,46 @@ export function describeEachEngine(name: string, suite: (engine: EngineName) => 
 }
 
 /**
- * A fresh, migrated database: a private in-memory SQLite, or a private schema in TEST_DATABASE_URL's
- * PostgreSQL, dropped afterwards.
+ * A fresh, empty place to keep data: a file in a temp folder for SQLite (so that several connections,
+ * like several instances, can share it), or a private schema in TEST_DATABASE_URL's PostgreSQL. Both
+ * are removed after the test. Returns the DATABASE_URL that reaches it.
  */
-export async function openTestDatabase(t: TestContext, engine: EngineName = 'sqlite'): Promise<OpenDatabase> {
-  let database: OpenDatabase;
+export async function createStorage(t: TestContext, engine: EngineName = 'sqlite'): Promise<string> {
   if (engine === 'sqlite') {
-    database = openDatabase('sqlite::memory:');
-    t.after(() => database.close());
-  } else {
-    const base = process.env.TEST_DATABASE_URL;
-    if (!base) throw new Error('TEST_DATABASE_URL is not set');
-    const schema = `t_${randomBytes(6).toString('hex')}`;
-    const admin = new pg.Client({ connectionString: base });
-    await admin.connect();
-    await admin.query(`create schema ${schema}`);
-    await admin.end();
-    const url = new URL(base);
-    url.searchParams.set('options', `-c search_path=${schema}`);
-    database = openDatabase(url.toString());
-    t.after(async () => {
-      await database.close();
-      const cleanup = new pg.Client({ connectionString: base });
-      await cleanup.connect();
-      await cleanup.query(`drop schema ${schema} cascade`);
-      await cleanup.end();
-    });
+    const dir = mkdtempSync(join(tmpdir(), 'inkgate-test-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    return `sqlite:${join(dir, 'test.db')}`;
   }
+  const base = process.env.TEST_DATABASE_URL;
+  if (!base) throw new Error('TEST_DATABASE_URL is not set');
+  const schema = `t_${randomBytes(6).toString('hex')}`;
+  const admin = new pg.Client({ connectionString: base });
+  await admin.connect();
+  await admin.query(`create schema ${schema}`);
+  await admin.end();
+  t.after(async () => {
+    const cleanup = new pg.Client({ connectionString: base });
+    await cleanup.connect();
+    await cleanup.query(`drop schema ${schema} cascade`);
+    await cleanup.end();
+  });
+  const url = new URL(base);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  return url.toString();
+}
+
+/**
+ * A migrated database: by default a private in-memory SQLite or a fresh PostgreSQL schema; with `url`,
+ * another connection to storage made by createStorage (a second instance). Closed after the test.
+ */
+export async function openTestDatabase(
+  t: TestContext,
+  engine: EngineName = 'sqlite',
+  options: { url?: string; onQuery?: (sql: string) => void } = {},
+): Promise<OpenDatabase> {
+  const url = options.url ?? (engine === 'sqlite' ? 'sqlite::memory:' : await createStorage(t, engine));
+  const database = openDatabase(url, { onQuery: options.onQuery });
+  t.after(() => database.close());
   await migrateToLatest(database.db);
   return database;
 }
@@ -76,10 +92,13 @@ export async function buildTestApp(
     clock?: ReturnType<typeof createManualClock>;
     throttle?: LoginThrottle;
     logger?: Parameters<typeof buildApp>[0]['logger'];
+    /** Share storage made by createStorage, as a second instance would. */
+    url?: string;
+    onQuery?: (sql: string) => void;
   } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ ISSUER: 'http://inkgate.test', ...options.env });
-  const database = await openTestDatabase(t, options.engine);
+  const database = await openTestDatabase(t, options.engine, { url: options.url, onQuery: options.onQuery });
   const clock = options.clock ?? createManualClock(new Date());
   const keys = await loadKeyRing({ db: database.db, clock, secret: config.jwtSecret });
   const app = await buildApp({
@@ -169,4 +188,45 @@ export const FORM = { 'content-type': 'application/x-www-form-urlencoded' };
 
 export function bearer(token: string): Record<string, string> {
   return { authorization: `Bearer ${token}` };
+}
+
+export interface TokenPair {
+  access_token: string;
+  refresh_token: string;
+  scope: string;
+  expires_in: number;
+}
+
+export async function loginPair(
+  testApp: TestApp,
+  user: TestUser,
+  headers: Record<string, string> = {},
+): Promise<TokenPair> {
+  const response = await testApp.app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { ...FORM, ...headers },
+    payload: new URLSearchParams({
+      grant_type: 'password',
+      username: user.username,
+      password: user.password,
+    }).toString(),
+  });
+  if (response.statusCode !== 200) throw new Error(`login failed: ${response.statusCode} ${response.body}`);
+  return response.json();
+}
+
+export function refresh(
+  testApp: TestApp,
+  refreshToken: string,
+  scope?: string,
+): Promise<LightMyRequestResponse> {
+  const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: refreshToken };
+  if (scope !== undefined) form.scope = scope;
+  return testApp.app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: FORM,
+    payload: new URLSearchParams(form).toString(),
+  });
 }

@@ -64,7 +64,7 @@ test('unknown routes and methods are 404 problem documents', async (t) => {
   const testApp = await buildTestApp(t);
   for (const [method, url] of [
     ['GET', '/nope'],
-    ['DELETE', '/users/me'],
+    ['PUT', '/users/me'],
     ['GET', '/posts/a/b'],
     ['POST', '/healthz'],
   ] as const) {

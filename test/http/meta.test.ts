@@ -96,19 +96,28 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
   const keys = operations.map((o) => o.key).sort();
   assert.deepEqual(keys, [
     'DELETE /posts/{id}',
+    'DELETE /users/me/sessions',
+    'DELETE /users/me/sessions/{id}',
+    'DELETE /users/{id}',
     'GET /',
     'GET /healthz',
     'GET /metrics',
     'GET /posts',
     'GET /posts/{id}',
     'GET /readyz',
+    'GET /users',
     'GET /users/me',
     'GET /users/me/posts',
+    'GET /users/me/sessions',
+    'GET /users/{id}',
     'PATCH /posts/{id}',
     'PATCH /users/me',
+    'PATCH /users/{id}',
     'POST /posts',
     'POST /token',
+    'POST /token/revoke',
     'POST /users',
+    'POST /users/me/password',
     'PUT /posts/{id}',
   ]);
   const secured = operations
@@ -117,11 +126,19 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     .sort();
   assert.deepEqual(secured, [
     'DELETE /posts/{id}',
+    'DELETE /users/me/sessions',
+    'DELETE /users/me/sessions/{id}',
+    'DELETE /users/{id}',
+    'GET /users',
     'GET /users/me',
     'GET /users/me/posts',
+    'GET /users/me/sessions',
+    'GET /users/{id}',
     'PATCH /posts/{id}',
     'PATCH /users/me',
+    'PATCH /users/{id}',
     'POST /posts',
+    'POST /users/me/password',
     'PUT /posts/{id}',
   ]);
   for (const { key, op } of operations) {

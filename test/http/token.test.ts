@@ -36,7 +36,14 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(response.headers['cache-control'], 'no-store');
     assert.equal(response.headers.pragma, 'no-cache');
     const body = response.json();
-    assert.deepEqual(Object.keys(body).sort(), ['access_token', 'expires_in', 'scope', 'token_type']);
+    assert.deepEqual(Object.keys(body).sort(), [
+      'access_token',
+      'expires_in',
+      'refresh_token',
+      'scope',
+      'token_type',
+    ]);
+    assert.match(body.refresh_token, /^[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
     assert.equal(body.token_type, 'bearer');
     assert.equal(body.expires_in, 900);
     assert.equal(body.scope, 'profile posts:write');
@@ -56,6 +63,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(claims.role, 'user');
     assert.equal(claims.username, user.username);
     assert.match(String(claims.jti), /^[0-9a-f-]{36}$/);
+    assert.match(String(claims.sid), /^[0-9a-f-]{36}$/);
   });
 
   test('password grant: the email works as the username, in any case; grant_type may be left out', async (t) => {

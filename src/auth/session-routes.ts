@@ -1,0 +1,94 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import { NotFoundError } from '../http/errors.ts';
+import { SECURITY_SCHEME } from '../http/openapi.ts';
+import { problemResponses } from '../http/problem.ts';
+import { principalOf, type RequireAuth } from './guard.ts';
+import type { SessionsService } from './sessions.ts';
+
+const SessionPublic = Type.Object(
+  {
+    id: Type.String({ format: 'uuid' }),
+    created_at: Type.String({ format: 'date-time', description: 'when you logged in' }),
+    last_used_at: Type.String({ format: 'date-time', description: 'the last login or refresh' }),
+    expires_at: Type.String({
+      format: 'date-time',
+      description: 'when it ends unless refreshed (idle) or at the latest',
+    }),
+    user_agent: Type.String({ examples: ['Mozilla/5.0 (X11; Linux x86_64)'] }),
+    ip: Type.String({ examples: ['203.0.113.7'] }),
+    current: Type.Boolean({ description: 'the session of the token making this request' }),
+  },
+  { $id: 'Session', description: 'A login: its refresh tokens and access tokens end with it' },
+);
+
+const SessionIdParams = Type.Object({
+  id: Type.String({ maxLength: 100, description: 'session id (UUID)' }),
+});
+
+export const sessionRoutes: FastifyPluginAsyncTypebox<{
+  sessions: SessionsService;
+  requireAuth: RequireAuth;
+}> = async (app, { sessions, requireAuth }) => {
+  const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
+  app.addSchema(SessionPublic);
+
+  app.get(
+    '/users/me/sessions',
+    {
+      preHandler: requireAuth('profile'),
+      schema: {
+        tags: ['accounts'],
+        summary: 'Your live sessions (logins), newest first',
+        security: profile,
+        response: {
+          200: Type.Object(
+            { data: Type.Array(Type.Unsafe({ $ref: 'Session#' })) },
+            { description: 'Your sessions' },
+          ),
+          ...problemResponses(401, 403),
+        },
+      },
+    },
+    async (request) => {
+      const principal = principalOf(request);
+      return { data: await sessions.list(principal.userId, principal.sessionId) };
+    },
+  );
+
+  app.delete(
+    '/users/me/sessions/:id',
+    {
+      preHandler: requireAuth('profile'),
+      schema: {
+        tags: ['accounts'],
+        summary: 'Log one session out: its refresh and access tokens stop working',
+        security: profile,
+        params: SessionIdParams,
+        response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      const revoked = await sessions.revokeOwn(principalOf(request).userId, request.params.id);
+      if (!revoked) throw new NotFoundError('session not found');
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.delete(
+    '/users/me/sessions',
+    {
+      preHandler: requireAuth('profile'),
+      schema: {
+        tags: ['accounts'],
+        summary: 'Log out everywhere: every session ends, this one included',
+        security: profile,
+        response: { 204: Type.Null({ description: 'All sessions revoked' }), ...problemResponses(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      await sessions.revokeAllOfUser(principalOf(request).userId, 'logout_everywhere');
+      return reply.code(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,140 @@
+import type { Kysely } from 'kysely';
+import type { Database, NewSession } from '../db/schema.ts';
+
+export type SessionsRepository = ReturnType<typeof createSessionsRepository>;
+
+/** Sessions and refresh-token rows. Only hashes of refresh tokens ever reach the database. */
+export function createSessionsRepository(db: Kysely<Database>) {
+  return {
+    /** A new session with its first refresh token, in one transaction. */
+    create: (session: NewSession, tokenHash: string) =>
+      db.transaction().execute(async (trx) => {
+        await trx.insertInto('sessions').values(session).execute();
+        await trx
+          .insertInto('refresh_tokens')
+          .values({ token_hash: tokenHash, session_id: session.id, created_at: session.created_at })
+          .execute();
+      }),
+
+    /** A refresh token with its session and the session's user. */
+    findToken: (tokenHash: string) =>
+      db
+        .selectFrom('refresh_tokens')
+        .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .select([
+          'refresh_tokens.token_hash',
+          'refresh_tokens.spent_at',
+          'refresh_tokens.successor_hash',
+          'sessions.id as session_id',
+          'sessions.scope',
+          'sessions.last_used_at',
+          'sessions.expires_at',
+          'sessions.revoked_at',
+          'users.id as user_id',
+          'users.username',
+          'users.role',
+          'users.disabled',
+        ])
+        .where('refresh_tokens.token_hash', '=', tokenHash)
+        .executeTakeFirst(),
+
+    /**
+     * Rotation, in one transaction: spend the parent (only if nobody has yet), store the child, touch
+     * the session. False when another request spent the parent first.
+     */
+    rotate: (input: { parentHash: string; childHash: string; sessionId: string; now: Date }) =>
+      db.transaction().execute(async (trx) => {
+        const spent = await trx
+          .updateTable('refresh_tokens')
+          .set({ spent_at: input.now, successor_hash: input.childHash })
+          .where('token_hash', '=', input.parentHash)
+          .where('spent_at', 'is', null)
+          .executeTakeFirst();
+        if (Number(spent.numUpdatedRows) !== 1) return false;
+        await trx
+          .insertInto('refresh_tokens')
+          .values({ token_hash: input.childHash, session_id: input.sessionId, created_at: input.now })
+          .execute();
+        await trx
+          .updateTable('sessions')
+          .set({ last_used_at: input.now })
+          .where('id', '=', input.sessionId)
+          .execute();
+        return true;
+      }),
+
+    /** Marks the session revoked (if it was not already); true when this call revoked it. */
+    revoke: async (sessionId: string, reason: string, now: Date): Promise<boolean> => {
+      const result = await db
+        .updateTable('sessions')
+        .set({ revoked_at: now, revoked_reason: reason })
+        .where('id', '=', sessionId)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst();
+      return Number(result.numUpdatedRows) > 0;
+    },
+
+    /** Revokes every session of the user, but the one named in `except`; returns the ids revoked. */
+    revokeAllOfUser: async (
+      userId: string,
+      reason: string,
+      now: Date,
+      except?: string,
+    ): Promise<string[]> => {
+      let query = db
+        .updateTable('sessions')
+        .set({ revoked_at: now, revoked_reason: reason })
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null);
+      if (except !== undefined) query = query.where('id', '<>', except);
+      const rows = await query.returning('id').execute();
+      return rows.map((row) => row.id);
+    },
+
+    /** Sessions not revoked and not past their absolute end; the idle rule is applied by the caller. */
+    listUnrevoked: (userId: string, now: Date) =>
+      db
+        .selectFrom('sessions')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .where('revoked_at', 'is', null)
+        .where('expires_at', '>', now)
+        .orderBy('created_at', 'desc')
+        .limit(1000)
+        .execute(),
+
+    /** What the guard needs to know about an access token's session: one indexed query. */
+    state: (sessionId: string) =>
+      db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .select([
+          'sessions.id',
+          'sessions.user_id',
+          'sessions.last_used_at',
+          'sessions.expires_at',
+          'sessions.revoked_at',
+          'users.role',
+          'users.disabled',
+        ])
+        .where('sessions.id', '=', sessionId)
+        .executeTakeFirst(),
+
+    /** A named server-side secret, generated once and shared by every instance using the database. */
+    secret: async (name: string, generate: () => string, now: Date): Promise<string> => {
+      const read = () =>
+        db.selectFrom('server_secrets').select('value').where('name', '=', name).executeTakeFirst();
+      const existing = await read();
+      if (existing) return existing.value;
+      await db
+        .insertInto('server_secrets')
+        .values({ name, value: generate(), created_at: now })
+        .onConflict((oc) => oc.column('name').doNothing())
+        .execute();
+      const stored = await read();
+      if (!stored) throw new Error(`server secret ${name} could not be stored`);
+      return stored.value;
+    },
+  };
+}

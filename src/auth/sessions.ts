@@ -1,0 +1,276 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type { FastifyBaseLogger } from 'fastify';
+import { v7 as uuidv7 } from 'uuid';
+import type { Role } from '../accounts/roles.ts';
+import type { Clock } from '../clock.ts';
+import type { Metrics } from '../http/metrics.ts';
+import { isUuid } from '../http/pagination.ts';
+import type { AccessTokens } from './access-tokens.ts';
+import { OAuthError } from './oauth-error.ts';
+import { narrowScopes, parseScopeParameter, type Scope, scopesForRole, UnknownScopeError } from './scopes.ts';
+import type { SessionCache, SessionState } from './session-cache.ts';
+import type { SessionsRepository } from './sessions-repository.ts';
+
+/**
+ * Reuse policy (RFC 9700 §4.14.2, refresh token rotation): a refresh token is good once. Presenting a
+ * spent one again means two parties hold it, so the whole session is revoked — unless it comes back
+ * within this many milliseconds of being spent, which is a client retrying or two tabs racing; those
+ * get the same successor, derived from the token itself, so every instance gives the same answer.
+ */
+export const REUSE_GRACE_MS = 10_000;
+
+export interface TokenAnswer {
+  access_token: string;
+  token_type: 'bearer';
+  expires_in: number;
+  refresh_token: string;
+  scope: string;
+}
+
+export interface SessionPublic {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  expires_at: string;
+  user_agent: string;
+  ip: string;
+  current: boolean;
+}
+
+const INVALID_REFRESH = 'the refresh token is invalid, expired or revoked';
+
+/** SHA-256, base64url: how refresh tokens are stored and looked up. */
+export function hashToken(token: string): string {
+  return createHash('sha256').update(token).digest('base64url');
+}
+
+export type SessionsService = ReturnType<typeof createSessionsService>;
+
+export function createSessionsService(deps: {
+  repository: SessionsRepository;
+  tokens: AccessTokens;
+  cache: SessionCache;
+  clock: Clock;
+  metrics: Metrics | undefined;
+  /** Absolute session lifetime (REFRESH_TOKEN_TTL), at most 30 days. */
+  refreshTtlSeconds: number;
+  /** A session not refreshed for this long ends (SESSION_IDLE_DAYS). */
+  idleSeconds: number;
+}) {
+  const { repository, tokens, cache, clock, metrics, refreshTtlSeconds, idleSeconds } = deps;
+
+  // The key that derives a token's successor; generated once per database, loaded on first use.
+  let successorKey: Promise<Buffer> | undefined;
+  const loadSuccessorKey = () => {
+    successorKey ??= repository
+      .secret('refresh_token_successor_key', () => randomBytes(32).toString('base64url'), clock.now())
+      .then((value) => Buffer.from(value, 'base64url'));
+    successorKey.catch(() => {
+      successorKey = undefined; // a database outage at first use must not poison every later call
+    });
+    return successorKey;
+  };
+  const successorOf = async (token: string) =>
+    createHmac('sha256', await loadSuccessorKey())
+      .update(token)
+      .digest('base64url');
+
+  const liveUntil = (session: { expires_at: Date; last_used_at: Date }) =>
+    new Date(Math.min(session.expires_at.getTime(), session.last_used_at.getTime() + idleSeconds * 1000));
+
+  async function answer(
+    session: { id: string; userId: string; username: string; role: Role },
+    scopes: readonly Scope[],
+    refreshToken: string,
+  ): Promise<TokenAnswer> {
+    const { token, expiresIn } = await tokens.issue({
+      userId: session.userId,
+      username: session.username,
+      role: session.role,
+      scopes,
+      sessionId: session.id,
+    });
+    return {
+      access_token: token,
+      token_type: 'bearer',
+      expires_in: expiresIn,
+      refresh_token: refreshToken,
+      scope: scopes.join(' '),
+    };
+  }
+
+  /** After a successful login: a new session, its first refresh token, an access token. */
+  async function start(input: {
+    user: { id: string; username: string; role: Role };
+    scopes: readonly Scope[];
+    userAgent: string;
+    ip: string;
+  }): Promise<TokenAnswer> {
+    const now = clock.now();
+    const refreshToken = randomBytes(32).toString('base64url');
+    const session = {
+      id: uuidv7(),
+      user_id: input.user.id,
+      scope: input.scopes.join(' '),
+      created_at: now,
+      last_used_at: now,
+      expires_at: new Date(now.getTime() + refreshTtlSeconds * 1000),
+      user_agent: input.userAgent.slice(0, 512),
+      ip: input.ip,
+    };
+    await repository.create(session, hashToken(refreshToken));
+    return answer(
+      { id: session.id, userId: input.user.id, username: input.user.username, role: input.user.role },
+      input.scopes,
+      refreshToken,
+    );
+  }
+
+  /** RFC 6749 §6 with rotation: one use per refresh token; see REUSE_GRACE_MS for a second one. */
+  async function refresh(input: {
+    refreshToken: string;
+    scope: string | undefined;
+    ip: string;
+    log: FastifyBaseLogger;
+  }) {
+    let requested: Scope[] | undefined;
+    try {
+      requested = parseScopeParameter(input.scope);
+    } catch (error) {
+      if (error instanceof UnknownScopeError) throw new OAuthError('invalid_scope', error.message);
+      throw error;
+    }
+    const presentedHash = hashToken(input.refreshToken);
+    let row = await repository.findToken(presentedHash);
+    const now = clock.now();
+    if (!row || row.revoked_at !== null || row.disabled || now >= liveUntil(row)) {
+      throw new OAuthError('invalid_grant', INVALID_REFRESH);
+    }
+
+    // The scopes of the new access token: the ones granted at login that the user's role still
+    // allows, narrowed by the request if it asks (RFC 6749 §6: never more than originally granted).
+    const roleScopes = scopesForRole(row.role);
+    const allowed = row.scope
+      .split(' ')
+      .filter((scope): scope is Scope => (roleScopes as string[]).includes(scope));
+    const scopes = requested === undefined ? allowed : narrowScopes(allowed, requested);
+    if (!scopes)
+      throw new OAuthError('invalid_scope', 'the requested scope is more than this session was granted');
+
+    const successor = await successorOf(input.refreshToken);
+    const session = { id: row.session_id, userId: row.user_id, username: row.username, role: row.role };
+    if (row.spent_at === null) {
+      const rotated = await repository.rotate({
+        parentHash: presentedHash,
+        childHash: hashToken(successor),
+        sessionId: row.session_id,
+        now,
+      });
+      if (rotated) {
+        cache.forgetSession(row.session_id);
+        return answer(session, scopes, successor);
+      }
+      // Another request spent it a moment ago: judge this one as a second use.
+      row = await repository.findToken(presentedHash);
+      if (!row || row.spent_at === null) throw new OAuthError('invalid_grant', INVALID_REFRESH);
+    }
+
+    const sinceSpent = now.getTime() - row.spent_at.getTime();
+    if (sinceSpent <= REUSE_GRACE_MS && row.successor_hash === hashToken(successor)) {
+      return answer(session, scopes, successor);
+    }
+    // Theft: the session is revoked (committed before we answer) and the event is logged.
+    await repository.revoke(row.session_id, 'refresh_token_reuse', now);
+    cache.forgetSession(row.session_id);
+    metrics?.refreshReuse.inc();
+    input.log.warn(
+      {
+        event: 'refresh_token_reuse',
+        userId: row.user_id,
+        sessionId: row.session_id,
+        address: input.ip,
+        spentMsAgo: sinceSpent,
+      },
+      'spent refresh token presented again: session revoked',
+    );
+    throw new OAuthError('invalid_grant', INVALID_REFRESH);
+  }
+
+  /** The guard's question, answered from the database (the cache sits in front of this). */
+  async function state(sessionId: string): Promise<SessionState | undefined> {
+    const row = await repository.state(sessionId);
+    if (!row) return undefined;
+    return {
+      sessionId: row.id,
+      userId: row.user_id,
+      role: row.role,
+      disabled: row.disabled,
+      revoked: row.revoked_at !== null,
+      liveUntil: liveUntil(row),
+    };
+  }
+
+  async function revoke(sessionId: string, reason: string): Promise<void> {
+    await repository.revoke(sessionId, reason, clock.now());
+    cache.forgetSession(sessionId);
+  }
+
+  return {
+    start,
+    refresh,
+    revoke,
+
+    /** RFC 7009: either kind of token revokes its session; anything else is quietly ignored. */
+    async revokeToken(token: string, hint: string | undefined): Promise<void> {
+      const asRefresh = async () => {
+        const row = await repository.findToken(hashToken(token));
+        if (row) await revoke(row.session_id, 'revoked_by_client');
+        return row !== undefined;
+      };
+      const asAccess = async () => {
+        const sessionId = await tokens.sessionOf(token);
+        if (sessionId) await revoke(sessionId, 'revoked_by_client');
+        return sessionId !== undefined;
+      };
+      const order = hint === 'access_token' ? [asAccess, asRefresh] : [asRefresh, asAccess];
+      for (const attempt of order) if (await attempt()) return;
+    },
+
+    async revokeAllOfUser(userId: string, reason: string, except?: string): Promise<void> {
+      await repository.revokeAllOfUser(userId, reason, clock.now(), except);
+      cache.forgetUser(userId);
+    },
+
+    /** Revokes one of the user's live sessions; false when it is not one (API.md: 404). */
+    async revokeOwn(userId: string, sessionId: string): Promise<boolean> {
+      const current = isUuid(sessionId) ? await state(sessionId) : undefined;
+      if (!current || current.userId !== userId || current.revoked || clock.now() >= current.liveUntil)
+        return false;
+      await revoke(sessionId, 'logged_out');
+      return true;
+    },
+
+    forgetUser(userId: string): void {
+      cache.forgetUser(userId);
+    },
+
+    /** The user's live sessions, newest first; `current` marks the one the caller's token belongs to. */
+    async list(userId: string, currentSessionId: string): Promise<SessionPublic[]> {
+      const now = clock.now();
+      const rows = await repository.listUnrevoked(userId, now);
+      return rows
+        .filter((row) => now < liveUntil(row))
+        .map((row) => ({
+          id: row.id,
+          created_at: row.created_at.toISOString(),
+          last_used_at: row.last_used_at.toISOString(),
+          expires_at: liveUntil(row).toISOString(),
+          user_agent: row.user_agent,
+          ip: row.ip,
+          current: row.id === currentSessionId,
+        }));
+    },
+
+    state,
+  };
+}
