@@ -21,6 +21,8 @@ test('config: the defaults are what API.md says', () => {
   assert.equal(config.audience, 'inkgate');
   assert.equal(config.jwtSecret, undefined);
   assert.equal(config.accessTokenTtlSeconds, 900);
+  assert.equal(config.refreshTokenTtlSeconds, 30 * 86400);
+  assert.equal(config.sessionIdleSeconds, 14 * 86400);
   assert.deepEqual(config.corsOrigins, []);
   assert.equal(config.trustProxy, false);
   assert.equal(config.metrics, true);
@@ -90,6 +92,20 @@ test('config: TRUST_PROXY takes addresses and ranges', () => {
   ]);
   assert.equal(loadConfig({ TRUST_PROXY: 'off' }).trustProxy, false);
   assert.match(problemsOf({ TRUST_PROXY: 'everyone' })[0]!, /^TRUST_PROXY/);
+});
+
+test('config: sessions last at most 30 days; the idle limit is whole days', () => {
+  assert.equal(
+    loadConfig({ REFRESH_TOKEN_TTL: '7d', SESSION_IDLE_DAYS: '3' }).refreshTokenTtlSeconds,
+    7 * 86400,
+  );
+  assert.equal(loadConfig({ SESSION_IDLE_DAYS: '3' }).sessionIdleSeconds, 3 * 86400);
+  assert.match(
+    problemsOf({ REFRESH_TOKEN_TTL: '31d' })[0]!,
+    /^REFRESH_TOKEN_TTL: "31d" is not a duration from 1m to 30d/,
+  );
+  assert.match(problemsOf({ SESSION_IDLE_DAYS: '0' })[0]!, /^SESSION_IDLE_DAYS/);
+  assert.match(problemsOf({ SESSION_IDLE_DAYS: '1.5' })[0]!, /^SESSION_IDLE_DAYS/);
 });
 
 test('parseDuration: seconds or a unit', () => {
