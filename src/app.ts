@@ -11,6 +11,7 @@ import { createAccessTokens } from './auth/access-tokens.ts';
 import { createGuard } from './auth/guard.ts';
 import type { KeyRing } from './auth/keys.ts';
 import { createLoginService } from './auth/login.ts';
+import { metadataRoutes } from './auth/metadata-routes.ts';
 import { OAuthErrorBody } from './auth/oauth-error.ts';
 import { hashPassword, verifyPassword } from './auth/passwords.ts';
 import { tokenRoutes } from './auth/routes.ts';
@@ -157,6 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   await app.register(metaRoutes, { database, metrics });
   await app.register(tokenRoutes, { login, sessions });
+  await app.register(metadataRoutes, { keys, issuer: config.issuer });
   await app.register(accountsRoutes, { accounts, requireAuth });
   await app.register(sessionRoutes, { sessions, requireAuth });
   await app.register(postsRoutes, { posts, requireAuth });

@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { createUsersRepository } from './accounts/repository.ts';
 import { ROLES, type Role } from './accounts/roles.ts';
 import { createAccountsService } from './accounts/service.ts';
+import { jwksMaxAge, rotateKeys } from './auth/keys.ts';
 import { hashPassword } from './auth/passwords.ts';
 import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
@@ -16,6 +17,8 @@ commands:
   migrate                    apply pending database migrations and exit
   create-user --username U --email E [--role user|admin] [--full-name N]
                              create an account; the password is read from INKGATE_PASSWORD or standard input
+  rotate-keys                make a new signing key: published in the JWKS at once, signing once every
+                             cached JWKS holds it; the previous key verifies until its tokens expire
 `;
 
 async function readPassword(): Promise<string> {
@@ -34,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     await import('./main.ts');
     return -1; // keeps running
   }
-  if (command !== 'migrate' && command !== 'create-user') {
+  if (command !== 'migrate' && command !== 'create-user' && command !== 'rotate-keys') {
     process.stderr.write(USAGE);
     return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
   }
@@ -44,6 +47,26 @@ async function main(argv: string[]): Promise<number> {
   try {
     if (command === 'migrate') {
       process.stdout.write('migrations are up to date\n');
+      return 0;
+    }
+    if (command === 'rotate-keys') {
+      if (config.jwtSecret !== undefined || config.jwtPrivateKey !== undefined) {
+        process.stderr.write(
+          'inkgate: the signing key comes from JWT_SECRET or JWT_PRIVATE_KEY; rotate it there, and list the old ' +
+            'key in JWT_PREVIOUS_KEYS until its tokens have expired\n',
+        );
+        return 1;
+      }
+      const rotated = await rotateKeys(database.db, {
+        alg: config.jwtAlg,
+        now: systemClock.now(),
+        accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      });
+      const maxAge = jwksMaxAge(config.accessTokenTtlSeconds);
+      process.stdout.write(
+        `new ${config.jwtAlg} key ${rotated?.kid} is in the JWKS now and signs from ${rotated?.activatesAt.toISOString()} ` +
+          `(after the JWKS max-age of ${maxAge} s); the previous key verifies until its last tokens expire\n`,
+      );
       return 0;
     }
     const { values } = parseArgs({

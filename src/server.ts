@@ -8,7 +8,7 @@ import { buildApp } from './app.ts';
 import { loadKeyRing } from './auth/keys.ts';
 import { hashPassword } from './auth/passwords.ts';
 import { systemClock } from './clock.ts';
-import { type Config, ConfigError, loadConfig } from './config.ts';
+import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createLogger } from './http/logging.ts';
@@ -54,7 +54,7 @@ export async function startServer(
   log: Logger = createLogger(config.logLevel),
 ): Promise<RunningServer> {
   const database = await openMigratedDatabase(config, log);
-  const keys = await loadKeyRing({ db: database.db, clock: systemClock, secret: config.jwtSecret });
+  const keys = await loadKeyRing({ db: database.db, clock: systemClock, settings: keySettings(config) });
   if (config.admin) {
     const accounts = createAccountsService({
       users: createUsersRepository(database.db),

@@ -51,8 +51,9 @@ export function createAccessTokens(options: {
   const { keys, clock, issuer, audience, ttlSeconds } = options;
 
   async function issue(subject: AccessTokenSubject) {
+    await keys.refresh();
     const now = Math.floor(clock.now().getTime() / 1000);
-    const { current } = keys;
+    const current = keys.current();
     const token = await new SignJWT({
       sid: subject.sessionId,
       scope: subject.scopes.join(' '),
@@ -66,19 +67,25 @@ export function createAccessTokens(options: {
       .setJti(randomUUID())
       .setIssuedAt(now)
       .setExpirationTime(now + ttlSeconds)
-      .sign(current.key);
+      .sign(current.signingKey);
     return { token, expiresIn: ttlSeconds };
   }
 
   // RFC 8725 §3.1, §3.10: the algorithm and the keys come from our configuration, never from the
   // token; headers that point at other keys are refused rather than ignored.
-  const keyFor = (header: JWTHeaderParameters) => {
+  const keyFor = async (header: JWTHeaderParameters) => {
     for (const name of ['jku', 'x5u', 'jwk', 'x5c'] as const) {
       if (header[name] !== undefined) throw new InvalidTokenError(`the ${name} header is not accepted`);
     }
-    const key = typeof header.kid === 'string' ? keys.find(header.kid) : undefined;
+    if (typeof header.kid !== 'string') throw new InvalidTokenError('the token names no key (kid)');
+    let key = keys.find(header.kid);
+    if (!key) {
+      // Perhaps a key another instance made a moment ago: look again (rate-limited inside).
+      await keys.refresh({ unknownKid: true });
+      key = keys.find(header.kid);
+    }
     if (!key) throw new InvalidTokenError('the token was not signed by a key of this server');
-    return key.key;
+    return key.verificationKey;
   };
 
   async function sessionOf(token: string): Promise<string | undefined> {
@@ -96,6 +103,7 @@ export function createAccessTokens(options: {
   }
 
   async function verify(token: string): Promise<VerifiedAccessToken> {
+    await keys.refresh();
     const now = clock.now();
     let payload: JWTPayload;
     try {

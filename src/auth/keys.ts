@@ -1,71 +1,294 @@
-import { randomBytes } from 'node:crypto';
-import { base64url, calculateJwkThumbprint } from 'jose';
-import type { Kysely } from 'kysely';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type JsonWebKey,
+  type KeyObject,
+  randomBytes,
+} from 'node:crypto';
+import { base64url, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
+import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
 
-export type SigningAlgorithm = 'HS256';
+export const ALGORITHMS = ['HS256', 'RS256', 'ES256', 'EdDSA'] as const;
+export type SigningAlgorithm = (typeof ALGORITHMS)[number];
+
+/** Clock skew the verifier allows: a retired key must outlive its last token by this much too. */
+const SKEW_SECONDS = 30;
+/** How often an instance re-reads the key table (new keys, rotations made elsewhere). */
+const RELOAD_MS = 30_000;
+/** An unknown kid may mean a key made a moment ago elsewhere: re-read, but at most this often. */
+const UNKNOWN_KID_RELOAD_MS = 5_000;
+
+/** The members of a public JWK that may be published (RFC 7518 §6); nothing private can be among them. */
+export interface PublicJwk {
+  kty: string;
+  kid: string;
+  alg: SigningAlgorithm;
+  use: 'sig';
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+}
 
 export interface SigningKey {
+  /** RFC 7638 thumbprint: of the public key, or of the secret (oct JWK) under HS256. */
   readonly kid: string;
   readonly alg: SigningAlgorithm;
-  readonly key: Uint8Array;
+  /** What signs: the secret, or the private key. Never leaves this module but to jose. */
+  readonly signingKey: Uint8Array | KeyObject;
+  /** What verifies: the secret, or the public key. */
+  readonly verificationKey: Uint8Array | KeyObject;
+  /** The public JWK for the JWKS; none for secrets. */
+  readonly publicJwk: PublicJwk | undefined;
+  /** From when it signs (published in the JWKS before that, so cached JWKS already hold it). */
+  readonly activatesAt: Date;
 }
 
 /**
- * The keys this instance signs and verifies with. Private or secret material never leaves this
- * module except to jose; no answer or log line carries it.
+ * The keys this instance signs and verifies with: the current signing key, keys published ahead of
+ * their activation, and previous keys while tokens they signed can still be valid.
  */
 export interface KeyRing {
   readonly alg: SigningAlgorithm;
-  readonly current: SigningKey;
-  /** The key a token's `kid` names, if it is one of ours. */
+  /** Seconds that verifiers may cache the JWKS; a new key signs only after this has passed. */
+  readonly jwksMaxAgeSeconds: number;
+  /** Whether keys live in the database (generated, rotatable) or come from configuration. */
+  readonly managed: boolean;
+  current(): SigningKey;
+  /** The key a token's `kid` names, if it is one of ours and still valid. */
   find(kid: string): SigningKey | undefined;
+  /** Public JWKs of every key that verifies now (RFC 7517), each with kid, alg and use. */
+  publicJwks(): PublicJwk[];
+  /** Re-reads the database when the last read is older than the reload interval (no-op otherwise). */
+  refresh(options?: { unknownKid?: boolean }): Promise<void>;
 }
 
-async function hmacKey(secret: Uint8Array): Promise<SigningKey> {
-  const kid = await calculateJwkThumbprint({ kty: 'oct', k: base64url.encode(secret) });
-  return { kid, alg: 'HS256', key: secret };
+export interface KeySettings {
+  readonly alg: SigningAlgorithm;
+  /** HS256 secret from JWT_SECRET. */
+  readonly secret: string | undefined;
+  /** The private key from JWT_PRIVATE_KEY. */
+  readonly privateKey: KeyObject | undefined;
+  /** JWT_PREVIOUS_KEYS: verification-only keys managed outside inkgate. */
+  readonly previousKeys: ReadonlyArray<Uint8Array | KeyObject>;
+  readonly accessTokenTtlSeconds: number;
+  /** Rotate database keys on their own after this many days (JWT_KEY_ROTATION_DAYS); off when undefined. */
+  readonly rotationDays: number | undefined;
 }
 
-function ringOf(current: SigningKey): KeyRing {
-  return { alg: current.alg, current, find: (kid) => (kid === current.kid ? current : undefined) };
+/** Shorter than the access-token lifetime (API.md), and a new key waits this long before it signs. */
+export function jwksMaxAge(accessTokenTtlSeconds: number): number {
+  return Math.max(1, Math.min(300, Math.floor(accessTokenTtlSeconds / 2)));
+}
+
+async function keyFrom(
+  alg: SigningAlgorithm,
+  material: Uint8Array | KeyObject,
+  activatesAt: Date,
+): Promise<SigningKey> {
+  if (material instanceof Uint8Array) {
+    const kid = await calculateJwkThumbprint({ kty: 'oct', k: base64url.encode(material) });
+    return { kid, alg, signingKey: material, verificationKey: material, publicJwk: undefined, activatesAt };
+  }
+  const publicKey = material.type === 'private' ? createPublicKey(material) : material;
+  const { kty, crv, x, y, n, e } = await exportJWK(publicKey);
+  const kid = await calculateJwkThumbprint({ kty, crv, x, y, n, e });
+  const publicJwk: PublicJwk = { kty: kty ?? '', kid, alg, use: 'sig', crv, x, y, n, e };
+  for (const name of ['crv', 'x', 'y', 'n', 'e'] as const)
+    if (publicJwk[name] === undefined) delete publicJwk[name];
+  return { kid, alg, signingKey: material, verificationKey: publicKey, publicJwk, activatesAt };
+}
+
+/** A new key for `alg`, as stored in the database: a private JWK (or an oct JWK under HS256). */
+export function generateKeyJwk(alg: SigningAlgorithm): JWK {
+  if (alg === 'HS256') return { kty: 'oct', k: base64url.encode(randomBytes(32)), alg };
+  const { privateKey } =
+    alg === 'RS256'
+      ? generateKeyPairSync('rsa', { modulusLength: 2048 })
+      : alg === 'ES256'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+        : generateKeyPairSync('ed25519');
+  return { ...(privateKey.export({ format: 'jwk' }) as JWK), alg };
+}
+
+function materialOf(alg: SigningAlgorithm, jwkText: string): Uint8Array | KeyObject {
+  const jwk = JSON.parse(jwkText) as JWK;
+  if (alg === 'HS256') return base64url.decode(jwk.k ?? '');
+  return createPrivateKey({ key: jwk as JsonWebKey, format: 'jwk' });
+}
+
+type Db = Kysely<Database>;
+
+/** Inserts a freshly generated key that starts signing `delaySeconds` from now. */
+export async function insertGeneratedKey(db: Db, alg: SigningAlgorithm, now: Date, delaySeconds: number) {
+  const jwk = generateKeyJwk(alg);
+  const key = await keyFrom(alg, materialOf(alg, JSON.stringify(jwk)), now);
+  const activatesAt = new Date(now.getTime() + delaySeconds * 1000);
+  await db
+    .insertInto('signing_keys')
+    .values({
+      kid: key.kid,
+      alg,
+      private_jwk: JSON.stringify(jwk),
+      created_at: now,
+      activates_at: activatesAt,
+    })
+    .onConflict((oc) => oc.column('kid').doNothing())
+    .execute();
+  return { kid: key.kid, activatesAt };
 }
 
 /**
- * JWT_SECRET when configured; otherwise the secret kept in the database, generated on first start.
- * Instances that start together may each insert one; all of them then pick the oldest, so they agree.
+ * `inkgate rotate-keys`: a new database key, published now and signing once every cached JWKS can
+ * hold it. Runs under a lock so that concurrent rotations (several instances on a schedule) make one.
+ * With `onlyIfOlderThanDays`, does nothing unless the newest key is at least that old.
+ */
+export async function rotateKeys(
+  db: Db,
+  options: { alg: SigningAlgorithm; now: Date; accessTokenTtlSeconds: number; onlyIfOlderThanDays?: number },
+): Promise<{ kid: string; activatesAt: Date } | undefined> {
+  return db.transaction().execute(async (trx) => {
+    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+      await sql`select pg_advisory_xact_lock(hashtext('inkgate:key-rotation'))`.execute(trx);
+    }
+    if (options.onlyIfOlderThanDays !== undefined) {
+      const cutoff = new Date(options.now.getTime() - options.onlyIfOlderThanDays * 86_400_000);
+      const recent = await trx
+        .selectFrom('signing_keys')
+        .select('kid')
+        .where('alg', '=', options.alg)
+        .where('created_at', '>', cutoff)
+        .executeTakeFirst();
+      if (recent) return undefined;
+    }
+    return insertGeneratedKey(trx, options.alg, options.now, jwksMaxAge(options.accessTokenTtlSeconds));
+  });
+}
+
+/**
+ * Keys from configuration (JWT_SECRET or JWT_PRIVATE_KEY) when set; otherwise the database's, generated
+ * on first start (outside production). Instances that start together may each insert a key; all of
+ * them then sign with the same one, the oldest active.
  */
 export async function loadKeyRing(options: {
-  db: Kysely<Database>;
+  db: Db;
   clock: Clock;
-  secret: string | undefined;
+  settings: KeySettings;
 }): Promise<KeyRing> {
-  const { db, clock, secret } = options;
-  if (secret !== undefined) return ringOf(await hmacKey(new TextEncoder().encode(secret)));
+  const { db, clock, settings } = options;
+  const { alg } = settings;
+  const maxAge = jwksMaxAge(settings.accessTokenTtlSeconds);
+  const retireAfterMs = (settings.accessTokenTtlSeconds + SKEW_SECONDS) * 1000;
+  const previous = await Promise.all(
+    settings.previousKeys.map((material) => keyFrom(alg, material, new Date(0))),
+  );
 
-  const oldest = () =>
-    db
+  const configured =
+    settings.secret !== undefined
+      ? new TextEncoder().encode(settings.secret)
+      : settings.privateKey !== undefined
+        ? settings.privateKey
+        : undefined;
+
+  if (configured) {
+    const current = await keyFrom(alg, configured, new Date(0));
+    const all = [current, ...previous.filter((key) => key.kid !== current.kid)];
+    return {
+      alg,
+      jwksMaxAgeSeconds: maxAge,
+      managed: false,
+      current: () => current,
+      find: (kid) => all.find((key) => key.kid === kid),
+      publicJwks: () => all.flatMap((key) => (key.publicJwk ? [key.publicJwk] : [])),
+      refresh: async () => {},
+    };
+  }
+
+  // Database keys, sorted by activation. A key signs from its activation until the next one's; it
+  // verifies until the next one's activation plus one token lifetime (plus skew).
+  let stored: SigningKey[] = [];
+  let loadedAt = 0;
+  let unknownKidAt = 0;
+
+  const load = async () => {
+    const rows = await db
       .selectFrom('signing_keys')
-      .select(['kid', 'private_jwk'])
-      .where('alg', '=', 'HS256')
+      .selectAll()
+      .where('alg', '=', alg)
       .orderBy('created_at')
       .orderBy('kid')
-      .limit(1)
-      .executeTakeFirst();
-
-  let row = await oldest();
-  if (!row) {
-    const generated = await hmacKey(new Uint8Array(randomBytes(32)));
-    const jwk = JSON.stringify({ kty: 'oct', k: base64url.encode(generated.key), alg: 'HS256' });
-    await db
-      .insertInto('signing_keys')
-      .values({ kid: generated.kid, alg: 'HS256', private_jwk: jwk, created_at: clock.now() })
-      .onConflict((oc) => oc.column('kid').doNothing())
       .execute();
-    row = await oldest();
+    const keys = await Promise.all(
+      rows.map((row) => keyFrom(alg, materialOf(alg, row.private_jwk), row.activates_at ?? row.created_at)),
+    );
+    // Same activation time (instances that generated at once): the first in (created_at, kid) order wins.
+    stored = keys.sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime());
+    loadedAt = clock.now().getTime();
+  };
+
+  await load();
+  if (stored.length === 0) {
+    await insertGeneratedKey(db, alg, clock.now(), 0);
+    await load();
   }
-  if (!row) throw new Error('no signing key could be stored');
-  const { k } = JSON.parse(row.private_jwk) as { k: string };
-  return ringOf(await hmacKey(base64url.decode(k)));
+
+  const currentIndex = (now: number) => {
+    let index = 0;
+    for (let i = 0; i < stored.length; i += 1) {
+      if (
+        stored[i]!.activatesAt.getTime() <= now &&
+        stored[i]!.activatesAt.getTime() > stored[index]!.activatesAt.getTime()
+      ) {
+        index = i;
+      }
+    }
+    return index;
+  };
+
+  const valid = (now: number): SigningKey[] => {
+    const current = currentIndex(now);
+    return stored.filter((key, i) => {
+      if (i >= current) return true; // the current key, and keys published ahead of activation
+      const next = stored
+        .slice(i + 1)
+        .find((later) => later.activatesAt.getTime() > key.activatesAt.getTime());
+      return next !== undefined && next.activatesAt.getTime() + retireAfterMs > now;
+    });
+  };
+
+  return {
+    alg,
+    jwksMaxAgeSeconds: maxAge,
+    managed: true,
+    current: () => stored[currentIndex(clock.now().getTime())]!,
+    find: (kid) => {
+      const now = clock.now().getTime();
+      return [...valid(now), ...previous].find((key) => key.kid === kid);
+    },
+    publicJwks: () => {
+      const now = clock.now().getTime();
+      return [...valid(now), ...previous].flatMap((key) => (key.publicJwk ? [key.publicJwk] : []));
+    },
+    refresh: async (refreshOptions = {}) => {
+      const now = clock.now().getTime();
+      const due = now - loadedAt >= RELOAD_MS || now < loadedAt;
+      const unknownDue = refreshOptions.unknownKid === true && now - unknownKidAt >= UNKNOWN_KID_RELOAD_MS;
+      if (!due && !unknownDue) return;
+      if (unknownDue) unknownKidAt = now;
+      loadedAt = now; // one reload at a time, even if requests pile up while it runs
+      if (settings.rotationDays !== undefined && due) {
+        await rotateKeys(db, {
+          alg,
+          now: clock.now(),
+          accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
+          onlyIfOlderThanDays: settings.rotationDays,
+        }).catch(() => undefined); // another instance rotating at the same moment is fine
+      }
+      await load();
+    },
+  };
 }

@@ -1,12 +1,14 @@
 import { type Kysely, type Migration, type MigrationProvider, Migrator, PostgresAdapter, sql } from 'kysely';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-sessions.ts';
+import * as m0003 from './migrations/0003-key-activation.ts';
 import type { Database } from './schema.ts';
 
 /** A static list: migrations are code, shipped with the app, applied in name order. */
 const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-sessions': m0002,
+  '0003-key-activation': m0003,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

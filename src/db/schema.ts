@@ -31,6 +31,8 @@ export interface SigningKeysTable {
   /** The private (or secret) key as a JWK, JSON text. */
   private_jwk: string;
   created_at: Timestamp;
+  /** From when it signs; null means from created_at. Published in the JWKS from created_at. */
+  activates_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
 export interface SessionsTable {

@@ -13,7 +13,7 @@ import { type KeyRing, loadKeyRing } from '../../src/auth/keys.ts';
 import { hashPassword } from '../../src/auth/passwords.ts';
 import type { LoginThrottle } from '../../src/auth/throttle.ts';
 import { type Clock, createManualClock } from '../../src/clock.ts';
-import { type Config, loadConfig } from '../../src/config.ts';
+import { type Config, keySettings, loadConfig } from '../../src/config.ts';
 import { type OpenDatabase, openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 
@@ -100,7 +100,7 @@ export async function buildTestApp(
   const config = loadConfig({ ISSUER: 'http://inkgate.test', ...options.env });
   const database = await openTestDatabase(t, options.engine, { url: options.url, onQuery: options.onQuery });
   const clock = options.clock ?? createManualClock(new Date());
-  const keys = await loadKeyRing({ db: database.db, clock, secret: config.jwtSecret });
+  const keys = await loadKeyRing({ db: database.db, clock, settings: keySettings(config) });
   const app = await buildApp({
     config,
     database,

@@ -36,8 +36,8 @@ async function forge(
   };
   for (const name of overrides.omit ?? []) delete claims[name];
   return new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256', kid: testApp.keys.current.kid, typ: 'at+jwt', ...overrides.header })
-    .sign(overrides.key ?? testApp.keys.current.key);
+    .setProtectedHeader({ alg: 'HS256', kid: testApp.keys.current().kid, typ: 'at+jwt', ...overrides.header })
+    .sign(overrides.key ?? (testApp.keys.current().signingKey as Uint8Array));
 }
 
 async function assertInvalidToken(testApp: TestApp, token: string, why: string) {
@@ -103,7 +103,7 @@ test('guard: alg none is refused', async (t) => {
   const valid = await forge(testApp);
   const [, payload] = valid.split('.');
   const header = base64url.encode(
-    JSON.stringify({ alg: 'none', typ: 'at+jwt', kid: testApp.keys.current.kid }),
+    JSON.stringify({ alg: 'none', typ: 'at+jwt', kid: testApp.keys.current().kid }),
   );
   await assertInvalidToken(testApp, `${header}.${payload}.`, 'alg none');
   const headerNone = base64url.encode(JSON.stringify({ alg: 'None', typ: 'at+jwt' }));

@@ -100,6 +100,8 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'DELETE /users/me/sessions/{id}',
     'DELETE /users/{id}',
     'GET /',
+    'GET /.well-known/jwks.json',
+    'GET /.well-known/oauth-authorization-server',
     'GET /healthz',
     'GET /metrics',
     'GET /posts',

@@ -51,7 +51,7 @@ describeEachEngine('POST /token', (engine) => {
     const header = decodeProtectedHeader(body.access_token);
     assert.equal(header.alg, 'HS256');
     assert.equal(header.typ, 'at+jwt');
-    assert.equal(header.kid, testApp.keys.current.kid);
+    assert.equal(header.kid, testApp.keys.current().kid);
     const claims = decodeJwt(body.access_token);
     const now = Math.floor(testApp.clock.now().getTime() / 1000);
     assert.equal(claims.iss, 'http://inkgate.test');

@@ -240,3 +240,51 @@ test('inkgate create-user makes an account from the command line', async (t) => 
   assert.equal(weakCode, 1);
   assert.match(stderr, /password is one of the most commonly used passwords/);
 });
+
+test('inkgate rotate-keys: a new key in the database, published now, signing after the JWKS max-age', async (t) => {
+  const dir = tempDir(t);
+  const env = {
+    ...process.env,
+    DATABASE_URL: `sqlite:${join(dir, 'keys.db')}`,
+    JWT_ALG: 'ES256',
+    JWT_SECRET: '',
+  };
+  const run = async (extra: Record<string, string> = {}) => {
+    const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'rotate-keys'], {
+      cwd: dir,
+      env: { ...env, ...extra },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (chunk) => {
+      out += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      out += chunk;
+    });
+    const [code] = await once(child, 'exit');
+    return { code, out };
+  };
+  const kids = async () => {
+    const server = await start(t, { DATABASE_URL: env.DATABASE_URL, JWT_ALG: 'ES256' }, NODE_MAIN(dir));
+    const jwks = (await json(`${server.url}/.well-known/jwks.json`)).body as unknown as {
+      keys: Array<{ kid: string }>;
+    };
+    await stop(server);
+    return jwks.keys.map((key) => key.kid);
+  };
+  const before = await kids(); // the first start generates the first key
+  assert.equal(before.length, 1);
+  const first = await run();
+  assert.equal(first.code, 0, first.out);
+  const match =
+    /^new ES256 key (\S+) is in the JWKS now and signs from \S+Z \(after the JWKS max-age of 300 s\)/.exec(
+      first.out,
+    );
+  assert.ok(match, first.out);
+  assert.deepEqual((await kids()).sort(), [before[0], match[1]].sort());
+
+  const refused = await run({ JWT_ALG: 'HS256', JWT_SECRET: 'x'.repeat(40) });
+  assert.equal(refused.code, 1);
+  assert.match(refused.out, /comes from JWT_SECRET or JWT_PRIVATE_KEY/);
+});

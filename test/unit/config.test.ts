@@ -108,6 +108,88 @@ test('config: sessions last at most 30 days; the idle limit is whole days', () =
   assert.match(problemsOf({ SESSION_IDLE_DAYS: '1.5' })[0]!, /^SESSION_IDLE_DAYS/);
 });
 
+test('config: JWT_ALG with JWT_PRIVATE_KEY (PEM text, escaped newlines or @path), checked against the algorithm', async (t) => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .privateKey.export({ format: 'pem', type: 'pkcs8' })
+    .toString();
+  const ed = generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
+  const smallRsa = generateKeyPairSync('rsa', { modulusLength: 1024 })
+    .privateKey.export({ format: 'pem', type: 'pkcs1' })
+    .toString();
+
+  assert.equal(loadConfig({ JWT_ALG: 'ES256', JWT_PRIVATE_KEY: ec }).jwtPrivateKey?.asymmetricKeyType, 'ec');
+  assert.equal(loadConfig({ JWT_ALG: 'ES256', JWT_PRIVATE_KEY: ec.replace(/\n/g, '\\n') }).jwtAlg, 'ES256');
+  const dir = mkdtempSync(join(tmpdir(), 'inkgate-config-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFileSync(join(dir, 'key.pem'), ed);
+  assert.equal(
+    loadConfig({ JWT_ALG: 'EdDSA', JWT_PRIVATE_KEY: `@${join(dir, 'key.pem')}` }).jwtPrivateKey
+      ?.asymmetricKeyType,
+    'ed25519',
+  );
+
+  assert.match(
+    problemsOf({ JWT_ALG: 'RS256', JWT_PRIVATE_KEY: ec })[0]!,
+    /^JWT_PRIVATE_KEY: is a ec key; RS256 needs an RSA key/,
+  );
+  assert.match(problemsOf({ JWT_ALG: 'RS256', JWT_PRIVATE_KEY: smallRsa })[0]!, /shorter than 2048 bits/);
+  assert.match(
+    problemsOf({ JWT_ALG: 'ES256', JWT_PRIVATE_KEY: 'not a key' })[0]!,
+    /is not a PEM private key/,
+  );
+  assert.match(
+    problemsOf({ JWT_ALG: 'ES256', JWT_PRIVATE_KEY: '@/nonexistent/key.pem' })[0]!,
+    /cannot read the file/,
+  );
+  assert.match(
+    problemsOf({ JWT_ALG: 'HS512' })[0]!,
+    /^JWT_ALG: "HS512" is not one of HS256, RS256, ES256, EdDSA/,
+  );
+  assert.match(problemsOf({ JWT_ALG: 'ES256', JWT_SECRET: 'x'.repeat(40) })[0]!, /^JWT_SECRET: is for HS256/);
+  assert.match(problemsOf({ JWT_PRIVATE_KEY: ec })[0]!, /^JWT_PRIVATE_KEY: is for RS256, ES256 or EdDSA/);
+  assert.match(
+    problemsOf({ JWT_ALG: 'ES256', NODE_ENV: 'production' })[0]!,
+    /^JWT_PRIVATE_KEY: is required with JWT_ALG=ES256 when NODE_ENV=production/,
+  );
+});
+
+test('config: JWT_PREVIOUS_KEYS and JWT_KEY_ROTATION_DAYS', async () => {
+  const { generateKeyPairSync } = await import('node:crypto');
+  const one = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .publicKey.export({ format: 'pem', type: 'spki' })
+    .toString();
+  const two = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    .publicKey.export({ format: 'pem', type: 'spki' })
+    .toString();
+  assert.equal(
+    loadConfig({ JWT_ALG: 'ES256', JWT_PREVIOUS_KEYS: `${one},${two}` }).jwtPreviousKeys.length,
+    2,
+  );
+  assert.equal(
+    loadConfig({ JWT_PREVIOUS_KEYS: `${'a'.repeat(32)},${'b'.repeat(40)}` }).jwtPreviousKeys.length,
+    2,
+  );
+  assert.match(
+    problemsOf({ JWT_PREVIOUS_KEYS: 'short' })[0]!,
+    /^JWT_PREVIOUS_KEYS: each HS256 secret must be at least 32 bytes/,
+  );
+  assert.match(
+    problemsOf({ JWT_ALG: 'EdDSA', JWT_PREVIOUS_KEYS: one })[0]!,
+    /^JWT_PREVIOUS_KEYS: is a ec key; EdDSA needs an Ed25519 key/,
+  );
+  assert.equal(loadConfig({ JWT_KEY_ROTATION_DAYS: '90' }).jwtKeyRotationDays, 90);
+  assert.equal(loadConfig({ JWT_KEY_ROTATION_DAYS: 'off' }).jwtKeyRotationDays, undefined);
+  assert.match(problemsOf({ JWT_KEY_ROTATION_DAYS: '0' })[0]!, /^JWT_KEY_ROTATION_DAYS/);
+  assert.match(
+    problemsOf({ JWT_KEY_ROTATION_DAYS: '30', JWT_SECRET: 'x'.repeat(32) })[0]!,
+    /yours to rotate/,
+  );
+});
+
 test('parseDuration: seconds or a unit', () => {
   assert.equal(parseDuration('900'), 900);
   assert.equal(parseDuration('15m'), 900);

@@ -1,0 +1,97 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { KeyRing } from './keys.ts';
+import { SCOPES } from './scopes.ts';
+
+const Jwks = Type.Object(
+  {
+    keys: Type.Array(
+      Type.Object(
+        {
+          kty: Type.String({ examples: ['EC'] }),
+          kid: Type.String(),
+          alg: Type.String({ examples: ['ES256'] }),
+          use: Type.Literal('sig'),
+          crv: Type.Optional(Type.String({ examples: ['P-256'] })),
+          x: Type.Optional(Type.String()),
+          y: Type.Optional(Type.String()),
+          n: Type.Optional(Type.String()),
+          e: Type.Optional(Type.String()),
+        },
+        { description: 'A public key (RFC 7517); private members never appear here' },
+      ),
+    ),
+  },
+  {
+    description: 'The keys that verify access tokens: current, published-ahead and still-valid previous ones',
+  },
+);
+
+const Metadata = Type.Object(
+  {
+    issuer: Type.String({ examples: ['https://blog.example.com'] }),
+    token_endpoint: Type.String(),
+    revocation_endpoint: Type.String(),
+    jwks_uri: Type.String(),
+    grant_types_supported: Type.Array(Type.String()),
+    scopes_supported: Type.Array(Type.String()),
+    response_types_supported: Type.Array(Type.String()),
+    token_endpoint_auth_methods_supported: Type.Array(Type.String()),
+    revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
+    service_documentation: Type.String(),
+  },
+  { description: 'RFC 8414 authorization server metadata' },
+);
+
+export const metadataRoutes: FastifyPluginAsyncTypebox<{ keys: KeyRing; issuer: string }> = async (
+  app,
+  { keys, issuer },
+) => {
+  app.get(
+    '/.well-known/jwks.json',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'JSON Web Key Set: the public keys that verify access tokens',
+        description:
+          'Empty under HS256 (a shared secret is never published). Cacheable for less than an access-token lifetime; ' +
+          'a new key appears here before it signs anything.',
+        response: { 200: Jwks },
+      },
+    },
+    async (_request, reply) => {
+      await keys.refresh();
+      reply.header('cache-control', `public, max-age=${keys.jwksMaxAgeSeconds}`);
+      return { keys: keys.publicJwks() };
+    },
+  );
+
+  const metadata = {
+    issuer,
+    token_endpoint: `${issuer}/token`,
+    revocation_endpoint: `${issuer}/token/revoke`,
+    jwks_uri: `${issuer}/.well-known/jwks.json`,
+    grant_types_supported: ['password', 'refresh_token'],
+    scopes_supported: [...SCOPES],
+    // No authorization endpoint: the password grant needs none (RFC 8414 §2 still asks for the field).
+    response_types_supported: [],
+    token_endpoint_auth_methods_supported: ['none'],
+    revocation_endpoint_auth_methods_supported: ['none'],
+    service_documentation: `${issuer}/docs`,
+  };
+
+  app.get(
+    '/.well-known/oauth-authorization-server',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
+        response: { 200: Metadata },
+      },
+    },
+    async (_request, reply) => {
+      reply.header('cache-control', 'public, max-age=3600');
+      return metadata;
+    },
+  );
+};
