@@ -187,27 +187,31 @@ export function loadConfig(env: Env): Config {
     }
   }
 
-  let accessTokenTtlSeconds = 900;
-  const ttlText = value('ACCESS_TOKEN_TTL');
-  if (ttlText !== undefined) {
-    const parsed = parseDuration(ttlText);
-    if (parsed === undefined || parsed > 86400) {
-      bad('ACCESS_TOKEN_TTL', `"${ttlText}" is not a duration from 1s to 1d`, '15m');
-    } else {
-      accessTokenTtlSeconds = parsed;
-    }
-  }
-
-  let refreshTokenTtlSeconds = 30 * 86400;
-  const refreshText = value('REFRESH_TOKEN_TTL');
-  if (refreshText !== undefined) {
-    const parsed = parseDuration(refreshText);
-    if (parsed === undefined || parsed > 30 * 86400 || parsed < 60) {
-      bad('REFRESH_TOKEN_TTL', `"${refreshText}" is not a duration from 1m to 30d`, '30d');
-    } else {
-      refreshTokenTtlSeconds = parsed;
-    }
-  }
+  /** A duration setting within [min, max] seconds; `range` words the bounds for the error line. */
+  const duration = (
+    name: string,
+    fallback: number,
+    min: number,
+    max: number,
+    range: string,
+    example: string,
+  ) => {
+    const text = value(name);
+    if (text === undefined) return fallback;
+    const parsed = parseDuration(text);
+    if (parsed !== undefined && parsed >= min && parsed <= max) return parsed;
+    bad(name, `"${text}" is not a duration from ${range}`, example);
+    return fallback;
+  };
+  const accessTokenTtlSeconds = duration('ACCESS_TOKEN_TTL', 900, 1, 86400, '1s to 1d', '15m');
+  const refreshTokenTtlSeconds = duration(
+    'REFRESH_TOKEN_TTL',
+    30 * 86400,
+    60,
+    30 * 86400,
+    '1m to 30d',
+    '30d',
+  );
 
   let sessionIdleSeconds = 14 * 86400;
   const idleText = value('SESSION_IDLE_DAYS');

@@ -1,4 +1,5 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { olderThan } from '../db/keyset.ts';
 import type { Database, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
 import type { Cursor } from '../http/pagination.ts';
 
@@ -65,14 +66,7 @@ function usersQueries(db: Kysely<Database>) {
     /** Newest first, keyset-paged on (created_at, id). */
     list: (after: Cursor | undefined, limit: number): Promise<UserRow[]> => {
       let query = db.selectFrom('users').selectAll();
-      if (after) {
-        query = query.where((eb) =>
-          eb.or([
-            eb('created_at', '<', after.createdAt),
-            eb.and([eb('created_at', '=', after.createdAt), eb('id', '<', after.id)]),
-          ]),
-        );
-      }
+      if (after) query = query.where(olderThan(after, 'created_at', 'id'));
       return query
         .orderBy('created_at', 'desc')
         .orderBy('id', 'desc')

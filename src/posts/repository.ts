@@ -1,5 +1,6 @@
 import { type Kysely, sql } from 'kysely';
 import type { Engine } from '../db/database.ts';
+import { olderThan } from '../db/keyset.ts';
 import type { Database, NewPost, PostUpdate } from '../db/schema.ts';
 import type { Cursor } from '../http/pagination.ts';
 
@@ -47,15 +48,7 @@ export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
           sql<boolean>`(posts.title ${like} ${pattern} escape '\\' or posts.content ${like} ${pattern} escape '\\')`,
         );
       }
-      const after = filter.after;
-      if (after) {
-        query = query.where((eb) =>
-          eb.or([
-            eb('posts.created_at', '<', after.createdAt),
-            eb.and([eb('posts.created_at', '=', after.createdAt), eb('posts.id', '<', after.id)]),
-          ]),
-        );
-      }
+      if (filter.after) query = query.where(olderThan(filter.after, 'posts.created_at', 'posts.id'));
       return query
         .orderBy('posts.created_at', 'desc')
         .orderBy('posts.id', 'desc')
