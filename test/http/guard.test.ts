@@ -18,7 +18,7 @@ async function forge(
     header?: Partial<JWTHeaderParameters>;
     claims?: JWTPayload;
     omit?: string[];
-    key?: Uint8Array;
+    key?: Parameters<SignJWT['sign']>[0];
   } = {},
 ) {
   const now = Math.floor(testApp.clock.now().getTime() / 1000);
@@ -37,7 +37,7 @@ async function forge(
   for (const name of overrides.omit ?? []) delete claims[name];
   return new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', kid: testApp.keys.current().kid, typ: 'at+jwt', ...overrides.header })
-    .sign(overrides.key ?? (testApp.keys.current().signingKey as Uint8Array));
+    .sign(overrides.key ?? testApp.keys.current().signingKey);
 }
 
 async function assertInvalidToken(testApp: TestApp, token: string, why: string) {
@@ -133,7 +133,24 @@ test('guard: a token signed with another secret is refused, even with our kid', 
 
 test('guard: another HMAC algorithm with our own secret is refused (the algorithm comes from configuration)', async (t) => {
   const testApp = await buildTestApp(t);
-  await assertInvalidToken(testApp, await forge(testApp, { header: { alg: 'HS512' } }), 'HS512');
+  // The raw secret, as the database keeps it (the app itself holds it only as an HS256-bound key).
+  const stored = await testApp.database.db
+    .selectFrom('signing_keys')
+    .select('private_jwk')
+    .executeTakeFirstOrThrow();
+  const secret = base64url.decode((JSON.parse(stored.private_jwk) as { k: string }).k);
+  const { token } = await signedIn(testApp);
+  const claims = decodeJwt(token);
+  const genuine = await forge(testApp, { key: secret, claims });
+  assert.equal(
+    (await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(genuine) })).statusCode,
+    200,
+  );
+  await assertInvalidToken(
+    testApp,
+    await forge(testApp, { header: { alg: 'HS512' }, key: secret, claims }),
+    'HS512',
+  );
 });
 
 test('guard: expiry allows 30 s of clock skew and no more', async (t) => {
