@@ -17,8 +17,11 @@ export type SigningAlgorithm = (typeof ALGORITHMS)[number];
 
 /** Clock skew the verifier allows: a retired key must outlive its last token by this much too. */
 const SKEW_SECONDS = 30;
-/** How often an instance re-reads the key table (new keys, rotations made elsewhere). */
-const RELOAD_MS = 30_000;
+/**
+ * How often an instance re-reads the key table (new keys, rotations made elsewhere): every 30 s, or
+ * more often when the JWKS max-age is short, so a published key is known well before it signs.
+ */
+const reloadInterval = (maxAgeSeconds: number) => Math.min(30_000, maxAgeSeconds * 500);
 /** An unknown kid may mean a key made a moment ago elsewhere: re-read, but at most this often. */
 const UNKNOWN_KID_RELOAD_MS = 5_000;
 
@@ -296,7 +299,7 @@ export async function loadKeyRing(options: {
     },
     refresh: async (refreshOptions = {}) => {
       const now = clock.now().getTime();
-      const due = now - loadedAt >= RELOAD_MS || now < loadedAt;
+      const due = now - loadedAt >= reloadInterval(maxAge) || now < loadedAt;
       const unknownDue = refreshOptions.unknownKid === true && now - unknownKidAt >= UNKNOWN_KID_RELOAD_MS;
       if (!due && !unknownDue) return;
       if (unknownDue) unknownKidAt = now;

@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { passwordProblem } from '../../src/accounts/password-policy.ts';
 import { grantScopes, parseScopeParameter, UnknownScopeError } from '../../src/auth/scopes.ts';
 import { adaptNodeSqlite } from '../../src/db/node-sqlite.ts';
+import { classifyError } from '../../src/http/error-handler.ts';
 import { UnprocessableError } from '../../src/http/errors.ts';
 import { decodeCursor, encodeCursor } from '../../src/http/pagination.ts';
 import { toFieldErrors } from '../../src/http/validation.ts';
@@ -116,4 +117,21 @@ test('node:sqlite adapter: timestamptz and boolean columns round-trip as Date an
   );
   assert.deepEqual(ordered, [{ n: 7 }], 'ISO text compares as time does');
   database.close();
+});
+
+test('error classification: a lost database is a 503 with Retry-After, an unknown error a 500 without detail', () => {
+  for (const error of [
+    Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' }),
+    new Error('timeout exceeded when trying to connect'),
+    Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' }),
+  ]) {
+    assert.deepEqual(classifyError(error), {
+      status: 503,
+      headers: { 'retry-after': '5' },
+      detail: 'the database is unavailable; try again shortly',
+    });
+  }
+  const unknown = classifyError(new TypeError('cannot read properties of undefined'));
+  assert.equal(unknown.status, 500);
+  assert.doesNotMatch(unknown.detail, /undefined|TypeError/);
 });
