@@ -129,12 +129,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     audience: config.audience,
     ttlSeconds: config.accessTokenTtlSeconds,
   });
-  const sessionsRepository = createSessionsRepository(database.db);
-  // The sessions service is built after the cache it fills, so the cache loads through a late binding.
-  let loadState: (sessionId: string) => ReturnType<typeof sessions.state> = async () => undefined;
-  const sessionCache = deps.sessionCache ?? createSessionCache({ load: (sid) => loadState(sid), clock });
+  // The cache and the sessions service know each other: the service drops entries it changes, the
+  // cache loads through the service (only ever during a request, after both exist).
+  const sessionCache = deps.sessionCache ?? createSessionCache({ load: (sid) => sessions.state(sid), clock });
   const sessions = createSessionsService({
-    repository: sessionsRepository,
+    repository: createSessionsRepository(database.db),
     tokens,
     cache: sessionCache,
     clock,
@@ -142,7 +141,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     idleSeconds: config.sessionIdleSeconds,
   });
-  loadState = sessions.state;
   const { requireAuth } = createGuard({ tokens, sessions: sessionCache, clock });
   const throttle = deps.throttle ?? createMemoryLoginThrottle(clock);
   const accounts = createAccountsService({

@@ -126,74 +126,87 @@ export function createSessionsService(deps: {
     );
   }
 
-  /** RFC 6749 §6 with rotation: one use per refresh token; see REUSE_GRACE_MS for a second one. */
+  type TokenRow = NonNullable<Awaited<ReturnType<SessionsRepository['findToken']>>>;
+
+  /**
+   * The scopes of a refreshed access token: those granted at login that the user's role still allows,
+   * narrowed if the request asks (RFC 6749 §6: never more than originally granted).
+   */
+  function refreshedScopes(row: TokenRow, scope: string | undefined): Scope[] {
+    let requested: Scope[] | undefined;
+    try {
+      requested = parseScopeParameter(scope);
+    } catch (error) {
+      if (error instanceof UnknownScopeError) throw new OAuthError('invalid_scope', error.message);
+      throw error;
+    }
+    const roleScopes: readonly string[] = scopesForRole(row.role);
+    const allowed = row.scope.split(' ').filter((name): name is Scope => roleScopes.includes(name));
+    const scopes = requested === undefined ? allowed : narrowScopes(allowed, requested);
+    if (!scopes)
+      throw new OAuthError('invalid_scope', 'the requested scope is more than this session was granted');
+    return scopes;
+  }
+
+  /**
+   * The reuse policy, in one place: a spent token back within REUSE_GRACE_MS is a retry and gets the
+   * successor it already has; later, it is theft, and the session is revoked — committed before the
+   * error answer — and the event logged for whoever investigates.
+   */
+  async function secondUse(
+    row: TokenRow & { spent_at: Date },
+    successor: string,
+    now: Date,
+    ip: string,
+    log: FastifyBaseLogger,
+  ) {
+    const sinceSpent = now.getTime() - row.spent_at.getTime();
+    if (sinceSpent <= REUSE_GRACE_MS && row.successor_hash === hashToken(successor)) return;
+    await repository.revoke(row.session_id, 'refresh_token_reuse', now);
+    cache.forgetSession(row.session_id);
+    metrics?.refreshReuse.inc();
+    log.warn(
+      {
+        event: 'refresh_token_reuse',
+        userId: row.user_id,
+        sessionId: row.session_id,
+        address: ip,
+        spentMsAgo: sinceSpent,
+      },
+      'spent refresh token presented again: session revoked',
+    );
+    throw new OAuthError('invalid_grant', INVALID_REFRESH);
+  }
+
+  /** RFC 6749 §6 with rotation: spend the presented token and answer its successor. */
   async function refresh(input: {
     refreshToken: string;
     scope: string | undefined;
     ip: string;
     log: FastifyBaseLogger;
   }) {
-    let requested: Scope[] | undefined;
-    try {
-      requested = parseScopeParameter(input.scope);
-    } catch (error) {
-      if (error instanceof UnknownScopeError) throw new OAuthError('invalid_scope', error.message);
-      throw error;
-    }
     const presentedHash = hashToken(input.refreshToken);
     let row = await repository.findToken(presentedHash);
     const now = clock.now();
     if (!row || row.revoked_at !== null || row.disabled || now >= liveUntil(row)) {
       throw new OAuthError('invalid_grant', INVALID_REFRESH);
     }
-
-    // The scopes of the new access token: the ones granted at login that the user's role still
-    // allows, narrowed by the request if it asks (RFC 6749 §6: never more than originally granted).
-    const roleScopes = scopesForRole(row.role);
-    const allowed = row.scope
-      .split(' ')
-      .filter((scope): scope is Scope => (roleScopes as string[]).includes(scope));
-    const scopes = requested === undefined ? allowed : narrowScopes(allowed, requested);
-    if (!scopes)
-      throw new OAuthError('invalid_scope', 'the requested scope is more than this session was granted');
-
+    const scopes = refreshedScopes(row, input.scope);
     const successor = await successorOf(input.refreshToken);
     const session = { id: row.session_id, userId: row.user_id, username: row.username, role: row.role };
+
     if (row.spent_at === null) {
-      const rotated = await repository.rotate({
-        parentHash: presentedHash,
-        childHash: hashToken(successor),
-        sessionId: row.session_id,
-        now,
-      });
-      if (rotated) {
+      const childHash = hashToken(successor);
+      if (await repository.rotate({ parentHash: presentedHash, childHash, sessionId: row.session_id, now })) {
         cache.forgetSession(row.session_id);
         return answer(session, scopes, successor);
       }
-      // Another request spent it a moment ago: judge this one as a second use.
+      // Another request spent it a moment ago (on this instance or another): this is a second use.
       row = await repository.findToken(presentedHash);
       if (!row || row.spent_at === null) throw new OAuthError('invalid_grant', INVALID_REFRESH);
     }
-
-    const sinceSpent = now.getTime() - row.spent_at.getTime();
-    if (sinceSpent <= REUSE_GRACE_MS && row.successor_hash === hashToken(successor)) {
-      return answer(session, scopes, successor);
-    }
-    // Theft: the session is revoked (committed before we answer) and the event is logged.
-    await repository.revoke(row.session_id, 'refresh_token_reuse', now);
-    cache.forgetSession(row.session_id);
-    metrics?.refreshReuse.inc();
-    input.log.warn(
-      {
-        event: 'refresh_token_reuse',
-        userId: row.user_id,
-        sessionId: row.session_id,
-        address: input.ip,
-        spentMsAgo: sinceSpent,
-      },
-      'spent refresh token presented again: session revoked',
-    );
-    throw new OAuthError('invalid_grant', INVALID_REFRESH);
+    await secondUse({ ...row, spent_at: row.spent_at }, successor, now, input.ip, input.log);
+    return answer(session, scopes, successor);
   }
 
   /** The guard's question, answered from the database (the cache sits in front of this). */
