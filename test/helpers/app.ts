@@ -16,6 +16,7 @@ import { type Clock, createManualClock } from '../../src/clock.ts';
 import { type Config, keySettings, loadConfig } from '../../src/config.ts';
 import { type OpenDatabase, openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
+import { createLogger } from '../../src/http/logging.ts';
 
 export type EngineName = 'sqlite' | 'postgres';
 
@@ -229,4 +230,13 @@ export function refresh(
     headers: FORM,
     payload: new URLSearchParams(form).toString(),
   });
+}
+
+/** A logger that keeps every line it writes, for tests that read the logs. */
+export function captureLogs(level = 'info') {
+  const lines: string[] = [];
+  const logger = createLogger(level, {
+    write: (line: string) => lines.push(line),
+  } as unknown as NodeJS.WritableStream);
+  return { logger, lines };
 }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bearer, buildTestApp, signedIn } from '../helpers/app.ts';
+import { bearer, buildTestApp, captureLogs, signedIn } from '../helpers/app.ts';
 
 const PROBLEM = 'application/problem+json; charset=utf-8';
 
@@ -81,11 +81,7 @@ test('unknown routes and methods are 404 problem documents', async (t) => {
 });
 
 test('an unexpected error is a 500 problem without internals, logged with its cause', async (t) => {
-  const lines: string[] = [];
-  const { createLogger } = await import('../../src/http/logging.ts');
-  const logger = createLogger('info', {
-    write: (line: string) => lines.push(line),
-  } as unknown as NodeJS.WritableStream);
+  const { logger, lines } = captureLogs();
   const testApp = await buildTestApp(t, { logger });
   // Break the database underneath the app: a query on a dropped table fails in a way no handler expects.
   await testApp.database.db.schema.dropTable('posts').execute();

@@ -13,8 +13,15 @@ import {
   SignJWT,
 } from 'jose';
 import { rotateKeys } from '../../src/auth/keys.ts';
-import { createLogger } from '../../src/http/logging.ts';
-import { bearer, buildTestApp, createUser, loginPair, signedIn, type TestApp } from '../helpers/app.ts';
+import {
+  bearer,
+  buildTestApp,
+  captureLogs,
+  createUser,
+  loginPair,
+  signedIn,
+  type TestApp,
+} from '../helpers/app.ts';
 
 const ASYMMETRIC = ['RS256', 'ES256', 'EdDSA'] as const;
 
@@ -163,10 +170,7 @@ test('JWT_PREVIOUS_KEYS: tokens of a key managed elsewhere keep verifying, and i
 });
 
 test('key material never reaches a log line or an answer', async (t) => {
-  const lines: string[] = [];
-  const logger = createLogger('trace', {
-    write: (line: string) => lines.push(line),
-  } as unknown as NodeJS.WritableStream);
+  const { logger, lines } = captureLogs('trace');
   const testApp = await buildTestApp(t, { env: { JWT_ALG: 'RS256' }, logger });
   const { token } = await signedIn(testApp);
   await me(testApp, token);

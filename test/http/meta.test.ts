@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bearer, buildTestApp, createUser, login, signedIn } from '../helpers/app.ts';
+import { bearer, buildTestApp, captureLogs, createUser, login, signedIn } from '../helpers/app.ts';
 
 test('GET /: the welcome message and where the docs are', async (t) => {
   const testApp = await buildTestApp(t);
@@ -160,11 +160,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
 });
 
 test('logs: one line per request with its id; no token, password or cookie ever appears', async (t) => {
-  const lines: string[] = [];
-  const { createLogger } = await import('../../src/http/logging.ts');
-  const logger = createLogger('info', {
-    write: (line: string) => lines.push(line),
-  } as unknown as NodeJS.WritableStream);
+  const { logger, lines } = captureLogs();
   const testApp = await buildTestApp(t, { logger });
   const user = await createUser(testApp, { password: 'secret-password-9471' });
   const response = await login(testApp, user);

@@ -2,10 +2,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { createManualClock } from '../../src/clock.ts';
-import { createLogger } from '../../src/http/logging.ts';
 import {
   bearer,
   buildTestApp,
+  captureLogs,
   createStorage,
   createUser,
   describeEachEngine,
@@ -97,10 +97,7 @@ describeEachEngine('sessions', (engine) => {
   });
 
   test('refresh: a spent token presented again after 10 s revokes the whole session and is logged', async (t) => {
-    const lines: string[] = [];
-    const logger = createLogger('info', {
-      write: (line: string) => lines.push(line),
-    } as unknown as NodeJS.WritableStream);
+    const { logger, lines } = captureLogs();
     const testApp = await buildTestApp(t, { engine, logger });
     const user = await createUser(testApp);
     const first = await loginPair(testApp, user);

@@ -67,6 +67,32 @@ async function stop(server: Server): Promise<void> {
   assert.match(server.output(), /"msg":"stopped"/, 'the server drained and closed the database');
 }
 
+/** Runs a command to its end; its exit code and what it wrote to stdout and stderr. */
+async function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Record<string, string | undefined> } = {},
+) {
+  const child = spawn(command, args, {
+    cwd: options.cwd ?? ROOT,
+    env: { ...process.env, ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => {
+    stdout += chunk;
+  });
+  child.stderr.on('data', (chunk) => {
+    stderr += chunk;
+  });
+  const [code] = await once(child, 'close');
+  return { code: code as number | null, stdout, stderr };
+}
+
+const cli = (dir: string, args: string[], env: Record<string, string>) =>
+  run(process.execPath, [join(ROOT, 'src/cli.ts'), ...args], { cwd: dir, env });
+
 const NODE_MAIN = (cwd: string) => ({ command: process.execPath, args: [join(ROOT, 'src/main.ts')], cwd });
 
 async function json(url: string, init: RequestInit = {}) {
@@ -145,22 +171,9 @@ test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
 });
 
 test('NODE_ENV=production without JWT_SECRET exits non-zero with one line naming the variable', async () => {
-  const child = spawn('npm', ['start', '--silent'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'production',
-      JWT_SECRET: '',
-      PORT: '0',
-      DATABASE_URL: 'sqlite::memory:',
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const { code, stderr } = await run('npm', ['start', '--silent'], {
+    env: { NODE_ENV: 'production', JWT_SECRET: '', PORT: '0', DATABASE_URL: 'sqlite::memory:' },
   });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const [code] = await once(child, 'exit');
   assert.notEqual(code, 0);
   const lines = stderr.split('\n').filter((line) => line.startsWith('inkgate:'));
   assert.equal(lines.length, 1, stderr);
@@ -193,77 +206,28 @@ test('ADMIN_* create the first admin at start, and a .env file in the working fo
 
 test('inkgate create-user makes an account from the command line', async (t) => {
   const dir = tempDir(t);
-  const child = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'src/cli.ts'),
-      'create-user',
-      '--username',
-      'cli_user',
-      '--email',
-      'cli@example.com',
-      '--role',
-      'admin',
-    ],
-    {
-      cwd: dir,
-      env: {
-        ...process.env,
-        DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`,
-        INKGATE_PASSWORD: 'typed at a prompt',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stdout = '';
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk;
-  });
-  const [code] = await once(child, 'exit');
-  assert.equal(code, 0);
-  assert.match(stdout, /^created admin cli_user \([0-9a-f-]{36}\)\n$/);
+  const database = { DATABASE_URL: `sqlite:${join(dir, 'cli.db')}` };
+  const admin = ['create-user', '--username', 'cli_user', '--email', 'cli@example.com', '--role', 'admin'];
+  const created = await cli(dir, admin, { ...database, INKGATE_PASSWORD: 'typed at a prompt' });
+  assert.equal(created.code, 0, created.stderr);
+  assert.match(created.stdout, /^created admin cli_user \([0-9a-f-]{36}\)\n$/);
 
-  const weak = spawn(
-    process.execPath,
-    [join(ROOT, 'src/cli.ts'), 'create-user', '--username', 'weak_user', '--email', 'weak@example.com'],
-    {
-      cwd: dir,
-      env: { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, INKGATE_PASSWORD: 'password' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let stderr = '';
-  weak.stderr.on('data', (chunk) => {
-    stderr += chunk;
-  });
-  const [weakCode] = await once(weak, 'exit');
-  assert.equal(weakCode, 1);
-  assert.match(stderr, /password is one of the most commonly used passwords/);
+  const weak = ['create-user', '--username', 'weak_user', '--email', 'weak@example.com'];
+  const refused = await cli(dir, weak, { ...database, INKGATE_PASSWORD: 'password' });
+  assert.equal(refused.code, 1);
+  assert.match(refused.stderr, /password is one of the most commonly used passwords/);
 });
 
 test('inkgate rotate-keys: a new key in the database, published now, signing after the JWKS max-age', async (t) => {
   const dir = tempDir(t);
   const env = {
-    ...process.env,
     DATABASE_URL: `sqlite:${join(dir, 'keys.db')}`,
     JWT_ALG: 'ES256',
     JWT_SECRET: '',
   };
-  const run = async (extra: Record<string, string> = {}) => {
-    const child = spawn(process.execPath, [join(ROOT, 'src/cli.ts'), 'rotate-keys'], {
-      cwd: dir,
-      env: { ...env, ...extra },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let out = '';
-    child.stdout.on('data', (chunk) => {
-      out += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      out += chunk;
-    });
-    const [code] = await once(child, 'exit');
-    return { code, out };
+  const rotate = async (extra: Record<string, string> = {}) => {
+    const { code, stdout, stderr } = await cli(dir, ['rotate-keys'], { ...env, ...extra });
+    return { code, out: stdout + stderr };
   };
   const kids = async () => {
     const server = await start(t, { DATABASE_URL: env.DATABASE_URL, JWT_ALG: 'ES256' }, NODE_MAIN(dir));
@@ -275,7 +239,7 @@ test('inkgate rotate-keys: a new key in the database, published now, signing aft
   };
   const before = await kids(); // the first start generates the first key
   assert.equal(before.length, 1);
-  const first = await run();
+  const first = await rotate();
   assert.equal(first.code, 0, first.out);
   const match =
     /^new ES256 key (\S+) is in the JWKS now and signs from \S+Z \(after the JWKS max-age of 300 s\)/.exec(
@@ -284,7 +248,7 @@ test('inkgate rotate-keys: a new key in the database, published now, signing aft
   assert.ok(match, first.out);
   assert.deepEqual((await kids()).sort(), [before[0], match[1]].sort());
 
-  const refused = await run({ JWT_ALG: 'HS256', JWT_SECRET: 'x'.repeat(40) });
+  const refused = await rotate({ JWT_ALG: 'HS256', JWT_SECRET: 'x'.repeat(40) });
   assert.equal(refused.code, 1);
   assert.match(refused.out, /comes from JWT_SECRET or JWT_PRIVATE_KEY/);
 });
