@@ -31,7 +31,9 @@ function usersQueries(db: Kysely<Database>) {
       db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
 
     /** A username (any case) or an email address. */
-    findByLogin: (login: string): Promise<UserRow | undefined> => {
+    findByLogin: async (login: string): Promise<UserRow | undefined> => {
+      // No username or email holds a NUL, and PostgreSQL refuses one in a text parameter.
+      if (login.includes('\u0000')) return undefined;
       const lower = login.toLowerCase();
       return db
         .selectFrom('users')
