@@ -48,7 +48,8 @@ export type RequireAuth = (...scopes: Scope[]) => preHandlerAsyncHookHandler;
 
 /**
  * requireAuth(...scopes) is declared on each protected route (never by URL prefix): it verifies the
- * bearer token in memory and checks that the token carries every listed scope.
+ * bearer token in memory, asks the session cache whether its session still stands and what the
+ * user's role is now, and checks that the token carries every listed scope that role allows.
  */
 export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache; clock: Clock }): {
   requireAuth: RequireAuth;
