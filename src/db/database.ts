@@ -59,8 +59,11 @@ function openPostgres(url: string, log: Logger | undefined): OpenDatabase {
     statement_timeout: 4000,
     idleTimeoutMillis: 30_000,
   });
-  // An idle client that loses its server emits 'error' on the pool; without a listener that kills the process.
+  // A client that loses its server emits 'error' — on the pool while idle, on the client itself while
+  // checked out — and an 'error' event nobody listens to ends the process. The queries it was running
+  // fail on their own (and answer 503), so these events need no more than a listener.
   pool.on('error', () => {});
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
   return {
     db,

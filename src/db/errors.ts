@@ -18,6 +18,9 @@ export function isConnectionError(error: unknown): boolean {
   }
   return (
     typeof message === 'string' &&
-    /Connection terminated|timeout exceeded when trying to connect|connection timeout/i.test(message)
+    // pg's own words for a server that went away, never answered, or could not be reached in time.
+    /Connection terminated|Query read timeout|timeout exceeded when trying to connect|connection timeout|Client has encountered a connection error/i.test(
+      message,
+    )
   );
 }

@@ -1,0 +1,98 @@
+import assert from 'node:assert/strict';
+import { createServer, type Socket, connect as tcpConnect } from 'node:net';
+import { test } from 'node:test';
+import { bearer, buildTestApp, createStorage, createUser, loginPair } from '../helpers/app.ts';
+
+/**
+ * A TCP proxy in front of PostgreSQL that can pass traffic, refuse it (a server that is down) or
+ * swallow it (a server that hangs), so a test can stage an outage and its end.
+ */
+async function startProxy(target: URL) {
+  let mode: 'pass' | 'refuse' | 'hang' = 'pass';
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => {});
+    if (mode === 'refuse') return client.destroy();
+    if (mode === 'hang') return; // accept and never answer
+    const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
+    sockets.add(upstream);
+    upstream.on('close', () => sockets.delete(upstream));
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    port,
+    set(next: typeof mode) {
+      mode = next;
+      if (next !== 'pass') for (const socket of sockets) socket.destroy();
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+test('PostgreSQL outage: 503 with Retry-After within 5 s, /healthz stays up, service resumes without a restart', {
+  skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL',
+}, async (t) => {
+  const direct = new URL(await createStorage(t, 'postgres'));
+  const proxy = await startProxy(direct);
+  t.after(() => proxy.close());
+  const viaProxy = new URL(direct);
+  viaProxy.hostname = '127.0.0.1';
+  viaProxy.port = String(proxy.port);
+  const testApp = await buildTestApp(t, { engine: 'postgres', url: viaProxy.toString() });
+
+  const user = await createUser(testApp);
+  const { access_token } = await loginPair(testApp, user);
+  const written = await testApp.app.inject({
+    method: 'POST',
+    url: '/posts',
+    headers: bearer(access_token),
+    payload: { title: 'Written before the outage', content: 'acknowledged' },
+  });
+  assert.equal(written.statusCode, 201);
+
+  for (const mode of ['refuse', 'hang'] as const) {
+    proxy.set(mode);
+    for (const [method, url, headers] of [
+      ['GET', '/posts', {}],
+      ['GET', '/users/me', bearer(access_token)],
+      ['POST', '/token', { 'content-type': 'application/x-www-form-urlencoded' }],
+    ] as const) {
+      const started = performance.now();
+      const response = await testApp.app.inject({
+        method,
+        url,
+        headers,
+        ...(method === 'POST' && {
+          payload: `username=${user.username}&password=${encodeURIComponent(user.password)}`,
+        }),
+      });
+      const seconds = (performance.now() - started) / 1000;
+      assert.equal(response.statusCode, 503, `${mode}: ${method} ${url}: ${response.body}`);
+      assert.equal(response.headers['retry-after'], '5');
+      assert.ok(seconds < 5, `${mode}: ${method} ${url} answered in ${seconds.toFixed(1)} s`);
+    }
+    const ready = await testApp.app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(ready.statusCode, 503, mode);
+    assert.equal((await testApp.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, mode);
+  }
+
+  proxy.set('pass');
+  const back = await testApp.app.inject({ method: 'GET', url: '/posts' });
+  assert.equal(back.statusCode, 200);
+  assert.deepEqual(
+    back.json().data.map((p: { title: string }) => p.title),
+    ['Written before the outage'],
+  );
+  assert.equal((await testApp.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+});
