@@ -53,7 +53,6 @@ export type RequireAuth = (...scopes: Scope[]) => preHandlerAsyncHookHandler;
  */
 export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache; clock: Clock }): {
   requireAuth: RequireAuth;
-  authenticate: (request: FastifyRequest) => Promise<Principal>;
 } {
   const { tokens, sessions, clock } = deps;
   async function authenticate(request: FastifyRequest): Promise<Principal> {
@@ -103,7 +102,7 @@ export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache
       request.principal = principal;
     };
 
-  return { requireAuth, authenticate };
+  return { requireAuth };
 }
 
 /** The principal a guarded handler runs for; a route without requireAuth has none. */

@@ -128,7 +128,7 @@ const WEBCRYPTO = {
 } as const;
 
 /** A new key for `alg`, as stored in the database: a private JWK (or an oct JWK under HS256). */
-export function generateKeyJwk(alg: SigningAlgorithm): JWK {
+function generateKeyJwk(alg: SigningAlgorithm): JWK {
   if (alg === 'HS256') return { kty: 'oct', k: base64url.encode(randomBytes(32)), alg };
   const { privateKey } =
     alg === 'RS256'
@@ -148,7 +148,7 @@ function materialOf(alg: SigningAlgorithm, jwkText: string): Uint8Array | KeyObj
 type Db = Kysely<Database>;
 
 /** Inserts a freshly generated key that starts signing `delaySeconds` from now. */
-export async function insertGeneratedKey(db: Db, alg: SigningAlgorithm, now: Date, delaySeconds: number) {
+async function insertGeneratedKey(db: Db, alg: SigningAlgorithm, now: Date, delaySeconds: number) {
   const jwk = generateKeyJwk(alg);
   const key = await keyFrom(alg, materialOf(alg, JSON.stringify(jwk)), now);
   const activatesAt = new Date(now.getTime() + delaySeconds * 1000);

@@ -21,8 +21,6 @@ function toPublic(row: PostWithAuthor) {
   };
 }
 
-export type PostPublicValue = ReturnType<typeof toPublic>;
-
 function cleanTitle(title: string): string {
   const trimmed = title.trim();
   const length = [...trimmed].length;
