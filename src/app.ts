@@ -19,7 +19,7 @@ import { createSessionCache, type SessionCache } from './auth/session-cache.ts';
 import { sessionRoutes } from './auth/session-routes.ts';
 import { createSessionsService } from './auth/sessions.ts';
 import { createSessionsRepository } from './auth/sessions-repository.ts';
-import { createMemoryLoginThrottle, type LoginThrottle } from './auth/throttle.ts';
+import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './auth/throttle.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
@@ -33,6 +33,7 @@ import { createPostsRepository } from './posts/repository.ts';
 import { postsRoutes } from './posts/routes.ts';
 import { PostPublic } from './posts/schemas.ts';
 import { createPostsService } from './posts/service.ts';
+import type { SharedRedis } from './shared/redis.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -42,6 +43,8 @@ export interface AppDeps {
   /** A pino logger; none means silent. */
   readonly logger?: FastifyBaseLogger;
   readonly throttle?: LoginThrottle;
+  /** Shared Redis (REDIS_URL): failed-login counts and revocation fan-out across instances. */
+  readonly redis?: SharedRedis;
   /** Tests inspect or swap the session cache; by default each app has its own. */
   readonly sessionCache?: SessionCache;
   readonly version?: string;
@@ -131,7 +134,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // The cache and the sessions service know each other: the service drops entries it changes, the
   // cache loads through the service (only ever during a request, after both exist).
-  const sessionCache = deps.sessionCache ?? createSessionCache({ load: (sid) => sessions.state(sid), clock });
+  const sessionCache =
+    deps.sessionCache ?? createSessionCache({ load: (sid) => sessions.state(sid), clock, redis: deps.redis });
   const sessions = createSessionsService({
     repository: createSessionsRepository(database.db),
     tokens,
@@ -142,7 +146,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     idleSeconds: config.sessionIdleSeconds,
   });
   const { requireAuth } = createGuard({ tokens, sessions: sessionCache, clock });
-  const throttle = deps.throttle ?? createMemoryLoginThrottle(clock);
+  const throttle =
+    deps.throttle ??
+    (deps.redis ? createRedisLoginThrottle(deps.redis, clock) : createMemoryLoginThrottle(clock));
   const accounts = createAccountsService({
     users,
     clock,

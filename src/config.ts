@@ -11,6 +11,9 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly databaseUrl: string;
+  /** Shared failed-login counts and revocation fan-out across instances; undefined means per instance. */
+  readonly redisUrl: string | undefined;
+  readonly redisPrefix: string;
   readonly issuer: string;
   readonly audience: string;
   readonly jwtAlg: SigningAlgorithm;
@@ -83,6 +86,15 @@ export function loadConfig(env: Env): Config {
   const databaseUrl = value('DATABASE_URL') ?? 'sqlite:./data/inkgate.db';
   if (!/^(sqlite:.+|postgres(ql)?:\/\/.+)$/.test(databaseUrl)) {
     bad('DATABASE_URL', 'must start with sqlite: or postgres://', 'sqlite:./data/inkgate.db');
+  }
+
+  const redisUrl = value('REDIS_URL');
+  if (redisUrl !== undefined && !/^rediss?:\/\/.+/.test(redisUrl)) {
+    bad('REDIS_URL', 'must start with redis:// or rediss://', 'redis://127.0.0.1:6379');
+  }
+  const redisPrefix = value('REDIS_PREFIX') ?? 'inkgate:';
+  if (!/^[A-Za-z0-9:_.-]{1,64}$/.test(redisPrefix)) {
+    bad('REDIS_PREFIX', `"${redisPrefix}" must be 1 to 64 of A-Z a-z 0-9 : _ . -`, 'blog-prod:');
   }
 
   const issuer = value('ISSUER') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
@@ -285,6 +297,8 @@ export function loadConfig(env: Env): Config {
     port,
     host,
     databaseUrl,
+    redisUrl,
+    redisPrefix,
     issuer: issuer.replace(/\/+$/, ''),
     audience,
     jwtAlg,

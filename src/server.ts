@@ -12,6 +12,7 @@ import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createLogger } from './http/logging.ts';
+import { connectRedis } from './shared/redis.ts';
 
 export const VERSION: string = packageJson.version;
 
@@ -65,13 +66,15 @@ export async function startServer(
     if (admin)
       log.info({ userId: admin.id, username: admin.username }, 'first admin created from ADMIN_* settings');
   }
-  const app = await buildApp({ config, database, keys, logger: log, version: VERSION });
+  const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisPrefix, log) : undefined;
+  const app = await buildApp({ config, database, keys, redis, logger: log, version: VERSION });
   await app.listen({ port: config.port, host: config.host });
   return {
     app,
     database,
     stop: async () => {
       await app.close();
+      await redis?.close();
       await database.close();
     },
   };

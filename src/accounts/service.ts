@@ -137,7 +137,7 @@ export function createAccountsService(deps: {
     address: string;
   }): Promise<void> {
     const user = await getUser(input.userId);
-    const attempt = deps.throttle?.attempt(user.id, input.address);
+    const attempt = await deps.throttle?.attempt(user.id, input.address);
     if (attempt && !attempt.allowed) {
       throw new HttpError(429, 'too_many_attempts', 'too many wrong passwords; try again later', {
         headers: { 'retry-after': String(attempt.retryAfterSeconds) },
@@ -146,7 +146,7 @@ export function createAccountsService(deps: {
     if (!deps.verify || !(await deps.verify(user.password_hash, input.currentPassword))) {
       throw new ForbiddenError('the current password is wrong', 'wrong_password');
     }
-    attempt?.succeeded();
+    await attempt?.succeeded();
     requirePasswordAllowed(
       input.newPassword,
       { username: user.username, email: user.email },

@@ -42,7 +42,10 @@ export function createLoginService(deps: {
     const requested = requestedScopes(input.scope);
     const user = await users.findByLogin(input.username);
     // Throttle by account id when the login names a user, so username and email share one count.
-    const attempt = throttle.attempt(user?.id ?? `login:${input.username.toLowerCase()}`, input.address);
+    const attempt = await throttle.attempt(
+      user?.id ?? `login:${input.username.toLowerCase()}`,
+      input.address,
+    );
     if (!attempt.allowed) {
       metrics?.logins.inc({ result: 'throttled' });
       log.warn({ event: 'login_throttled', userId: user?.id, address: input.address }, 'login throttled');
@@ -61,7 +64,7 @@ export function createLoginService(deps: {
       log.info({ event: 'login_failed', userId: user?.id, address: input.address }, 'login failed');
       throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
     }
-    attempt.succeeded();
+    await attempt.succeeded();
     const scopes = grantScopes(user.role, requested);
     if (!scopes)
       throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');

@@ -1,6 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import type { Role } from '../accounts/roles.ts';
 import type { Clock } from '../clock.ts';
+import type { SharedRedis } from '../shared/redis.ts';
 
 /** What the guard asks of every request: is session `sid` live, and who is its user now? */
 export interface SessionState {
@@ -26,8 +27,9 @@ export const SESSION_CACHE_MAX_AGE_MS = 1000;
 
 /**
  * An in-process cache in front of one indexed query, so that the common protected request makes no
- * database round trip. The instance that makes a change forgets the entries it touched at once; an
- * entry is never trusted for more than one second, which bounds how long another instance can lag.
+ * database round trip. The instance that makes a change forgets the entries it touched at once and,
+ * with Redis, tells every other instance to do the same; an entry is never trusted for more than one
+ * second, which bounds how long another instance can lag when that message is lost (Redis down).
  * Concurrent misses for one session share one query.
  */
 export function createSessionCache(options: {
@@ -35,6 +37,8 @@ export function createSessionCache(options: {
   clock: Clock;
   maxAgeMs?: number;
   max?: number;
+  /** With Redis, every change is broadcast, and other instances forget at once instead of within 1 s. */
+  redis?: SharedRedis;
 }): SessionCache {
   const { load, clock } = options;
   const maxAgeMs = options.maxAgeMs ?? SESSION_CACHE_MAX_AGE_MS;
@@ -44,6 +48,25 @@ export function createSessionCache(options: {
   const pending = new Map<string, Promise<SessionState | undefined>>();
   // Bumped on every invalidation, so a query that started before it cannot store a stale answer.
   let generation = 0;
+
+  const forgetSession = (sessionId: string) => {
+    generation += 1;
+    entries.delete(sessionId);
+    pending.delete(sessionId);
+  };
+  const forgetUser = (userId: string) => {
+    generation += 1;
+    for (const [sessionId, entry] of entries.entries()) {
+      if (entry.state?.userId === userId) entries.delete(sessionId);
+    }
+    pending.clear();
+  };
+
+  const channel = 'revocations';
+  options.redis?.subscribe(channel, (message) => {
+    if (message.kind === 'session' && typeof message.id === 'string') forgetSession(message.id);
+    if (message.kind === 'user' && typeof message.id === 'string') forgetUser(message.id);
+  });
 
   return {
     async get(sessionId) {
@@ -65,16 +88,12 @@ export function createSessionCache(options: {
       return loading;
     },
     forgetSession(sessionId) {
-      generation += 1;
-      entries.delete(sessionId);
-      pending.delete(sessionId);
+      forgetSession(sessionId);
+      options.redis?.publish(channel, { kind: 'session', id: sessionId });
     },
     forgetUser(userId) {
-      generation += 1;
-      for (const [sessionId, entry] of entries.entries()) {
-        if (entry.state?.userId === userId) entries.delete(sessionId);
-      }
-      pending.clear();
+      forgetUser(userId);
+      options.redis?.publish(channel, { kind: 'user', id: userId });
     },
   };
 }

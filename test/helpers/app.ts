@@ -17,6 +17,7 @@ import { type Config, keySettings, loadConfig } from '../../src/config.ts';
 import { type OpenDatabase, openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { createLogger } from '../../src/http/logging.ts';
+import { connectRedis, type SharedRedis } from '../../src/shared/redis.ts';
 
 export type EngineName = 'sqlite' | 'postgres';
 
@@ -96,6 +97,7 @@ export async function buildTestApp(
     /** Share storage made by createStorage, as a second instance would. */
     url?: string;
     onQuery?: (sql: string) => void;
+    redis?: SharedRedis;
   } = {},
 ): Promise<TestApp> {
   const config = loadConfig({ ISSUER: 'http://inkgate.test', ...options.env });
@@ -109,6 +111,7 @@ export async function buildTestApp(
     clock,
     throttle: options.throttle,
     logger: options.logger,
+    redis: options.redis,
   });
   t.after(() => app.close());
   return { app, database, config, keys, clock };
@@ -239,4 +242,16 @@ export function captureLogs(level = 'info') {
     write: (line: string) => lines.push(line),
   } as unknown as NodeJS.WritableStream);
   return { logger, lines };
+}
+
+/** A connection to TEST_REDIS_URL under a prefix of its own (so tests never meet), ready to use. */
+export async function connectTestRedis(t: TestContext, prefix: string): Promise<SharedRedis> {
+  const url = process.env.TEST_REDIS_URL;
+  if (!url) throw new Error('TEST_REDIS_URL is not set');
+  const redis = connectRedis(url, prefix, captureLogs().logger);
+  t.after(() => redis.close());
+  await new Promise<void>((resolve) =>
+    redis.available() ? resolve() : redis.client.once('ready', () => resolve()),
+  );
+  return redis;
 }

@@ -1,50 +1,13 @@
 import assert from 'node:assert/strict';
-import { createServer, type Socket, connect as tcpConnect } from 'node:net';
 import { test } from 'node:test';
 import { bearer, buildTestApp, createStorage, createUser, loginPair } from '../helpers/app.ts';
-
-/**
- * A TCP proxy in front of PostgreSQL that can pass traffic, refuse it (a server that is down) or
- * swallow it (a server that hangs), so a test can stage an outage and its end.
- */
-async function startProxy(target: URL) {
-  let mode: 'pass' | 'refuse' | 'hang' = 'pass';
-  const sockets = new Set<Socket>();
-  const server = createServer((client) => {
-    sockets.add(client);
-    client.on('close', () => sockets.delete(client));
-    client.on('error', () => {});
-    if (mode === 'refuse') return client.destroy();
-    if (mode === 'hang') return; // accept and never answer
-    const upstream = tcpConnect(Number(target.port || 5432), target.hostname);
-    sockets.add(upstream);
-    upstream.on('close', () => sockets.delete(upstream));
-    upstream.on('error', () => client.destroy());
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-    client.pipe(upstream).pipe(client);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  return {
-    port,
-    set(next: typeof mode) {
-      mode = next;
-      if (next !== 'pass') for (const socket of sockets) socket.destroy();
-    },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        server.close(() => resolve());
-      }),
-  };
-}
+import { startProxy } from '../helpers/proxy.ts';
 
 test('PostgreSQL outage: 503 with Retry-After within 5 s, /healthz stays up, service resumes without a restart', {
   skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL',
 }, async (t) => {
   const direct = new URL(await createStorage(t, 'postgres'));
-  const proxy = await startProxy(direct);
+  const proxy = await startProxy(direct.hostname, Number(direct.port || 5432));
   t.after(() => proxy.close());
   const viaProxy = new URL(direct);
   viaProxy.hostname = '127.0.0.1';

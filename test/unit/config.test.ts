@@ -190,6 +190,19 @@ test('config: JWT_PREVIOUS_KEYS and JWT_KEY_ROTATION_DAYS', async () => {
   );
 });
 
+test('config: REDIS_URL and REDIS_PREFIX', () => {
+  assert.equal(loadConfig({}).redisUrl, undefined);
+  assert.equal(loadConfig({}).redisPrefix, 'inkgate:');
+  const config = loadConfig({ REDIS_URL: 'redis://cache:6379/2', REDIS_PREFIX: 'blog-a:' });
+  assert.equal(config.redisUrl, 'redis://cache:6379/2');
+  assert.equal(config.redisPrefix, 'blog-a:');
+  assert.match(
+    problemsOf({ REDIS_URL: 'http://cache' })[0]!,
+    /^REDIS_URL: must start with redis:\/\/ or rediss:\/\//,
+  );
+  assert.match(problemsOf({ REDIS_PREFIX: 'has space' })[0]!, /^REDIS_PREFIX/);
+});
+
 test('parseDuration: seconds or a unit', () => {
   assert.equal(parseDuration('900'), 900);
   assert.equal(parseDuration('15m'), 900);
