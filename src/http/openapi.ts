@@ -23,8 +23,9 @@ export async function registerOpenApi(app: FastifyInstance, options: { version: 
           'Errors are RFC 9457 problem documents, except on /token, which answers RFC 6749 errors.',
       },
       tags: [
-        { name: 'auth', description: 'OAuth 2.0 token endpoint and metadata' },
-        { name: 'accounts', description: 'Signup and your own account' },
+        { name: 'auth', description: 'OAuth 2.0 token and revocation endpoints, keys and metadata' },
+        { name: 'accounts', description: 'Signup, your own account and your sessions' },
+        { name: 'admin', description: 'User management (scope admin)' },
         { name: 'posts', description: 'The blog' },
         { name: 'meta', description: 'Health, readiness and metrics' },
       ],
