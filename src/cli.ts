@@ -63,9 +63,12 @@ async function main(argv: string[]): Promise<number> {
         accessTokenTtlSeconds: config.accessTokenTtlSeconds,
       });
       const maxAge = jwksMaxAge(config.accessTokenTtlSeconds);
+      const startsNow = rotated !== undefined && rotated.activatesAt.getTime() <= Date.now();
       process.stdout.write(
-        `new ${config.jwtAlg} key ${rotated?.kid} is in the JWKS now and signs from ${rotated?.activatesAt.toISOString()} ` +
-          `(after the JWKS max-age of ${maxAge} s); the previous key verifies until its last tokens expire\n`,
+        startsNow
+          ? `new ${config.jwtAlg} key ${rotated.kid} signs from now (the first of its algorithm)\n`
+          : `new ${config.jwtAlg} key ${rotated?.kid} is in the JWKS now and signs from ${rotated?.activatesAt.toISOString()} ` +
+              `(after the JWKS max-age of ${maxAge} s); the previous key verifies until its last tokens expire\n`,
       );
       return 0;
     }

@@ -189,7 +189,14 @@ export async function rotateKeys(
         .executeTakeFirst();
       if (recent) return undefined;
     }
-    return insertGeneratedKey(trx, options.alg, options.now, jwksMaxAge(options.accessTokenTtlSeconds));
+    // The first key of its algorithm has no predecessor to outlast: it signs at once.
+    const existing = await trx
+      .selectFrom('signing_keys')
+      .select('kid')
+      .where('alg', '=', options.alg)
+      .executeTakeFirst();
+    const delay = existing ? jwksMaxAge(options.accessTokenTtlSeconds) : 0;
+    return insertGeneratedKey(trx, options.alg, options.now, delay);
   });
 }
 
