@@ -72,7 +72,17 @@ export async function openTestDatabase(
   const url = options.url ?? (engine === 'sqlite' ? 'sqlite::memory:' : await createStorage(t, engine));
   const database = openDatabase(url, { onQuery: options.onQuery });
   t.after(() => database.close());
-  await migrateToLatest(database.db);
+  // Kysely's migrator reads the catalog of every schema; another test file dropping its own schema at
+  // that moment can fail that read ("schema … does not exist"). Only tests share a database this way.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      await migrateToLatest(database.db);
+      break;
+    } catch (error) {
+      const cause = (error as { cause?: { message?: string } }).cause?.message ?? '';
+      if (attempt >= 3 || !/does not exist/.test(cause)) throw error;
+    }
+  }
   return database;
 }
 
@@ -249,7 +259,12 @@ export async function connectTestRedis(t: TestContext, prefix: string): Promise<
   const url = process.env.TEST_REDIS_URL;
   if (!url) throw new Error('TEST_REDIS_URL is not set');
   const redis = connectRedis(url, prefix, captureLogs().logger);
-  t.after(() => redis.close());
+  t.after(async () => {
+    // Leave nothing behind: the keys under this test's prefix go with it.
+    const keys = await redis.client.keys(`${prefix}*`).catch(() => []);
+    if (keys.length > 0) await redis.client.del(...keys).catch(() => 0);
+    await redis.close();
+  });
   await new Promise<void>((resolve) =>
     redis.available() ? resolve() : redis.client.once('ready', () => resolve()),
   );

@@ -8,7 +8,7 @@ import {
 } from '../../src/auth/throttle.ts';
 import { createManualClock } from '../../src/clock.ts';
 import { connectRedis } from '../../src/shared/redis.ts';
-import { captureLogs } from '../helpers/app.ts';
+import { captureLogs, connectTestRedis } from '../helpers/app.ts';
 
 const MINUTE = 60_000;
 type Clock = ReturnType<typeof createManualClock>;
@@ -20,18 +20,8 @@ const kinds: Array<[string, (t: TestContext, clock: Clock) => Promise<LoginThrot
 if (process.env.TEST_REDIS_URL) {
   kinds.push([
     'redis',
-    async (t, clock) => {
-      const redis = connectRedis(
-        process.env.TEST_REDIS_URL!,
-        `inkgate-test:${randomUUID()}:`,
-        captureLogs().logger,
-      );
-      t.after(() => redis.close());
-      await new Promise<void>((resolve) =>
-        redis.available() ? resolve() : redis.client.once('ready', () => resolve()),
-      );
-      return createRedisLoginThrottle(redis, clock);
-    },
+    async (t, clock) =>
+      createRedisLoginThrottle(await connectTestRedis(t, `inkgate-test:${randomUUID()}:`), clock),
   ]);
 }
 
