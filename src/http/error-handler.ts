@@ -33,11 +33,8 @@ export function classifyError(error: unknown): ErrorAnswer {
     return {
       status: 422,
       headers: {},
-      detail:
-        `the request ${fastifyError.validationContext === 'body' ? 'body' : (fastifyError.validationContext ?? '')} has invalid fields`.replace(
-          /\s+/g,
-          ' ',
-        ),
+      // validationContext is body, querystring, params or headers.
+      detail: `the request ${fastifyError.validationContext ?? 'input'} has invalid fields`,
       errors: toFieldErrors(fastifyError.validation),
     };
   }
