@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import pg from 'pg';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
 import { createAccountsService } from '../../src/accounts/service.ts';
 import { hashPassword } from '../../src/auth/passwords.ts';
@@ -253,6 +254,37 @@ describeEachEngine('admin service', (engine) => {
       .execute();
     assert.equal(admins.length, 1);
   });
+});
+
+test('PostgreSQL: admin changes wait for the admin-changes lock (so two cannot both pass the last-admin check)', {
+  skip: process.env.TEST_DATABASE_URL ? false : 'needs TEST_DATABASE_URL',
+}, async (t) => {
+  const url = await createStorage(t, 'postgres');
+  const testApp = await buildTestApp(t, { engine: 'postgres', url });
+  await createUser(testApp, { role: 'admin' });
+  const other = await createUser(testApp, { role: 'admin' });
+  const accounts = createAccountsService({
+    users: createUsersRepository(testApp.database.db),
+    clock: testApp.clock,
+    hash: hashPassword,
+    sessions: { revokeAllOfUser: async () => {}, forgetUser: () => {} },
+  });
+  // Another "instance" holds the lock in an open transaction.
+  const holder = new pg.Client({ connectionString: url });
+  await holder.connect();
+  t.after(() => holder.end());
+  await holder.query('begin');
+  await holder.query("select pg_advisory_xact_lock(hashtext('inkgate:admin-changes'))");
+
+  let finished = false;
+  const demotion = accounts.adminUpdate(other.id, { role: 'user' }).then(() => {
+    finished = true;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(finished, false, 'the change waits while another admin change is under way');
+  await holder.query('commit');
+  await demotion;
+  assert.equal(finished, true);
 });
 
 test('a role change reaches another instance within one second', async (t) => {
