@@ -27,6 +27,25 @@ function as(testApp: TestApp, token: string) {
   };
 }
 
+async function adminCount(testApp: TestApp): Promise<number> {
+  const rows = await testApp.database.db
+    .selectFrom('users')
+    .select('id')
+    .where('role', '=', 'admin')
+    .execute();
+  return rows.length;
+}
+
+/** The accounts service on the test database, without session side effects: for races at service level. */
+function accountsService(testApp: TestApp) {
+  return createAccountsService({
+    users: createUsersRepository(testApp.database.db),
+    clock: testApp.clock,
+    hash: hashPassword,
+    sessions: { revokeAllOfUser: async () => {}, forgetUser: () => {} },
+  });
+}
+
 describeEachEngine('admin', (engine) => {
   test('GET /users: newest first, paged, for admins only', async (t) => {
     const testApp = await buildTestApp(t, { engine });
@@ -184,12 +203,7 @@ describeEachEngine('admin', (engine) => {
     // or the service's last-admin rule under its lock (409).
     const statuses = answers.map((r) => r.statusCode).sort();
     assert.ok(statuses[0] === 200 && [403, 409].includes(statuses[1]!), answers.map((r) => r.body).join());
-    const admins = await testApp.database.db
-      .selectFrom('users')
-      .select('id')
-      .where('role', '=', 'admin')
-      .execute();
-    assert.equal(admins.length, 1);
+    assert.equal(await adminCount(testApp), 1);
   });
 
   test('DELETE /users/{id}: the user, their posts and sessions go; their token stops at once', async (t) => {
@@ -234,12 +248,7 @@ describeEachEngine('admin service', (engine) => {
     const testApp = await buildTestApp(t, { engine });
     const a = await createUser(testApp, { role: 'admin' });
     const b = await createUser(testApp, { role: 'admin' });
-    const accounts = createAccountsService({
-      users: createUsersRepository(testApp.database.db),
-      clock: testApp.clock,
-      hash: hashPassword,
-      sessions: { revokeAllOfUser: async () => {}, forgetUser: () => {} },
-    });
+    const accounts = accountsService(testApp);
     const outcomes = await Promise.allSettled([
       accounts.adminUpdate(a.id, { role: 'user' }),
       accounts.adminUpdate(b.id, { role: 'user' }),
@@ -247,12 +256,7 @@ describeEachEngine('admin service', (engine) => {
     const rejected = outcomes.filter((o) => o.status === 'rejected');
     assert.equal(rejected.length, 1);
     assert.ok((rejected[0] as PromiseRejectedResult).reason instanceof ConflictError);
-    const admins = await testApp.database.db
-      .selectFrom('users')
-      .select('id')
-      .where('role', '=', 'admin')
-      .execute();
-    assert.equal(admins.length, 1);
+    assert.equal(await adminCount(testApp), 1);
   });
 });
 
@@ -263,12 +267,7 @@ test('PostgreSQL: admin changes wait for the admin-changes lock (so two cannot b
   const testApp = await buildTestApp(t, { engine: 'postgres', url });
   await createUser(testApp, { role: 'admin' });
   const other = await createUser(testApp, { role: 'admin' });
-  const accounts = createAccountsService({
-    users: createUsersRepository(testApp.database.db),
-    clock: testApp.clock,
-    hash: hashPassword,
-    sessions: { revokeAllOfUser: async () => {}, forgetUser: () => {} },
-  });
+  const accounts = accountsService(testApp);
   // Another "instance" holds the lock in an open transaction.
   const holder = new pg.Client({ connectionString: url });
   await holder.connect();
