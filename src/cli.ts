@@ -1,14 +1,14 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util';
+import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
-import { ROLES, type Role } from './accounts/roles.ts';
 import { createAccountsService } from './accounts/service.ts';
-import { jwksMaxAge, rotateKeys } from './auth/keys.ts';
-import { hashPassword } from './auth/passwords.ts';
+import { ROLES, type Role } from './authz/roles.ts';
 import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
 import { configFromEnvironment, openMigratedDatabase } from './server.ts';
+import { jwksMaxAge, rotateKeys } from './tokens/keys.ts';
 
 const USAGE = `usage: inkgate <command>
 

@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { ALGORITHMS, type KeySettings, type SigningAlgorithm } from './auth/keys.ts';
+import { ALGORITHMS, type KeySettings, type SigningAlgorithm } from './tokens/keys.ts';
 
 /**
  * Environment → a frozen, typed Config. Every bad variable is reported on its own line,

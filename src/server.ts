@@ -2,17 +2,17 @@ import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import packageJson from '../package.json' with { type: 'json' };
+import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
 import { createAccountsService } from './accounts/service.ts';
 import { buildApp } from './app.ts';
-import { loadKeyRing } from './auth/keys.ts';
-import { hashPassword } from './auth/passwords.ts';
 import { systemClock } from './clock.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { createLogger } from './http/logging.ts';
 import { connectRedis } from './shared/redis.ts';
+import { loadKeyRing } from './tokens/keys.ts';
 
 export const VERSION: string = packageJson.version;
 

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import { principalOf, type RequireAuth } from '../auth/guard.ts';
+import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import type { UserRow } from '../db/schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { Page } from '../http/pagination.ts';

@@ -1,6 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { hashPassword, verifyPassword } from '../auth/passwords.ts';
-import type { LoginThrottle } from '../auth/throttle.ts';
+import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import type { UserRow, UserUpdate } from '../db/schema.ts';
@@ -12,9 +11,10 @@ import {
   UnprocessableError,
 } from '../http/errors.ts';
 import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';
+import type { LoginThrottle } from '../login/throttle.ts';
 import { passwordProblem } from './password-policy.ts';
+import type { hashPassword, verifyPassword } from './passwords.ts';
 import type { UsersQueries, UsersRepository } from './repository.ts';
-import type { Role } from './roles.ts';
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
 

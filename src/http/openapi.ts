@@ -1,7 +1,7 @@
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
-import { SCOPE_DESCRIPTIONS } from '../auth/scopes.ts';
+import { SCOPE_DESCRIPTIONS } from '../authz/scopes.ts';
 
 export const SECURITY_SCHEME = 'OAuth2PasswordBearer';
 

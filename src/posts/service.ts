@@ -1,5 +1,5 @@
 import { v7 as uuidv7 } from 'uuid';
-import type { Principal } from '../auth/guard.ts';
+import type { Principal } from '../authz/principal.ts';
 import type { Clock } from '../clock.ts';
 import { ForbiddenError, NotFoundError, UnprocessableError } from '../http/errors.ts';
 import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';

@@ -5,19 +5,19 @@ import { join } from 'node:path';
 import { describe, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import { hashPassword } from '../../src/accounts/passwords.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
-import type { Role } from '../../src/accounts/roles.ts';
 import { createAccountsService } from '../../src/accounts/service.ts';
 import { buildApp } from '../../src/app.ts';
-import { type KeyRing, loadKeyRing } from '../../src/auth/keys.ts';
-import { hashPassword } from '../../src/auth/passwords.ts';
-import type { LoginThrottle } from '../../src/auth/throttle.ts';
+import type { Role } from '../../src/authz/roles.ts';
 import { type Clock, createManualClock } from '../../src/clock.ts';
 import { type Config, keySettings, loadConfig } from '../../src/config.ts';
 import { type OpenDatabase, openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { createLogger } from '../../src/http/logging.ts';
+import type { LoginThrottle } from '../../src/login/throttle.ts';
 import { connectRedis, type SharedRedis } from '../../src/shared/redis.ts';
+import { type KeyRing, loadKeyRing } from '../../src/tokens/keys.ts';
 
 export type EngineName = 'sqlite' | 'postgres';
 

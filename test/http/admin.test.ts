@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
+import { hashPassword } from '../../src/accounts/passwords.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
 import { createAccountsService } from '../../src/accounts/service.ts';
-import { hashPassword } from '../../src/auth/passwords.ts';
 import { createManualClock } from '../../src/clock.ts';
 import { ConflictError } from '../../src/http/errors.ts';
 import {

@@ -12,7 +12,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { rotateKeys } from '../../src/auth/keys.ts';
+import { rotateKeys } from '../../src/tokens/keys.ts';
 import {
   bearer,
   buildTestApp,

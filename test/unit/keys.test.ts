@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { type KeySettings, loadKeyRing, rotateKeys, type SigningAlgorithm } from '../../src/auth/keys.ts';
 import { createManualClock } from '../../src/clock.ts';
+import { type KeySettings, loadKeyRing, rotateKeys, type SigningAlgorithm } from '../../src/tokens/keys.ts';
 import { createStorage, openTestDatabase } from '../helpers/app.ts';
 
 const TTL = 900;

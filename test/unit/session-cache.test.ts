@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { createSessionCache, type SessionState } from '../../src/auth/session-cache.ts';
 import { createManualClock } from '../../src/clock.ts';
+import { createSessionCache, type SessionState } from '../../src/sessions/cache.ts';
 
 function fixture() {
   const clock = createManualClock();

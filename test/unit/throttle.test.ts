@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, type TestContext, test } from 'node:test';
+import { createManualClock } from '../../src/clock.ts';
 import {
   createMemoryLoginThrottle,
   createRedisLoginThrottle,
   type LoginThrottle,
-} from '../../src/auth/throttle.ts';
-import { createManualClock } from '../../src/clock.ts';
+} from '../../src/login/throttle.ts';
 import { connectRedis } from '../../src/shared/redis.ts';
 import { captureLogs, connectTestRedis } from '../helpers/app.ts';
 

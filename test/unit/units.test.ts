@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { passwordProblem } from '../../src/accounts/password-policy.ts';
-import { grantScopes, parseScopeParameter, UnknownScopeError } from '../../src/auth/scopes.ts';
+import { grantScopes, parseScopeParameter, UnknownScopeError } from '../../src/authz/scopes.ts';
 import { adaptNodeSqlite } from '../../src/db/node-sqlite.ts';
 import { classifyError } from '../../src/http/error-handler.ts';
 import { UnprocessableError } from '../../src/http/errors.ts';

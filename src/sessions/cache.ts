@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import type { Role } from '../accounts/roles.ts';
+import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../shared/redis.ts';
 

@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { compactVerify, errors, type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from 'jose';
-import { ROLES, type Role } from '../accounts/roles.ts';
+import { ROLES, type Role } from '../authz/roles.ts';
+import { isScope, type Scope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import type { KeyRing } from './keys.ts';
-import { isScope, type Scope } from './scopes.ts';
 
 /** RFC 9068 §2.1: access tokens say what they are, so an ID token or other JWT cannot pass for one. */
 const TOKEN_TYPE = 'at+jwt';

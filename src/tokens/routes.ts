@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { SCOPES } from '../authz/scopes.ts';
 import type { KeyRing } from './keys.ts';
-import { SCOPES } from './scopes.ts';
 
 const Jwks = Type.Object(
   {

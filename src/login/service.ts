@@ -1,10 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { verifyDummyPassword, verifyPassword } from '../accounts/passwords.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
+import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
 import type { Metrics } from '../http/metrics.ts';
-import { OAuthError } from './oauth-error.ts';
-import { verifyDummyPassword, verifyPassword } from './passwords.ts';
-import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from './scopes.ts';
-import type { SessionsService, TokenAnswer } from './sessions.ts';
+import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
+import { OAuthError } from '../tokens/oauth-error.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 /** One answer for an unknown login, a wrong password and a disabled account: no user enumeration. */

@@ -1,15 +1,21 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
-import type { Role } from '../accounts/roles.ts';
+import type { Role } from '../authz/roles.ts';
+import {
+  narrowScopes,
+  parseScopeParameter,
+  type Scope,
+  scopesForRole,
+  UnknownScopeError,
+} from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import type { Metrics } from '../http/metrics.ts';
 import { isUuid } from '../http/pagination.ts';
-import type { AccessTokens } from './access-tokens.ts';
-import { OAuthError } from './oauth-error.ts';
-import { narrowScopes, parseScopeParameter, type Scope, scopesForRole, UnknownScopeError } from './scopes.ts';
-import type { SessionCache, SessionState } from './session-cache.ts';
-import type { SessionsRepository } from './sessions-repository.ts';
+import type { AccessTokens } from '../tokens/access-tokens.ts';
+import { OAuthError } from '../tokens/oauth-error.ts';
+import type { SessionCache, SessionState } from './cache.ts';
+import type { SessionsRepository } from './repository.ts';
 
 /**
  * Reuse policy (RFC 9700 §4.14.2, refresh token rotation): a refresh token is good once. Presenting a

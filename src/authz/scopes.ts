@@ -1,4 +1,4 @@
-import type { Role } from '../accounts/roles.ts';
+import type { Role } from './roles.ts';
 
 /** Every scope an access token can carry (RFC 6749 §3.3). */
 export const SCOPES = ['profile', 'posts:write', 'admin'] as const;

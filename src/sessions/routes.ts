@@ -1,10 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { NotFoundError } from '../http/errors.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
-import { principalOf, type RequireAuth } from './guard.ts';
-import type { SessionsService } from './sessions.ts';
+import type { SessionsService } from './service.ts';
 
 const SessionPublic = Type.Object(
   {

@@ -1,23 +1,11 @@
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyRequest } from 'fastify';
+import type { Principal, RequireAuth } from '../authz/principal.ts';
+import { type Scope, scopesForRole } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
-import type { AccessTokens, VerifiedAccessToken } from './access-tokens.ts';
-import { InvalidTokenError } from './access-tokens.ts';
-import { type Scope, scopesForRole } from './scopes.ts';
-import type { SessionCache } from './session-cache.ts';
-
-/**
- * Who is calling: set on the request by the guard of every protected route. `role` is the user's
- * role now, and `scopes` the token's scopes that this role still allows (ASVS 8.3.2: a demotion
- * applies to tokens already issued).
- */
-export type Principal = VerifiedAccessToken;
-
-declare module 'fastify' {
-  interface FastifyRequest {
-    principal?: Principal;
-  }
-}
+import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.ts';
+import { InvalidTokenError } from '../tokens/access-tokens.ts';
+import type { SessionCache } from './cache.ts';
 
 const REALM = 'inkgate';
 
@@ -43,8 +31,6 @@ function insufficientScope(scopes: readonly Scope[]): HttpError {
     headers: { 'www-authenticate': `Bearer realm="${REALM}", error="insufficient_scope", scope="${needed}"` },
   });
 }
-
-export type RequireAuth = (...scopes: Scope[]) => preHandlerAsyncHookHandler;
 
 /**
  * requireAuth(...scopes) is declared on each protected route (never by URL prefix): it verifies the
@@ -103,10 +89,4 @@ export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache
     };
 
   return { requireAuth };
-}
-
-/** The principal a guarded handler runs for; a route without requireAuth has none. */
-export function principalOf(request: FastifyRequest): Principal {
-  if (!request.principal) throw new Error('principalOf() on a route without requireAuth');
-  return request.principal;
 }

@@ -3,9 +3,9 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError } from 'fastify';
 import { Type } from 'typebox';
 import { classifyError } from '../http/error-handler.ts';
-import type { LoginService } from './login.ts';
-import { OAuthError, OAuthErrorBody } from './oauth-error.ts';
-import type { SessionsService } from './sessions.ts';
+import type { SessionsService } from '../sessions/service.ts';
+import { OAuthError, OAuthErrorBody } from '../tokens/oauth-error.ts';
+import type { LoginService } from './service.ts';
 
 const TokenRequest = Type.Object(
   {

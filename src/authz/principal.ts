@@ -1,0 +1,35 @@
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { Role } from './roles.ts';
+import type { Scope } from './scopes.ts';
+
+/**
+ * Who is calling: set on the request by the guard of every protected route. `role` is the user's
+ * role now, and `scopes` the token's scopes that this role still allows (ASVS 8.3.2: a demotion
+ * applies to tokens already issued).
+ */
+export interface Principal {
+  readonly userId: string;
+  readonly username: string;
+  readonly role: Role;
+  readonly scopes: readonly Scope[];
+  /** The session (login) the token belongs to. */
+  readonly sessionId: string;
+  readonly tokenId: string;
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal?: Principal;
+  }
+}
+
+/** Declared on each protected route (never by URL prefix): the guard for these scopes. */
+export type RequireAuth = (...scopes: Scope[]) => preHandlerAsyncHookHandler;
+
+/** The principal a guarded handler runs for; a route without requireAuth has none. */
+export function principalOf(request: FastifyRequest): Principal {
+  if (!request.principal) throw new Error('principalOf() on a route without requireAuth');
+  return request.principal;
+}
