@@ -17,6 +17,7 @@ import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Problem } from './http/problem.ts';
 import { createValidatorCompiler } from './http/validation.ts';
+import { createDevices } from './login/devices.ts';
 import { tokenRoutes } from './login/routes.ts';
 import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
@@ -31,14 +32,18 @@ import { sessionRoutes } from './sessions/routes.ts';
 import { createSessionsService } from './sessions/service.ts';
 import type { SharedRedis } from './shared/redis.ts';
 import { createAccessTokens } from './tokens/access-tokens.ts';
+import { createKeyCipher, type KeyCipher } from './tokens/key-encryption.ts';
 import type { KeyRing } from './tokens/keys.ts';
 import { OAuthErrorBody } from './tokens/oauth-error.ts';
 import { metadataRoutes } from './tokens/routes.ts';
+import { createServerSecrets } from './tokens/server-secrets.ts';
 
 export interface AppDeps {
   readonly config: Config;
   readonly database: OpenDatabase;
   readonly keys: KeyRing;
+  /** Seals the keys and secrets kept in the database (KEY_ENCRYPTION_KEY); none means stored as they are. */
+  readonly keyCipher?: KeyCipher;
   readonly clock?: Clock;
   /** A pino logger; none means silent. */
   readonly logger?: FastifyBaseLogger;
@@ -136,8 +141,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // cache loads through the service (only ever during a request, after both exist).
   const sessionCache =
     deps.sessionCache ?? createSessionCache({ load: (sid) => sessions.state(sid), clock, redis: deps.redis });
+  const secrets = createServerSecrets(database.db, deps.keyCipher ?? createKeyCipher(undefined), clock);
   const sessions = createSessionsService({
     repository: createSessionsRepository(database.db),
+    successorKey: () => secrets.key('refresh_token_successor_key'),
     tokens,
     cache: sessionCache,
     clock,
@@ -155,10 +162,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     hash: hashPassword,
     verify: verifyPassword,
     sessions,
-    throttle,
+    passwordAttempts: throttle,
   });
   const posts = createPostsService({ posts: createPostsRepository(database.db, database.engine), clock });
-  const login = createLoginService({ users, sessions, throttle, metrics });
+  const devices = createDevices({
+    db: database.db,
+    clock,
+    key: () => secrets.key('device_cookie_key'),
+  });
+  const login = createLoginService({ users, sessions, throttle, devices, metrics });
 
   await app.register(metaRoutes, { database, metrics });
   await app.register(tokenRoutes, { login, sessions });

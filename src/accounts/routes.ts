@@ -114,7 +114,6 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
         sessionId: principal.sessionId,
         currentPassword: request.body.current_password,
         newPassword: request.body.new_password,
-        address: request.ip,
       });
       return reply.code(204).send(null);
     },

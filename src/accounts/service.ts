@@ -11,7 +11,6 @@ import {
   UnprocessableError,
 } from '../http/errors.ts';
 import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';
-import type { LoginThrottle } from '../login/throttle.ts';
 import { passwordProblem } from './password-policy.ts';
 import type { hashPassword, verifyPassword } from './passwords.ts';
 import type { UsersQueries, UsersRepository } from './repository.ts';
@@ -33,13 +32,23 @@ export interface SessionControl {
   forgetUser(userId: string): void;
 }
 
+/** Current-password checks, limited per session (a stolen access token is no password oracle). */
+export interface PasswordAttempts {
+  attemptInSession(
+    sessionId: string,
+  ): Promise<
+    | { readonly allowed: true; succeeded(): Promise<void> }
+    | { readonly allowed: false; readonly retryAfterSeconds: number }
+  >;
+}
+
 export function createAccountsService(deps: {
   users: UsersRepository;
   clock: Clock;
   hash: typeof hashPassword;
   verify?: typeof verifyPassword;
   sessions?: SessionControl;
-  throttle?: LoginThrottle;
+  passwordAttempts?: PasswordAttempts;
 }) {
   const { users, clock, hash } = deps;
 
@@ -126,18 +135,18 @@ export function createAccountsService(deps: {
   }
 
   /**
-   * A password change proves the current password (throttled like logins, since a stolen access
-   * token must not become a password-guessing oracle) and ends every other session of the user.
+   * A password change proves the current password — limited per session, so a stolen access token
+   * is no password-guessing oracle, and strangers' failed logins never stop the owner changing it —
+   * and ends every other session of the user.
    */
   async function changePassword(input: {
     userId: string;
     sessionId: string;
     currentPassword: string;
     newPassword: string;
-    address: string;
   }): Promise<void> {
     const user = await getUser(input.userId);
-    const attempt = await deps.throttle?.attempt(user.id, input.address);
+    const attempt = await deps.passwordAttempts?.attemptInSession(input.sessionId);
     if (attempt && !attempt.allowed) {
       throw new HttpError(429, 'too_many_attempts', 'too many wrong passwords; try again later', {
         headers: { 'retry-after': String(attempt.retryAfterSeconds) },

@@ -2,6 +2,7 @@ import { type Kysely, type Migration, type MigrationProvider, Migrator, Postgres
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-sessions.ts';
 import * as m0003 from './migrations/0003-key-activation.ts';
+import * as m0004 from './migrations/0004-login-hardening.ts';
 import type { Database } from './schema.ts';
 
 /** A static list: migrations are code, shipped with the app, applied in name order. */
@@ -9,6 +10,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0001-initial': m0001,
   '0002-sessions': m0002,
   '0003-key-activation': m0003,
+  '0004-login-hardening': m0004,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -13,6 +13,8 @@ export interface UsersTable {
   disabled: boolean;
   created_at: Timestamp;
   updated_at: Timestamp;
+  /** Bumped when all the user's sessions end: a login that read an older value creates no session. */
+  sessions_epoch: ColumnType<number, number | undefined, number>;
 }
 
 export interface PostsTable {
@@ -65,6 +67,13 @@ export interface ServerSecretsTable {
   created_at: Timestamp;
 }
 
+export interface LoginAddressesTable {
+  user_id: string;
+  /** Canonical (http/client-address.ts): IPv4, or an IPv6 /64. */
+  address: string;
+  last_login_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   posts: PostsTable;
@@ -72,6 +81,7 @@ export interface Database {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   server_secrets: ServerSecretsTable;
+  login_addresses: LoginAddressesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -1,10 +1,13 @@
+import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError } from 'fastify';
 import { Type } from 'typebox';
+import { canonicalAddress } from '../http/client-address.ts';
 import { classifyError } from '../http/error-handler.ts';
 import type { SessionsService } from '../sessions/service.ts';
 import { OAuthError, OAuthErrorBody } from '../tokens/oauth-error.ts';
+import { DEVICE_COOKIE, DEVICE_TRUST_DAYS } from './devices.ts';
 import type { LoginService } from './service.ts';
 
 const TokenRequest = Type.Object(
@@ -88,6 +91,8 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
   // RFC 6749 §3.2: the token endpoint takes form-encoded bodies only; JSON is refused in this scope.
   app.removeContentTypeParser('application/json');
   await app.register(formbody, { bodyLimit: 65_536 });
+  // The signed device cookie of the password grant (API.md "No lockout"); this scope only.
+  await app.register(cookie);
 
   // RFC 6749 §5.1: token answers, and errors too, must not be cached.
   app.addHook('onSend', async (_request, reply) => {
@@ -135,7 +140,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
         },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const body = request.body ?? {};
       const grantType =
         body.grant_type ??
@@ -160,14 +165,26 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
       if (!body.username) throw new OAuthError('invalid_request', 'username is required');
       if (body.password === undefined || body.password === '')
         throw new OAuthError('invalid_request', 'password is required');
-      return login.passwordGrant({
+      const { answer, deviceCookie } = await login.passwordGrant({
         username: body.username,
         password: body.password,
         scope: body.scope,
-        address: request.ip,
+        address: canonicalAddress(request.ip),
+        ip: request.ip,
         userAgent: request.headers['user-agent'] ?? '',
+        deviceCookie: request.cookies[DEVICE_COOKIE],
         log: request.log,
       });
+      // A browser that logged in keeps its own throttle bucket for 30 days: strangers' failures
+      // elsewhere never lock it out. Sent only back to /token, never readable by scripts.
+      reply.setCookie(DEVICE_COOKIE, deviceCookie, {
+        httpOnly: true,
+        secure: true,
+        sameSite: 'strict',
+        path: '/token',
+        maxAge: DEVICE_TRUST_DAYS * 86_400,
+      });
+      return answer;
     },
   );
 

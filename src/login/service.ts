@@ -5,6 +5,7 @@ import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from 
 import type { Metrics } from '../http/metrics.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
 import { OAuthError } from '../tokens/oauth-error.ts';
+import type { Devices } from './devices.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 /** One answer for an unknown login, a wrong password and a disabled account: no user enumeration. */
@@ -16,9 +17,10 @@ export function createLoginService(deps: {
   users: UsersRepository;
   sessions: SessionsService;
   throttle: LoginThrottle;
+  devices: Devices;
   metrics: Metrics | undefined;
 }) {
-  const { users, sessions, throttle, metrics } = deps;
+  const { users, sessions, throttle, devices, metrics } = deps;
 
   function requestedScopes(scope: string | undefined): Scope[] | undefined {
     try {
@@ -29,23 +31,47 @@ export function createLoginService(deps: {
     }
   }
 
-  /** RFC 6749 §4.3: the resource owner password credentials grant. */
+  /**
+   * The owner's own bucket, when this address or browser has seen the owner log in lately (a
+   * remembered address, or a device cookie this server signed for this user); else undefined.
+   */
+  async function trustedBucket(
+    userId: string | undefined,
+    address: string,
+    deviceCookie: string | undefined,
+  ) {
+    const device = await devices.verifyCookie(deviceCookie, userId);
+    if (device !== undefined) return `device:${device}`;
+    // Asked for unknown logins too, so that a known and an unknown name cost the same queries.
+    return (await devices.isKnownAddress(userId, address)) ? `address:${address}` : undefined;
+  }
+
+  /**
+   * RFC 6749 §4.3: the resource owner password credentials grant. Answers the token pair and a fresh
+   * device cookie for the browser (set by the route).
+   */
   async function passwordGrant(input: {
     username: string;
     password: string;
     scope: string | undefined;
+    /** Canonical (http/client-address.ts): what the limits and the remembered addresses key on. */
     address: string;
+    /** As the request came (kept on the session for the owner to recognise). */
+    ip: string;
     userAgent: string;
+    deviceCookie: string | undefined;
     log: FastifyBaseLogger;
-  }): Promise<TokenAnswer> {
+  }): Promise<{ answer: TokenAnswer; deviceCookie: string }> {
     const { log } = input;
     const requested = requestedScopes(input.scope);
     const user = await users.findByLogin(input.username);
-    // Throttle by account id when the login names a user, so username and email share one count.
-    const attempt = await throttle.attempt(
-      user?.id ?? `login:${input.username.toLowerCase()}`,
-      input.address,
-    );
+    const trusted = await trustedBucket(user?.id, input.address, input.deviceCookie);
+    const attempt = await throttle.attempt({
+      userId: user?.id,
+      name: input.username,
+      address: input.address,
+      trusted,
+    });
     if (!attempt.allowed) {
       metrics?.logins.inc({ result: 'throttled' });
       log.warn({ event: 'login_throttled', userId: user?.id, address: input.address }, 'login throttled');
@@ -64,14 +90,31 @@ export function createLoginService(deps: {
       log.info({ event: 'login_failed', userId: user?.id, address: input.address }, 'login failed');
       throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
     }
-    await attempt.succeeded();
     const scopes = grantScopes(user.role, requested);
     if (!scopes)
       throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
-    const answer = await sessions.start({ user, scopes, userAgent: input.userAgent, ip: input.address });
+    // The session stands only if, when it is written, the account is still enabled, still has the
+    // password just verified, and nothing ended its sessions since this login read it (API.md).
+    const answer = await sessions.start({
+      user,
+      scopes,
+      userAgent: input.userAgent,
+      ip: input.ip,
+      verified: { passwordHash: user.password_hash, sessionsEpoch: Number(user.sessions_epoch) },
+    });
+    if (!answer) {
+      metrics?.logins.inc({ result: 'failure' });
+      log.info(
+        { event: 'login_failed', userId: user.id, address: input.address, raced: true },
+        'login failed',
+      );
+      throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
+    }
+    await attempt.succeeded();
+    await devices.rememberAddress(user.id, input.address);
     metrics?.logins.inc({ result: 'success' });
     log.info({ event: 'login_succeeded', userId: user.id, address: input.address }, 'login succeeded');
-    return answer;
+    return { answer, deviceCookie: await devices.issueCookie(user.id) };
   }
 
   return { passwordGrant };

@@ -1,4 +1,4 @@
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter } from 'kysely';
 import type { Database, NewSession } from '../db/schema.ts';
 
 export type SessionsRepository = ReturnType<typeof createSessionsRepository>;
@@ -6,14 +6,38 @@ export type SessionsRepository = ReturnType<typeof createSessionsRepository>;
 /** Sessions and refresh-token rows. Only hashes of refresh tokens ever reach the database. */
 export function createSessionsRepository(db: Kysely<Database>) {
   return {
-    /** A new session with its first refresh token, in one transaction. */
-    create: (session: NewSession, tokenHash: string) =>
+    /**
+     * A new session with its first refresh token, in one transaction that first re-reads the user
+     * (FOR SHARE on PostgreSQL, so a password change, disable or logout-everywhere waits for it or it
+     * for them; SQLite runs one writer at a time). False, and nothing written, when the user is now
+     * disabled, has another password hash, or had its sessions ended since the login read it.
+     */
+    create: (
+      session: NewSession,
+      tokenHash: string,
+      login: { passwordHash: string; sessionsEpoch: number },
+    ) =>
       db.transaction().execute(async (trx) => {
+        let read = trx
+          .selectFrom('users')
+          .select(['password_hash', 'disabled', 'sessions_epoch'])
+          .where('id', '=', session.user_id);
+        if (trx.getExecutor().adapter instanceof PostgresAdapter) read = read.forShare();
+        const user = await read.executeTakeFirst();
+        if (
+          !user ||
+          user.disabled ||
+          user.password_hash !== login.passwordHash ||
+          Number(user.sessions_epoch) !== login.sessionsEpoch
+        ) {
+          return false;
+        }
         await trx.insertInto('sessions').values(session).execute();
         await trx
           .insertInto('refresh_tokens')
           .values({ token_hash: tokenHash, session_id: session.id, created_at: session.created_at })
           .execute();
+        return true;
       }),
 
     /** A refresh token with its session and the session's user. */
@@ -75,22 +99,29 @@ export function createSessionsRepository(db: Kysely<Database>) {
       return Number(result.numUpdatedRows) > 0;
     },
 
-    /** Revokes every session of the user, but the one named in `except`; returns the ids revoked. */
-    revokeAllOfUser: async (
-      userId: string,
-      reason: string,
-      now: Date,
-      except?: string,
-    ): Promise<string[]> => {
-      let query = db
-        .updateTable('sessions')
-        .set({ revoked_at: now, revoked_reason: reason })
-        .where('user_id', '=', userId)
-        .where('revoked_at', 'is', null);
-      if (except !== undefined) query = query.where('id', '<>', except);
-      const rows = await query.returning('id').execute();
-      return rows.map((row) => row.id);
-    },
+    /**
+     * Revokes every session of the user, but the one named in `except`, and bumps the user's
+     * sessions_epoch so that a login already under way creates none (the users row is written first:
+     * a racing login's transaction either commits before, and its session is revoked here, or sees
+     * the new epoch).
+     * Returns the ids revoked.
+     */
+    revokeAllOfUser: (userId: string, reason: string, now: Date, except?: string): Promise<string[]> =>
+      db.transaction().execute(async (trx) => {
+        await trx
+          .updateTable('users')
+          .set((eb) => ({ sessions_epoch: eb('sessions_epoch', '+', 1) }))
+          .where('id', '=', userId)
+          .execute();
+        let query = trx
+          .updateTable('sessions')
+          .set({ revoked_at: now, revoked_reason: reason })
+          .where('user_id', '=', userId)
+          .where('revoked_at', 'is', null);
+        if (except !== undefined) query = query.where('id', '<>', except);
+        const rows = await query.returning('id').execute();
+        return rows.map((row) => row.id);
+      }),
 
     /** Sessions not revoked and not past their absolute end; the idle rule is applied by the caller. */
     listUnrevoked: (userId: string, now: Date) =>
@@ -120,21 +151,5 @@ export function createSessionsRepository(db: Kysely<Database>) {
         ])
         .where('sessions.id', '=', sessionId)
         .executeTakeFirst(),
-
-    /** A named server-side secret, generated once and shared by every instance using the database. */
-    secret: async (name: string, generate: () => string, now: Date): Promise<string> => {
-      const read = () =>
-        db.selectFrom('server_secrets').select('value').where('name', '=', name).executeTakeFirst();
-      const existing = await read();
-      if (existing) return existing.value;
-      await db
-        .insertInto('server_secrets')
-        .values({ name, value: generate(), created_at: now })
-        .onConflict((oc) => oc.column('name').doNothing())
-        .execute();
-      const stored = await read();
-      if (!stored) throw new Error(`server secret ${name} could not be stored`);
-      return stored.value;
-    },
   };
 }

@@ -62,22 +62,13 @@ export function createSessionsService(deps: {
   refreshTtlSeconds: number;
   /** A session not refreshed for this long ends (SESSION_IDLE_DAYS). */
   idleSeconds: number;
+  /** The server key that derives a refresh token's successor (the same on every instance). */
+  successorKey: () => Promise<Buffer>;
 }) {
   const { repository, tokens, cache, clock, metrics, refreshTtlSeconds, idleSeconds } = deps;
 
-  // The key that derives a token's successor; generated once per database, loaded on first use.
-  let successorKey: Promise<Buffer> | undefined;
-  const loadSuccessorKey = () => {
-    successorKey ??= repository
-      .secret('refresh_token_successor_key', () => randomBytes(32).toString('base64url'), clock.now())
-      .then((value) => Buffer.from(value, 'base64url'));
-    successorKey.catch(() => {
-      successorKey = undefined; // a database outage at first use must not poison every later call
-    });
-    return successorKey;
-  };
   const successorOf = async (token: string) =>
-    createHmac('sha256', await loadSuccessorKey())
+    createHmac('sha256', await deps.successorKey())
       .update(token)
       .digest('base64url');
 
@@ -105,13 +96,19 @@ export function createSessionsService(deps: {
     };
   }
 
-  /** After a successful login: a new session, its first refresh token, an access token. */
+  /**
+   * After a successful login: a new session, its first refresh token, an access token — or undefined
+   * when, by the time the session is written, the account was disabled, its password changed or its
+   * sessions ended (a login racing those never leaves a live session behind).
+   */
   async function start(input: {
     user: { id: string; username: string; role: Role };
     scopes: readonly Scope[];
     userAgent: string;
     ip: string;
-  }): Promise<TokenAnswer> {
+    /** The hash the password was verified against, and the user's sessions_epoch read with it. */
+    verified: { passwordHash: string; sessionsEpoch: number };
+  }): Promise<TokenAnswer | undefined> {
     const now = clock.now();
     const refreshToken = randomBytes(32).toString('base64url');
     const session = {
@@ -124,7 +121,7 @@ export function createSessionsService(deps: {
       user_agent: input.userAgent.slice(0, 512),
       ip: input.ip,
     };
-    await repository.create(session, hashToken(refreshToken));
+    if (!(await repository.create(session, hashToken(refreshToken), input.verified))) return undefined;
     return answer(
       { id: session.id, userId: input.user.id, username: input.user.username, role: input.user.role },
       input.scopes,

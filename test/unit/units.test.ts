@@ -4,6 +4,7 @@ import { test } from 'node:test';
 import { passwordProblem } from '../../src/accounts/password-policy.ts';
 import { grantScopes, parseScopeParameter, UnknownScopeError } from '../../src/authz/scopes.ts';
 import { adaptNodeSqlite } from '../../src/db/node-sqlite.ts';
+import { canonicalAddress } from '../../src/http/client-address.ts';
 import { classifyError } from '../../src/http/error-handler.ts';
 import { UnprocessableError } from '../../src/http/errors.ts';
 import { decodeCursor, encodeCursor } from '../../src/http/pagination.ts';
@@ -134,4 +135,27 @@ test('error classification: a lost database is a 503 with Retry-After, an unknow
   const unknown = classifyError(new TypeError('cannot read properties of undefined'));
   assert.equal(unknown.status, 500);
   assert.doesNotMatch(unknown.detail, /undefined|TypeError/);
+});
+
+test('client addresses: every spelling of one address is one key; IPv4-mapped is IPv4; IPv6 counts per /64', () => {
+  for (const spelling of [
+    '203.0.113.5',
+    '::ffff:203.0.113.5',
+    '::ffff:cb00:7105',
+    '0:0:0:0:0:ffff:cb00:7105',
+    '0000:0000:0000:0000:0000:FFFF:CB00:7105',
+    '[::ffff:203.0.113.5]',
+  ]) {
+    assert.equal(canonicalAddress(spelling), '203.0.113.5', spelling);
+  }
+  for (const spelling of [
+    '2001:db8:1:2::9',
+    '2001:0DB8:0001:0002:aaaa:bbbb:cccc:dddd',
+    'fe80::1%eth0'.replace('fe80::', '2001:db8:1:2::'),
+  ]) {
+    assert.equal(canonicalAddress(spelling), '2001:db8:1:2::/64', spelling);
+  }
+  assert.equal(canonicalAddress('2001:db8:1:3::9'), '2001:db8:1:3::/64');
+  assert.equal(canonicalAddress('::1'), '0:0:0:0::/64');
+  assert.equal(canonicalAddress('not-an-address'), 'not-an-address');
 });
