@@ -84,6 +84,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
   });
+  // An answer to a request that carried credentials is private, whatever the route: no shared or
+  // browser cache may keep it (API.md conventions). Set last, so no route can loosen it.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.headers.authorization !== undefined) reply.header('cache-control', 'no-store');
+  });
   app.addHook('onResponse', async (request, reply) => {
     request.log.info(
       {

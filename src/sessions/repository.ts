@@ -40,16 +40,18 @@ export function createSessionsRepository(db: Kysely<Database>) {
         return true;
       }),
 
-    /** A refresh token with its session and the session's user. */
+    /** A refresh token with its session, the session's user, and whether its successor is spent. */
     findToken: (tokenHash: string) =>
       db
         .selectFrom('refresh_tokens')
         .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
         .innerJoin('users', 'users.id', 'sessions.user_id')
+        .leftJoin('refresh_tokens as successor', 'successor.token_hash', 'refresh_tokens.successor_hash')
         .select([
           'refresh_tokens.token_hash',
           'refresh_tokens.spent_at',
           'refresh_tokens.successor_hash',
+          'successor.spent_at as successor_spent_at',
           'sessions.id as session_id',
           'sessions.scope',
           'sessions.last_used_at',

@@ -152,9 +152,10 @@ export function createSessionsService(deps: {
   }
 
   /**
-   * The reuse policy, in one place: a spent token back within REUSE_GRACE_MS is a retry and gets the
-   * successor it already has; later, it is theft, and the session is revoked — committed before the
-   * error answer — and the event logged for whoever investigates.
+   * The reuse policy, in one place: a spent token back within REUSE_GRACE_MS, while its successor has
+   * not been used itself, is a retry and gets that successor; later, or once the successor has been
+   * used (T0 → T1 → T2, then T0: someone else holds T0), it is theft, and the session is revoked —
+   * committed before the error answer — and the event logged for whoever investigates.
    */
   async function secondUse(
     row: TokenRow & { spent_at: Date },
@@ -164,7 +165,9 @@ export function createSessionsService(deps: {
     log: FastifyBaseLogger,
   ) {
     const sinceSpent = now.getTime() - row.spent_at.getTime();
-    if (sinceSpent <= REUSE_GRACE_MS && row.successor_hash === hashToken(successor)) return;
+    const retry =
+      sinceSpent <= REUSE_GRACE_MS && row.successor_hash === hashToken(successor) && row.successor_spent_at === null;
+    if (retry) return;
     await repository.revoke(row.session_id, 'refresh_token_reuse', now);
     cache.forgetSession(row.session_id);
     metrics?.refreshReuse.inc();

@@ -242,3 +242,30 @@ test('guard: 403 insufficient_scope names the scope the route needs', async (t) 
   );
   assert.equal(response.json().detail, 'this request needs the scope: posts:write');
 });
+
+test('every answer to a request that carried a bearer token is Cache-Control: no-store, even a 401 or a public route', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const { token: adminToken } = await signedIn(testApp, { role: 'admin' });
+  const cases: Array<[string, string, number]> = [
+    ['/users/me', token, 200],
+    ['/users/me/sessions', token, 200],
+    ['/users/me/posts', token, 200],
+    ['/users', adminToken, 200],
+    ['/users', token, 403],
+    ['/users/me', `${token.slice(0, -3)}AAA`, 401],
+    ['/posts', token, 200],
+    ['/.well-known/jwks.json', token, 200],
+  ];
+  for (const [url, credential, status] of cases) {
+    const response = await testApp.app.inject({ method: 'GET', url, headers: bearer(credential) });
+    assert.equal(response.statusCode, status, url);
+    assert.equal(response.headers['cache-control'], 'no-store', url);
+  }
+  const anonymous = await testApp.app.inject({ method: 'GET', url: '/.well-known/jwks.json' });
+  assert.match(
+    String(anonymous.headers['cache-control']),
+    /^public, max-age=\d+$/,
+    'public answers stay cacheable',
+  );
+});

@@ -155,6 +155,24 @@ describeEachEngine('sessions', (engine) => {
     );
   });
 
+  test('refresh: once the successor has been used, the parent coming back within 10 s is reuse and ends the session', async (t) => {
+    const { logger, lines } = captureLogs('warn');
+    const testApp = await buildTestApp(t, { engine, logger });
+    const user = await createUser(testApp);
+    const t0 = await loginPair(testApp, user);
+    const t1 = (await refresh(testApp, t0.refresh_token)).json();
+    testApp.clock.advance(1_000);
+    const t2 = await refresh(testApp, t1.refresh_token);
+    assert.equal(t2.statusCode, 200);
+    testApp.clock.advance(1_000);
+    const replay = await refresh(testApp, t0.refresh_token);
+    assert.equal(replay.statusCode, 400);
+    assert.equal(replay.json().error, 'invalid_grant');
+    assert.equal((await me(testApp, t2.json().access_token)).statusCode, 401, 'the whole session ended');
+    assert.equal((await refresh(testApp, t2.json().refresh_token)).statusCode, 400);
+    assert.ok(lines.some((line) => JSON.parse(line).event === 'refresh_token_reuse'));
+  });
+
   test('refresh: parallel requests with one token all succeed with one successor, and exactly one is stored', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
