@@ -12,6 +12,7 @@ import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
 import { registerErrorHandlers } from './http/error-handler.ts';
+import { loggableUrl } from './http/logging.ts';
 import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
@@ -93,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     request.log.info(
       {
         method: request.method,
-        url: request.url,
+        url: loggableUrl(request.url),
         route: request.routeOptions.url,
         statusCode: reply.statusCode,
         durationMs: Math.round(reply.elapsedTime * 100) / 100,
@@ -177,7 +178,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const login = createLoginService({ users, sessions, throttle, devices, metrics });
 
-  await app.register(metaRoutes, { database, metrics });
+  await app.register(metaRoutes, { database, metrics, metricsToken: config.metricsToken });
   await app.register(tokenRoutes, { login, sessions });
   await app.register(metadataRoutes, { keys, issuer: config.issuer });
   await app.register(accountsRoutes, { accounts, requireAuth });

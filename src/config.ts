@@ -37,7 +37,13 @@ export interface Config {
   /** Fastify's trustProxy: false, or the proxy addresses/CIDRs whose X-Forwarded-For is honoured. */
   readonly trustProxy: false | string[];
   readonly production: boolean;
+  /**
+   * Whether /metrics is served: METRICS=on, and in production only with METRICS_TOKEN (an open
+   * /metrics tells anyone the traffic, the failure rates and the versions).
+   */
   readonly metrics: boolean;
+  /** The bearer token /metrics requires (METRICS_TOKEN); required in production. */
+  readonly metricsToken: string | undefined;
   readonly logLevel: string;
 }
 
@@ -287,6 +293,10 @@ export function loadConfig(env: Env): Config {
 
   const metricsText = value('METRICS') ?? 'on';
   if (!['on', 'off'].includes(metricsText)) bad('METRICS', `"${metricsText}" must be on or off`, 'off');
+  const metricsToken = value('METRICS_TOKEN');
+  if (metricsToken !== undefined && Buffer.byteLength(metricsToken) < 16) {
+    bad('METRICS_TOKEN', 'must be at least 16 bytes', '"$(openssl rand -base64 24)"');
+  }
 
   const logLevel = value('LOG_LEVEL') ?? 'info';
   if (!LOG_LEVELS.includes(logLevel))
@@ -313,7 +323,8 @@ export function loadConfig(env: Env): Config {
     corsOrigins: Object.freeze(corsOrigins),
     trustProxy,
     production,
-    metrics: metricsText === 'on',
+    metrics: metricsText === 'on' && (!production || metricsToken !== undefined),
+    metricsToken,
     logLevel,
   });
 }

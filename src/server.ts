@@ -10,7 +10,10 @@ import { systemClock } from './clock.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
 import { migrateToLatest } from './db/migrate.ts';
+import { type ScheduledJob, startScheduledJobs } from './db/scheduled-jobs.ts';
 import { createLogger } from './http/logging.ts';
+import { purgeLoginAddresses } from './login/devices.ts';
+import { createSessionsRepository } from './sessions/repository.ts';
 import { connectRedis } from './shared/redis.ts';
 import { loadKeyRing } from './tokens/keys.ts';
 
@@ -43,6 +46,23 @@ export async function openMigratedDatabase(config: Config, log: Logger): Promise
   return database;
 }
 
+const HOUR_MS = 3_600_000;
+
+/** What runs on a schedule, once across all instances sharing the database. */
+export function scheduledJobs(config: Config, database: OpenDatabase): ScheduledJob[] {
+  const sessions = createSessionsRepository(database.db);
+  return [
+    {
+      name: 'purge-sessions',
+      everyMs: HOUR_MS,
+      run: async (now) => ({
+        ...(await sessions.purge(now, config.sessionIdleSeconds)),
+        loginAddresses: await purgeLoginAddresses(database.db, now),
+      }),
+    },
+  ];
+}
+
 export interface RunningServer {
   readonly app: FastifyInstance;
   readonly database: OpenDatabase;
@@ -66,13 +86,23 @@ export async function startServer(
     if (admin)
       log.info({ userId: admin.id, username: admin.username }, 'first admin created from ADMIN_* settings');
   }
+  if (config.production && config.metricsToken === undefined) {
+    log.info('/metrics is off: in production it is served only with METRICS_TOKEN set');
+  }
   const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisPrefix, log) : undefined;
   const app = await buildApp({ config, database, keys, redis, logger: log, version: VERSION });
   await app.listen({ port: config.port, host: config.host });
+  const jobs = startScheduledJobs({
+    db: database.db,
+    clock: systemClock,
+    log,
+    jobs: scheduledJobs(config, database),
+  });
   return {
     app,
     database,
     stop: async () => {
+      await jobs.stop();
       await app.close();
       await redis?.close();
       await database.close();

@@ -74,6 +74,11 @@ export interface LoginAddressesTable {
   last_login_at: Timestamp;
 }
 
+export interface ScheduledJobsTable {
+  name: string;
+  last_run_at: Timestamp;
+}
+
 export interface Database {
   users: UsersTable;
   posts: PostsTable;
@@ -82,6 +87,7 @@ export interface Database {
   refresh_tokens: RefreshTokensTable;
   server_secrets: ServerSecretsTable;
   login_addresses: LoginAddressesTable;
+  scheduled_jobs: ScheduledJobsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -28,3 +28,21 @@ export function createLogger(level: string, destination?: NodeJS.WritableStream)
   const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
   return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
 }
+
+/** Query parameters that carry credentials when a client puts them in a URL (RFC 6750 §2.3 and others). */
+const SECRET_QUERY_PARAMETERS = ['access_token', 'token', 'refresh_token', 'code'];
+
+/** A request URL fit for a log line: the path, and the query with credential values redacted. */
+export function loggableUrl(url: string): string {
+  const mark = url.indexOf('?');
+  if (mark < 0) return url;
+  const query = new URLSearchParams(url.slice(mark + 1));
+  let redacted = false;
+  for (const name of SECRET_QUERY_PARAMETERS) {
+    if (query.has(name)) {
+      query.set(name, '[redacted]');
+      redacted = true;
+    }
+  }
+  return redacted ? `${url.slice(0, mark)}?${query.toString()}` : url;
+}

@@ -1,16 +1,28 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { OpenDatabase } from '../db/database.ts';
-import { ServiceUnavailableError } from './errors.ts';
+import { HttpError, ServiceUnavailableError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
 import { problemResponses } from './problem.ts';
 
 const READY_TIMEOUT_MS = 3000;
 
+/** Constant-time: a wrong METRICS_TOKEN guess learns nothing from how long the answer took. */
+function isBearer(header: string | undefined, token: string): boolean {
+  const expected = createHash('sha256').update(`Bearer ${token}`).digest();
+  const given = createHash('sha256')
+    .update(header ?? '')
+    .digest();
+  return timingSafeEqual(expected, given);
+}
+
 export const metaRoutes: FastifyPluginAsyncTypebox<{
   database: OpenDatabase;
   metrics: Metrics | undefined;
-}> = async (app, { database, metrics }) => {
+  /** When set, /metrics answers only `Authorization: Bearer <token>` (production). */
+  metricsToken: string | undefined;
+}> = async (app, { database, metrics, metricsToken }) => {
   app.get(
     '/',
     {
@@ -73,15 +85,23 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
           tags: ['meta'],
           summary: 'Prometheus metrics (text exposition format)',
           produces: ['text/plain'],
+          description:
+            'Open outside production; in production it needs `Authorization: Bearer $METRICS_TOKEN` and is off without it.',
           response: {
             200: {
               description: 'Prometheus text format',
               content: { 'text/plain': { schema: Type.String() } },
             },
+            ...problemResponses(401),
           },
         },
       },
-      async (_request, reply) => {
+      async (request, reply) => {
+        if (metricsToken !== undefined && !isBearer(request.headers.authorization, metricsToken)) {
+          throw new HttpError(401, 'unauthenticated', '/metrics needs its bearer token (METRICS_TOKEN)', {
+            headers: { 'www-authenticate': 'Bearer realm="metrics"' },
+          });
+        }
         reply.type(metrics.registry.contentType);
         return metrics.registry.metrics();
       },

@@ -67,14 +67,14 @@ export function createDevices(deps: { db: Kysely<Database>; clock: Clock; key: (
       if (owner !== userId || !(age >= 0 && age < TRUST_MS)) return undefined;
       return nonce;
     },
-
-    /** Forgets pairs older than the trust period (the purge job). */
-    async purge(): Promise<number> {
-      const result = await db
-        .deleteFrom('login_addresses')
-        .where('last_login_at', '<', new Date(clock.now().getTime() - TRUST_MS))
-        .executeTakeFirst();
-      return Number(result.numDeletedRows);
-    },
   };
+}
+
+/** Forgets (account, address) pairs older than the trust period (the hourly purge). */
+export async function purgeLoginAddresses(db: Kysely<Database>, now: Date): Promise<number> {
+  const result = await db
+    .deleteFrom('login_addresses')
+    .where('last_login_at', '<', new Date(now.getTime() - TRUST_MS))
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
 }

@@ -1,4 +1,5 @@
 import { type Kysely, PostgresAdapter } from 'kysely';
+import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { Database, NewSession } from '../db/schema.ts';
 
 export type SessionsRepository = ReturnType<typeof createSessionsRepository>;
@@ -153,5 +154,50 @@ export function createSessionsRepository(db: Kysely<Database>) {
         ])
         .where('sessions.id', '=', sessionId)
         .executeTakeFirst(),
+
+    /**
+     * Deletes sessions that ended (revoked, past their absolute or idle end) more than a day ago —
+     * their refresh tokens go with them — and spent refresh tokens older than the idle period: a
+     * replay of one of those is then an unknown token (invalid_grant) rather than a detected reuse.
+     */
+    purge: async (now: Date, idleSeconds: number): Promise<{ sessions: number; refreshTokens: number }> => {
+      const BATCH = 500;
+      const endedBefore = new Date(now.getTime() - 86_400_000);
+      const idleBefore = new Date(endedBefore.getTime() - idleSeconds * 1000);
+      const spentBefore = new Date(now.getTime() - idleSeconds * 1000);
+      const sessions = await deleteInBatches(async () => {
+        const result = await db
+          .deleteFrom('sessions')
+          .where('id', 'in', (eb) =>
+            eb
+              .selectFrom('sessions')
+              .select('id')
+              .where((w) =>
+                w.or([
+                  w('expires_at', '<', endedBefore),
+                  w('revoked_at', '<', endedBefore),
+                  w('last_used_at', '<', idleBefore),
+                ]),
+              )
+              .limit(BATCH),
+          )
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      }, BATCH);
+      const refreshTokens = await deleteInBatches(async () => {
+        const result = await db
+          .deleteFrom('refresh_tokens')
+          .where('token_hash', 'in', (eb) =>
+            eb
+              .selectFrom('refresh_tokens')
+              .select('token_hash')
+              .where('spent_at', '<', spentBefore)
+              .limit(BATCH),
+          )
+          .executeTakeFirst();
+        return Number(result.numDeletedRows);
+      }, BATCH);
+      return { sessions, refreshTokens };
+    },
   };
 }

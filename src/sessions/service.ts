@@ -166,7 +166,9 @@ export function createSessionsService(deps: {
   ) {
     const sinceSpent = now.getTime() - row.spent_at.getTime();
     const retry =
-      sinceSpent <= REUSE_GRACE_MS && row.successor_hash === hashToken(successor) && row.successor_spent_at === null;
+      sinceSpent <= REUSE_GRACE_MS &&
+      row.successor_hash === hashToken(successor) &&
+      row.successor_spent_at === null;
     if (retry) return;
     await repository.revoke(row.session_id, 'refresh_token_reuse', now);
     cache.forgetSession(row.session_id);

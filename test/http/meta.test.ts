@@ -176,3 +176,55 @@ test('logs: one line per request with its id; no token, password or cookie ever 
   assert.ok(!all.includes(token.split('.')[2]!));
   assert.match(all, /\[redacted\]/);
 });
+
+test('the request log line redacts access_token, token, refresh_token and code in the query string', async (t) => {
+  const { logger, lines } = captureLogs();
+  const testApp = await buildTestApp(t, { logger });
+  const { token } = await signedIn(testApp);
+  lines.length = 0;
+  await testApp.app.inject({
+    method: 'GET',
+    url: `/posts?access_token=${token}&limit=5&token=tok-4242&refresh_token=rt-4343&code=c-4444&q=hello`,
+  });
+  const [line] = lines.map((text) => JSON.parse(text)).filter((entry) => entry.msg === 'request');
+  assert.ok(line);
+  assert.equal(
+    line.url,
+    '/posts?access_token=%5Bredacted%5D&limit=5&token=%5Bredacted%5D&refresh_token=%5Bredacted%5D&code=%5Bredacted%5D&q=hello',
+  );
+  assert.doesNotMatch(lines.join('\n'), /tok-4242|rt-4343|c-4444/);
+  assert.ok(!lines.join('\n').includes(token.split('.')[1]!));
+});
+
+test('GET /metrics in production needs Bearer $METRICS_TOKEN, and is off without METRICS_TOKEN', async (t) => {
+  const production = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-at-least-32-bytes!' };
+  const withToken = await buildTestApp(t, {
+    env: { ...production, METRICS_TOKEN: 'metrics-token-0123456789' },
+  });
+  const none = await withToken.app.inject({ method: 'GET', url: '/metrics' });
+  assert.equal(none.statusCode, 401);
+  assert.equal(none.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(none.headers['www-authenticate'], 'Bearer realm="metrics"');
+  const wrong = await withToken.app.inject({
+    method: 'GET',
+    url: '/metrics',
+    headers: bearer('metrics-token-0123456780'),
+  });
+  assert.equal(wrong.statusCode, 401);
+  const right = await withToken.app.inject({
+    method: 'GET',
+    url: '/metrics',
+    headers: bearer('metrics-token-0123456789'),
+  });
+  assert.equal(right.statusCode, 200);
+  assert.match(right.body, /http_requests_total/);
+
+  const without = await buildTestApp(t, { env: production });
+  assert.equal((await without.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404);
+  const open = await buildTestApp(t);
+  assert.equal(
+    (await open.app.inject({ method: 'GET', url: '/metrics' })).statusCode,
+    200,
+    'open outside production',
+  );
+});
