@@ -11,7 +11,7 @@ import { createAccountsService } from './accounts/service.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
-import { registerErrorHandlers } from './http/error-handler.ts';
+import { answerClientError, registerErrorHandlers } from './http/error-handler.ts';
 import { loggableUrl } from './http/logging.ts';
 import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
@@ -57,6 +57,8 @@ export interface AppDeps {
 }
 
 export const BODY_LIMIT = 64 * 1024;
+const HEADERS_TIMEOUT_MS = 10_000;
+const KEEP_ALIVE_MS = 72_000;
 
 /** The whole HTTP application, wired from its dependencies. No I/O and no process.env here: main.ts owns those. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -66,6 +68,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
     bodyLimit: BODY_LIMIT,
+    // Slow clients cannot hold sockets (API.md "Abuse limits"): the whole request within
+    // REQUEST_TIMEOUT, the headers within 10 s, idle keep-alive sockets closed after 72 s; Node
+    // checks pending requests every second instead of every 30.
+    requestTimeout: config.requestTimeoutSeconds * 1000,
+    keepAliveTimeout: KEEP_ALIVE_MS,
+    http: {
+      headersTimeout: Math.min(HEADERS_TIMEOUT_MS, config.requestTimeoutSeconds * 1000),
+      requestTimeout: config.requestTimeoutSeconds * 1000,
+      connectionsCheckingInterval: 1000,
+    },
+    clientErrorHandler: answerClientError,
     trustProxy: config.trustProxy === false ? false : config.trustProxy,
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,

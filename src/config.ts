@@ -37,6 +37,8 @@ export interface Config {
   /** Fastify's trustProxy: false, or the proxy addresses/CIDRs whose X-Forwarded-For is honoured. */
   readonly trustProxy: false | string[];
   readonly production: boolean;
+  /** A request body must arrive within this (REQUEST_TIMEOUT); headers within min(10 s, this). */
+  readonly requestTimeoutSeconds: number;
   /**
    * Whether /metrics is served: METRICS=on, and in production only with METRICS_TOKEN (an open
    * /metrics tells anyone the traffic, the failure rates and the versions).
@@ -291,6 +293,20 @@ export function loadConfig(env: Env): Config {
     }
   }
 
+  let requestTimeoutSeconds = 30;
+  const requestTimeoutText = value('REQUEST_TIMEOUT');
+  if (requestTimeoutText !== undefined) {
+    if (
+      !/^\d{1,4}$/.test(requestTimeoutText) ||
+      Number(requestTimeoutText) < 1 ||
+      Number(requestTimeoutText) > 3600
+    ) {
+      bad('REQUEST_TIMEOUT', `"${requestTimeoutText}" is not a whole number of seconds from 1 to 3600`, '30');
+    } else {
+      requestTimeoutSeconds = Number(requestTimeoutText);
+    }
+  }
+
   const metricsText = value('METRICS') ?? 'on';
   if (!['on', 'off'].includes(metricsText)) bad('METRICS', `"${metricsText}" must be on or off`, 'off');
   const metricsToken = value('METRICS_TOKEN');
@@ -323,6 +339,7 @@ export function loadConfig(env: Env): Config {
     corsOrigins: Object.freeze(corsOrigins),
     trustProxy,
     production,
+    requestTimeoutSeconds,
     metrics: metricsText === 'on' && (!production || metricsToken !== undefined),
     metricsToken,
     logLevel,

@@ -1,3 +1,5 @@
+import { STATUS_CODES } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionError } from '../db/errors.ts';
 import { HttpError, UnprocessableError } from './errors.ts';
@@ -38,13 +40,6 @@ export function classifyError(error: unknown): ErrorAnswer {
       errors: toFieldErrors(fastifyError.validation),
     };
   }
-  if (isConnectionError(error)) {
-    return {
-      status: 503,
-      headers: { 'retry-after': '5' },
-      detail: 'the database is unavailable; try again shortly',
-    };
-  }
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
     const detail =
@@ -53,6 +48,14 @@ export function classifyError(error: unknown): ErrorAnswer {
         ? FASTIFY_DETAILS.FST_ERR_CTP_INVALID_JSON_BODY!
         : 'the request was not accepted');
     return { status, headers: {}, detail };
+  }
+  // After the 4xx branch: a client that aborts mid-body is ECONNRESET too, with Fastify's 400 on it.
+  if (isConnectionError(error)) {
+    return {
+      status: 503,
+      headers: { 'retry-after': '5' },
+      detail: 'the database is unavailable; try again shortly',
+    };
   }
   return { status: 500, headers: {}, detail: 'an unexpected error occurred; it has been logged' };
 }
@@ -78,4 +81,38 @@ export function registerErrorHandlers(app: FastifyInstance): void {
   app.setNotFoundHandler((_request, reply) =>
     reply.code(404).type(PROBLEM_CONTENT_TYPE).send(toProblem(404, 'no route matches this method and path')),
   );
+}
+
+const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request did not arrive in time'],
+  HPE_HEADER_OVERFLOW: [431, 'header_overflow', 'the request headers are too large'],
+};
+
+/**
+ * Errors Node raises before a request reaches Fastify (a body or headers that did not arrive in
+ * time, oversized headers, bytes that are not HTTP): one log line without a stack, a problem
+ * document when the socket can still take one, and the socket closed.
+ */
+export function answerClientError(
+  this: FastifyInstance,
+  error: Error & { code?: string },
+  socket: Duplex,
+): void {
+  const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
+    400,
+    'client_error',
+    'the request is not valid HTTP',
+  ];
+  if (error.code !== 'ECONNRESET' && !socket.destroyed) {
+    const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+    this.log.info({ event: 'request_aborted', reason, code: error.code, address: remote }, 'request aborted');
+    if (socket.writable) {
+      const body = JSON.stringify(toProblem(status, detail));
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+  }
+  socket.destroy();
 }
