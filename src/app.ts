@@ -33,7 +33,7 @@ import { sessionRoutes } from './sessions/routes.ts';
 import { createSessionsService } from './sessions/service.ts';
 import type { SharedRedis } from './shared/redis.ts';
 import { createAccessTokens } from './tokens/access-tokens.ts';
-import { createKeyCipher, type KeyCipher } from './tokens/key-encryption.ts';
+import { createKeyCipher } from './tokens/key-encryption.ts';
 import type { KeyRing } from './tokens/keys.ts';
 import { OAuthErrorBody } from './tokens/oauth-error.ts';
 import { metadataRoutes } from './tokens/routes.ts';
@@ -43,8 +43,6 @@ export interface AppDeps {
   readonly config: Config;
   readonly database: OpenDatabase;
   readonly keys: KeyRing;
-  /** Seals the keys and secrets kept in the database (KEY_ENCRYPTION_KEY); none means stored as they are. */
-  readonly keyCipher?: KeyCipher;
   readonly clock?: Clock;
   /** A pino logger; none means silent. */
   readonly logger?: FastifyBaseLogger;
@@ -160,7 +158,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // cache loads through the service (only ever during a request, after both exist).
   const sessionCache =
     deps.sessionCache ?? createSessionCache({ load: (sid) => sessions.state(sid), clock, redis: deps.redis });
-  const secrets = createServerSecrets(database.db, deps.keyCipher ?? createKeyCipher(undefined), clock);
+  const secrets = createServerSecrets(database.db, createKeyCipher(config.keyEncryptionKey), clock);
   const sessions = createSessionsService({
     repository: createSessionsRepository(database.db),
     successorKey: () => secrets.key('refresh_token_successor_key'),

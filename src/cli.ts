@@ -8,6 +8,7 @@ import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
 import { configFromEnvironment, openMigratedDatabase } from './server.ts';
+import { createKeyCipher } from './tokens/key-encryption.ts';
 import { jwksMaxAge, rotateKeys } from './tokens/keys.ts';
 
 const USAGE = `usage: inkgate <command>
@@ -61,6 +62,7 @@ async function main(argv: string[]): Promise<number> {
         alg: config.jwtAlg,
         now: systemClock.now(),
         accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+        cipher: createKeyCipher(config.keyEncryptionKey),
       });
       const maxAge = jwksMaxAge(config.accessTokenTtlSeconds);
       const startsNow = rotated !== undefined && rotated.activatesAt.getTime() <= Date.now();

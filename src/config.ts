@@ -37,6 +37,8 @@ export interface Config {
   /** Fastify's trustProxy: false, or the proxy addresses/CIDRs whose X-Forwarded-For is honoured. */
   readonly trustProxy: false | string[];
   readonly production: boolean;
+  /** KEY_ENCRYPTION_KEY: 32 bytes that seal the keys and secrets kept in the database (AES-256-GCM). */
+  readonly keyEncryptionKey: Uint8Array | undefined;
   /** A request body must arrive within this (REQUEST_TIMEOUT); headers within min(10 s, this). */
   readonly requestTimeoutSeconds: number;
   /**
@@ -293,6 +295,23 @@ export function loadConfig(env: Env): Config {
     }
   }
 
+  let keyEncryptionKey: Uint8Array | undefined;
+  const kekText = value('KEY_ENCRYPTION_KEY');
+  if (kekText !== undefined) {
+    const bytes = Buffer.from(kekText, 'base64');
+    if (!/^[A-Za-z0-9+/]+={0,2}$/.test(kekText) || bytes.length !== 32) {
+      bad('KEY_ENCRYPTION_KEY', 'must be 32 bytes in base64', '"$(openssl rand -base64 32)"');
+    } else {
+      keyEncryptionKey = new Uint8Array(bytes);
+    }
+  } else if (production) {
+    bad(
+      'KEY_ENCRYPTION_KEY',
+      'is required when NODE_ENV=production: it seals the server keys inkgate keeps in the database',
+      '"$(openssl rand -base64 32)"',
+    );
+  }
+
   let requestTimeoutSeconds = 30;
   const requestTimeoutText = value('REQUEST_TIMEOUT');
   if (requestTimeoutText !== undefined) {
@@ -339,6 +358,7 @@ export function loadConfig(env: Env): Config {
     corsOrigins: Object.freeze(corsOrigins),
     trustProxy,
     production,
+    keyEncryptionKey,
     requestTimeoutSeconds,
     metrics: metricsText === 'on' && (!production || metricsToken !== undefined),
     metricsToken,
@@ -381,5 +401,6 @@ export function keySettings(config: Config): KeySettings {
     previousKeys: config.jwtPreviousKeys,
     accessTokenTtlSeconds: config.accessTokenTtlSeconds,
     rotationDays: config.jwtKeyRotationDays,
+    encryptionKey: config.keyEncryptionKey,
   };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, type LogEvent, type Logger, PostgresDialect, SqliteDialect } from 'kysely';
@@ -33,8 +33,20 @@ export function openDatabase(url: string, options: OpenOptions = {}): OpenDataba
   throw new Error('DATABASE_URL must start with sqlite: or postgres://');
 }
 
+/**
+ * The database holds password hashes and, unless keys come from configuration, key material: only
+ * inkgate's own user may read it. A folder it creates is 0700; the database file is created 0600
+ * before SQLite opens it (SQLite gives its -wal and -shm files the database file's mode), and files
+ * left looser by an older version are tightened.
+ */
+function restrictFiles(path: string): void {
+  mkdirSync(dirname(resolve(path)), { recursive: true, mode: 0o700 });
+  closeSync(openSync(path, 'a', 0o600));
+  for (const file of [path, `${path}-wal`, `${path}-shm`]) if (existsSync(file)) chmodSync(file, 0o600);
+}
+
 function openSqlite(path: string, log: Logger | undefined): OpenDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(resolve(path)), { recursive: true });
+  if (path !== ':memory:') restrictFiles(path);
   const sqlite = new DatabaseSync(path, { enableForeignKeyConstraints: true, timeout: 5000 });
   // WAL lets readers and one writer (and several processes on one file) work side by side.
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');

@@ -11,6 +11,8 @@ import { base64url, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
+import { createKeyCipher, isSealed, type KeyCipher } from './key-encryption.ts';
+import { serverSecretContext } from './server-secrets.ts';
 
 export const ALGORITHMS = ['HS256', 'RS256', 'ES256', 'EdDSA'] as const;
 export type SigningAlgorithm = (typeof ALGORITHMS)[number];
@@ -82,6 +84,8 @@ export interface KeySettings {
   readonly accessTokenTtlSeconds: number;
   /** Rotate database keys on their own after this many days (JWT_KEY_ROTATION_DAYS); off when undefined. */
   readonly rotationDays: number | undefined;
+  /** KEY_ENCRYPTION_KEY: seals the keys and secrets kept in the database. */
+  readonly encryptionKey: Uint8Array | undefined;
 }
 
 /** Shorter than the access-token lifetime (API.md), and a new key waits this long before it signs. */
@@ -147,8 +151,17 @@ function materialOf(alg: SigningAlgorithm, jwkText: string): Uint8Array | KeyObj
 
 type Db = Kysely<Database>;
 
-/** Inserts a freshly generated key that starts signing `delaySeconds` from now. */
-async function insertGeneratedKey(db: Db, alg: SigningAlgorithm, now: Date, delaySeconds: number) {
+/** Where a stored key is bound to (the GCM additional data): a sealed key moved to another row does not open. */
+const keyContext = (kid: string) => `signing_keys:${kid}`;
+
+/** Inserts a freshly generated key that starts signing `delaySeconds` from now, sealed by `cipher`. */
+async function insertGeneratedKey(
+  db: Db,
+  alg: SigningAlgorithm,
+  now: Date,
+  delaySeconds: number,
+  cipher: KeyCipher,
+) {
   const jwk = generateKeyJwk(alg);
   const key = await keyFrom(alg, materialOf(alg, JSON.stringify(jwk)), now);
   const activatesAt = new Date(now.getTime() + delaySeconds * 1000);
@@ -157,7 +170,7 @@ async function insertGeneratedKey(db: Db, alg: SigningAlgorithm, now: Date, dela
     .values({
       kid: key.kid,
       alg,
-      private_jwk: JSON.stringify(jwk),
+      private_jwk: cipher.seal(JSON.stringify(jwk), keyContext(key.kid)),
       created_at: now,
       activates_at: activatesAt,
     })
@@ -173,7 +186,14 @@ async function insertGeneratedKey(db: Db, alg: SigningAlgorithm, now: Date, dela
  */
 export async function rotateKeys(
   db: Db,
-  options: { alg: SigningAlgorithm; now: Date; accessTokenTtlSeconds: number; onlyIfOlderThanDays?: number },
+  options: {
+    alg: SigningAlgorithm;
+    now: Date;
+    accessTokenTtlSeconds: number;
+    onlyIfOlderThanDays?: number;
+    /** Seals the new key at rest (KEY_ENCRYPTION_KEY); stored as it is without one. */
+    cipher?: KeyCipher;
+  },
 ): Promise<{ kid: string; activatesAt: Date } | undefined> {
   return db.transaction().execute(async (trx) => {
     if (trx.getExecutor().adapter instanceof PostgresAdapter) {
@@ -196,7 +216,13 @@ export async function rotateKeys(
       .where('alg', '=', options.alg)
       .executeTakeFirst();
     const delay = existing ? jwksMaxAge(options.accessTokenTtlSeconds) : 0;
-    return insertGeneratedKey(trx, options.alg, options.now, delay);
+    return insertGeneratedKey(
+      trx,
+      options.alg,
+      options.now,
+      delay,
+      options.cipher ?? createKeyCipher(undefined),
+    );
   });
 }
 
@@ -212,6 +238,8 @@ export async function loadKeyRing(options: {
 }): Promise<KeyRing> {
   const { db, clock, settings } = options;
   const { alg } = settings;
+  const cipher = createKeyCipher(settings.encryptionKey);
+  if (cipher.sealing) await sealStoredKeys(db, cipher);
   const maxAge = jwksMaxAge(settings.accessTokenTtlSeconds);
   const retireAfterMs = (settings.accessTokenTtlSeconds + SKEW_SECONDS) * 1000;
   const previous = await Promise.all(
@@ -254,7 +282,13 @@ export async function loadKeyRing(options: {
       .orderBy('kid')
       .execute();
     const keys = await Promise.all(
-      rows.map((row) => keyFrom(alg, materialOf(alg, row.private_jwk), row.activates_at ?? row.created_at)),
+      rows.map((row) =>
+        keyFrom(
+          alg,
+          materialOf(alg, cipher.open(row.private_jwk, keyContext(row.kid))),
+          row.activates_at ?? row.created_at,
+        ),
+      ),
     );
     // Same activation time (instances that generated at once): the first in (created_at, kid) order wins.
     stored = keys.sort((a, b) => a.activatesAt.getTime() - b.activatesAt.getTime());
@@ -263,7 +297,7 @@ export async function loadKeyRing(options: {
 
   await load();
   if (stored.length === 0) {
-    await insertGeneratedKey(db, alg, clock.now(), 0);
+    await insertGeneratedKey(db, alg, clock.now(), 0, cipher);
     await load();
   }
 
@@ -317,9 +351,35 @@ export async function loadKeyRing(options: {
           now: clock.now(),
           accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
           onlyIfOlderThanDays: settings.rotationDays,
+          cipher,
         }).catch(() => undefined); // another instance rotating at the same moment is fine
       }
       await load();
     },
   };
+}
+
+/**
+ * Seals, in place, every key and server secret kept before KEY_ENCRYPTION_KEY was set, so that from
+ * the first start with it the database holds no usable key on its own.
+ */
+async function sealStoredKeys(db: Db, cipher: KeyCipher): Promise<void> {
+  const keys = await db.selectFrom('signing_keys').select(['kid', 'private_jwk']).execute();
+  for (const row of keys.filter((key) => !isSealed(key.private_jwk))) {
+    await db
+      .updateTable('signing_keys')
+      .set({ private_jwk: cipher.seal(row.private_jwk, keyContext(row.kid)) })
+      .where('kid', '=', row.kid)
+      .where('private_jwk', '=', row.private_jwk)
+      .execute();
+  }
+  const secrets = await db.selectFrom('server_secrets').select(['name', 'value']).execute();
+  for (const row of secrets.filter((secret) => !isSealed(secret.value))) {
+    await db
+      .updateTable('server_secrets')
+      .set({ value: cipher.seal(row.value, serverSecretContext(row.name)) })
+      .where('name', '=', row.name)
+      .where('value', '=', row.value)
+      .execute();
+  }
 }

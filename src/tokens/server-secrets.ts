@@ -4,6 +4,9 @@ import type { Clock } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
 import type { KeyCipher } from './key-encryption.ts';
 
+/** Where a secret is bound to (the GCM additional data). */
+export const serverSecretContext = (name: string) => `server_secrets:${name}`;
+
 export type ServerSecrets = ReturnType<typeof createServerSecrets>;
 
 /**
@@ -13,7 +16,7 @@ export type ServerSecrets = ReturnType<typeof createServerSecrets>;
  */
 export function createServerSecrets(db: Kysely<Database>, cipher: KeyCipher, clock: Clock) {
   const cache = new Map<string, Promise<Buffer>>();
-  const context = (name: string) => `server_secrets:${name}`;
+  const context = serverSecretContext;
 
   async function load(name: string): Promise<Buffer> {
     const read = () =>

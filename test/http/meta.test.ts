@@ -197,7 +197,11 @@ test('the request log line redacts access_token, token, refresh_token and code i
 });
 
 test('GET /metrics in production needs Bearer $METRICS_TOKEN, and is off without METRICS_TOKEN', async (t) => {
-  const production = { NODE_ENV: 'production', JWT_SECRET: 'a-production-secret-of-at-least-32-bytes!' };
+  const production = {
+    NODE_ENV: 'production',
+    JWT_SECRET: 'a-production-secret-of-at-least-32-bytes!',
+    KEY_ENCRYPTION_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+  };
   const withToken = await buildTestApp(t, {
     env: { ...production, METRICS_TOKEN: 'metrics-token-0123456789' },
   });

@@ -172,7 +172,13 @@ test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
 
 test('NODE_ENV=production without JWT_SECRET exits non-zero with one line naming the variable', async () => {
   const { code, stderr } = await run('npm', ['start', '--silent'], {
-    env: { NODE_ENV: 'production', JWT_SECRET: '', PORT: '0', DATABASE_URL: 'sqlite::memory:' },
+    env: {
+      NODE_ENV: 'production',
+      JWT_SECRET: '',
+      KEY_ENCRYPTION_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
+      PORT: '0',
+      DATABASE_URL: 'sqlite::memory:',
+    },
   });
   assert.notEqual(code, 0);
   const lines = stderr.split('\n').filter((line) => line.startsWith('inkgate:'));

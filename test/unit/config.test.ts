@@ -61,12 +61,45 @@ test('config: each bad variable is one line naming it, what is wrong and a good 
   for (const line of problems) assert.match(line, /^[A-Z_]+: .+, e\.g\. [A-Z_]+=.+$/);
 });
 
-test('config: production refuses to start without JWT_SECRET', () => {
+const KEK = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
+
+test('config: production refuses to start without JWT_SECRET or KEY_ENCRYPTION_KEY', () => {
   const problems = problemsOf({ NODE_ENV: 'production' });
-  assert.equal(problems.length, 1);
+  assert.equal(problems.length, 2);
   assert.match(problems[0]!, /^JWT_SECRET: is required when NODE_ENV=production/);
-  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32) });
+  assert.match(problems[1]!, /^KEY_ENCRYPTION_KEY: is required when NODE_ENV=production/);
+  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), KEY_ENCRYPTION_KEY: KEK });
   assert.equal(config.production, true);
+  assert.deepEqual(
+    [...config.keyEncryptionKey!],
+    Array.from({ length: 32 }, (_, i) => i),
+  );
+});
+
+test('config: KEY_ENCRYPTION_KEY must be 32 bytes of base64', () => {
+  for (const bad of [
+    'short',
+    Buffer.alloc(31).toString('base64'),
+    Buffer.alloc(33).toString('base64'),
+    `${KEK}!`,
+  ]) {
+    assert.match(
+      problemsOf({ KEY_ENCRYPTION_KEY: bad })[0]!,
+      /^KEY_ENCRYPTION_KEY: must be 32 bytes in base64, e\.g\./,
+      bad,
+    );
+  }
+});
+
+test('config: REQUEST_TIMEOUT and METRICS_TOKEN', () => {
+  assert.equal(loadConfig({}).requestTimeoutSeconds, 30);
+  assert.equal(loadConfig({ REQUEST_TIMEOUT: '5' }).requestTimeoutSeconds, 5);
+  for (const bad of ['0', '3601', '1.5', 'abc'])
+    assert.match(problemsOf({ REQUEST_TIMEOUT: bad })[0]!, /^REQUEST_TIMEOUT: /);
+  assert.match(problemsOf({ METRICS_TOKEN: 'short' })[0]!, /^METRICS_TOKEN: must be at least 16 bytes/);
+  const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), KEY_ENCRYPTION_KEY: KEK };
+  assert.equal(loadConfig(production).metrics, false, 'production without METRICS_TOKEN: off');
+  assert.equal(loadConfig({ ...production, METRICS_TOKEN: 'm'.repeat(16) }).metrics, true);
 });
 
 test('config: JWT_SECRET counts UTF-8 bytes', () => {
@@ -152,7 +185,7 @@ test('config: JWT_ALG with JWT_PRIVATE_KEY (PEM text, escaped newlines or @path)
   assert.match(problemsOf({ JWT_ALG: 'ES256', JWT_SECRET: 'x'.repeat(40) })[0]!, /^JWT_SECRET: is for HS256/);
   assert.match(problemsOf({ JWT_PRIVATE_KEY: ec })[0]!, /^JWT_PRIVATE_KEY: is for RS256, ES256 or EdDSA/);
   assert.match(
-    problemsOf({ JWT_ALG: 'ES256', NODE_ENV: 'production' })[0]!,
+    problemsOf({ JWT_ALG: 'ES256', NODE_ENV: 'production', KEY_ENCRYPTION_KEY: KEK })[0]!,
     /^JWT_PRIVATE_KEY: is required with JWT_ALG=ES256 when NODE_ENV=production/,
   );
 });

@@ -10,6 +10,7 @@ const settings = (alg: SigningAlgorithm, extra: Partial<KeySettings> = {}): KeyS
   secret: undefined,
   privateKey: undefined,
   previousKeys: [],
+  encryptionKey: undefined,
   accessTokenTtlSeconds: TTL,
   rotationDays: undefined,
   ...extra,
