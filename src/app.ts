@@ -3,20 +3,23 @@ import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
-import { hashPassword, verifyPassword } from './accounts/passwords.ts';
+import { createHasher, createHashQueue, type HashQueue } from './accounts/hash-queue.ts';
 import { createUsersRepository } from './accounts/repository.ts';
 import { accountsRoutes } from './accounts/routes.ts';
 import { UserPublic } from './accounts/schemas.ts';
 import { createAccountsService } from './accounts/service.ts';
+import { principalOf } from './authz/principal.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
+import { canonicalAddress } from './http/client-address.ts';
 import { answerClientError, registerErrorHandlers } from './http/error-handler.ts';
 import { loggableUrl } from './http/logging.ts';
 import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Problem } from './http/problem.ts';
+import { limitRoute, registerRateLimits } from './http/rate-limits.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { createDevices } from './login/devices.ts';
 import { tokenRoutes } from './login/routes.ts';
@@ -51,6 +54,8 @@ export interface AppDeps {
   readonly redis?: SharedRedis;
   /** Tests inspect or swap the session cache; by default each app has its own. */
   readonly sessionCache?: SessionCache;
+  /** Tests bound or watch the password-hash queue; by default each app has its own (HASH_*). */
+  readonly hashQueue?: HashQueue;
   readonly version?: string;
 }
 
@@ -147,6 +152,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   for (const schema of [Problem, OAuthErrorBody, UserPublic, PostPublic]) app.addSchema(schema);
 
   const users = createUsersRepository(database.db);
+  const hashQueue =
+    deps.hashQueue ?? createHashQueue({ concurrency: config.hashConcurrency, maxWaiting: config.hashQueue });
+  const hasher = createHasher(hashQueue);
   const tokens = createAccessTokens({
     keys,
     clock,
@@ -176,8 +184,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const accounts = createAccountsService({
     users,
     clock,
-    hash: hashPassword,
-    verify: verifyPassword,
+    hash: hasher.hash,
+    verify: hasher.verify,
     sessions,
     passwordAttempts: throttle,
   });
@@ -187,14 +195,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     key: () => secrets.key('device_cookie_key'),
   });
-  const login = createLoginService({ users, sessions, throttle, devices, metrics });
+  const login = createLoginService({ users, sessions, throttle, devices, hasher, metrics });
 
   await app.register(metaRoutes, { database, metrics, metricsToken: config.metricsToken });
   await app.register(tokenRoutes, { login, sessions });
   await app.register(metadataRoutes, { keys, issuer: config.issuer });
-  await app.register(accountsRoutes, { accounts, requireAuth });
+  await registerRateLimits(app, deps.redis);
+  const signupLimit = limitRoute(app, {
+    name: 'signup',
+    max: config.rateLimitSignup,
+    windowSeconds: 3600,
+    key: (request) => canonicalAddress(request.ip),
+  });
+  const writeLimit = limitRoute(app, {
+    name: 'writes',
+    max: config.rateLimitWrites,
+    windowSeconds: 60,
+    key: (request) => principalOf(request).userId,
+  });
+  await app.register(accountsRoutes, { accounts, requireAuth, signupLimit });
   await app.register(sessionRoutes, { sessions, requireAuth });
-  await app.register(postsRoutes, { posts, requireAuth });
+  await app.register(postsRoutes, { posts, requireAuth, writeLimit });
 
   return app;
 }

@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { ALGORITHMS, type KeySettings, type SigningAlgorithm } from './tokens/keys.ts';
 
 /**
@@ -39,6 +40,12 @@ export interface Config {
   readonly production: boolean;
   /** KEY_ENCRYPTION_KEY: 32 bytes that seal the keys and secrets kept in the database (AES-256-GCM). */
   readonly keyEncryptionKey: Uint8Array | undefined;
+  /** Argon2id runs at once (HASH_CONCURRENCY) and waiting (HASH_QUEUE); more waiting is 503. */
+  readonly hashConcurrency: number;
+  readonly hashQueue: number;
+  /** Signups per address per hour (RATE_LIMIT_SIGNUP) and post writes per user per minute (RATE_LIMIT_WRITES). */
+  readonly rateLimitSignup: number;
+  readonly rateLimitWrites: number;
   /** A request body must arrive within this (REQUEST_TIMEOUT); headers within min(10 s, this). */
   readonly requestTimeoutSeconds: number;
   /**
@@ -295,6 +302,19 @@ export function loadConfig(env: Env): Config {
     }
   }
 
+  /** A whole number setting from `min` to `max`. */
+  const count = (name: string, fallback: number, min: number, max: number, example: string) => {
+    const text = value(name);
+    if (text === undefined) return fallback;
+    if (/^\d{1,9}$/.test(text) && Number(text) >= min && Number(text) <= max) return Number(text);
+    bad(name, `"${text}" is not a whole number from ${min} to ${max}`, example);
+    return fallback;
+  };
+  const hashConcurrency = count('HASH_CONCURRENCY', availableParallelism(), 1, 64, '2');
+  const hashQueue = count('HASH_QUEUE', 64, 0, 100_000, '64');
+  const rateLimitSignup = count('RATE_LIMIT_SIGNUP', 10, 1, 1_000_000, '10');
+  const rateLimitWrites = count('RATE_LIMIT_WRITES', 60, 1, 1_000_000, '60');
+
   let keyEncryptionKey: Uint8Array | undefined;
   const kekText = value('KEY_ENCRYPTION_KEY');
   if (kekText !== undefined) {
@@ -312,19 +332,7 @@ export function loadConfig(env: Env): Config {
     );
   }
 
-  let requestTimeoutSeconds = 30;
-  const requestTimeoutText = value('REQUEST_TIMEOUT');
-  if (requestTimeoutText !== undefined) {
-    if (
-      !/^\d{1,4}$/.test(requestTimeoutText) ||
-      Number(requestTimeoutText) < 1 ||
-      Number(requestTimeoutText) > 3600
-    ) {
-      bad('REQUEST_TIMEOUT', `"${requestTimeoutText}" is not a whole number of seconds from 1 to 3600`, '30');
-    } else {
-      requestTimeoutSeconds = Number(requestTimeoutText);
-    }
-  }
+  const requestTimeoutSeconds = count('REQUEST_TIMEOUT', 30, 1, 3600, '30');
 
   const metricsText = value('METRICS') ?? 'on';
   if (!['on', 'off'].includes(metricsText)) bad('METRICS', `"${metricsText}" must be on or off`, 'off');
@@ -359,6 +367,10 @@ export function loadConfig(env: Env): Config {
     trustProxy,
     production,
     keyEncryptionKey,
+    hashConcurrency,
+    hashQueue,
+    rateLimitSignup,
+    rateLimitWrites,
     requestTimeoutSeconds,
     metrics: metricsText === 'on' && (!production || metricsToken !== undefined),
     metricsToken,

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import type { UserRow } from '../db/schema.ts';
@@ -35,7 +36,9 @@ export function toUserPublic(user: UserRow) {
 export const accountsRoutes: FastifyPluginAsyncTypebox<{
   accounts: AccountsService;
   requireAuth: RequireAuth;
-}> = async (app, { accounts, requireAuth }) => {
+  /** RATE_LIMIT_SIGNUP per address. */
+  signupLimit: preHandlerAsyncHookHandler;
+}> = async (app, { accounts, requireAuth, signupLimit }) => {
   const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
   const admin = [{ [SECURITY_SCHEME]: ['admin'] }];
   const User = ref(UserPublic, 'The user');
@@ -43,6 +46,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/users',
     {
+      preHandler: signupLimit,
       schema: {
         tags: ['accounts'],
         summary: 'Sign up',
@@ -50,7 +54,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
         body: CreateUserBody,
         response: {
           201: ref(UserPublic, 'Created; Location names the new user'),
-          ...problemResponses(400, 409, 413, 415, 422),
+          ...problemResponses(400, 409, 413, 415, 422, 429, 503),
         },
       },
     },

@@ -12,7 +12,6 @@ import {
 } from '../http/errors.ts';
 import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';
 import { passwordProblem } from './password-policy.ts';
-import type { hashPassword, verifyPassword } from './passwords.ts';
 import type { UsersQueries, UsersRepository } from './repository.ts';
 
 export type AccountsService = ReturnType<typeof createAccountsService>;
@@ -45,8 +44,8 @@ export interface PasswordAttempts {
 export function createAccountsService(deps: {
   users: UsersRepository;
   clock: Clock;
-  hash: typeof hashPassword;
-  verify?: typeof verifyPassword;
+  hash: (password: string) => Promise<string>;
+  verify?: (passwordHash: string, password: string) => Promise<boolean>;
   sessions?: SessionControl;
   passwordAttempts?: PasswordAttempts;
 }) {

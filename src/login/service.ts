@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { verifyDummyPassword, verifyPassword } from '../accounts/passwords.ts';
+import type { Hasher } from '../accounts/hash-queue.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
 import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
 import type { Metrics } from '../http/metrics.ts';
@@ -18,9 +18,10 @@ export function createLoginService(deps: {
   sessions: SessionsService;
   throttle: LoginThrottle;
   devices: Devices;
+  hasher: Hasher;
   metrics: Metrics | undefined;
 }) {
-  const { users, sessions, throttle, devices, metrics } = deps;
+  const { users, sessions, throttle, devices, hasher, metrics } = deps;
 
   function requestedScopes(scope: string | undefined): Scope[] | undefined {
     try {
@@ -83,8 +84,8 @@ export function createLoginService(deps: {
     // Always verify a hash (a dummy one for an unknown login), and check `disabled` only afterwards,
     // so all three failures cost the same time.
     const passwordOk = user
-      ? await verifyPassword(user.password_hash, input.password)
-      : await verifyDummyPassword(input.password);
+      ? await hasher.verify(user.password_hash, input.password)
+      : await hasher.verifyDummy(input.password);
     if (!user || !passwordOk || user.disabled) {
       metrics?.logins.inc({ result: 'failure' });
       log.info({ event: 'login_failed', userId: user?.id, address: input.address }, 'login failed');

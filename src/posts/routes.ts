@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
@@ -18,7 +19,9 @@ import type { PostsService } from './service.ts';
 export const postsRoutes: FastifyPluginAsyncTypebox<{
   posts: PostsService;
   requireAuth: RequireAuth;
-}> = async (app, { posts, requireAuth }) => {
+  /** RATE_LIMIT_WRITES per user, after the guard. */
+  writeLimit: preHandlerAsyncHookHandler;
+}> = async (app, { posts, requireAuth, writeLimit }) => {
   const write = [{ [SECURITY_SCHEME]: ['posts:write'] }];
   const Post = ref(PostPublic, 'The post');
   const Created = ref(PostPublic, 'Created; Location names the new post');
@@ -53,13 +56,13 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/posts',
     {
-      preHandler: requireAuth('posts:write'),
+      preHandler: [requireAuth('posts:write'), writeLimit],
       schema: {
         tags: ['posts'],
         summary: 'Write a post',
         security: write,
         body: CreatePostBody,
-        response: { 201: Created, ...problemResponses(400, 401, 403, 413, 415, 422) },
+        response: { 201: Created, ...problemResponses(400, 401, 403, 413, 415, 422, 429) },
       },
     },
     async (request, reply) => {
@@ -71,14 +74,14 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.put(
     '/posts/:id',
     {
-      preHandler: requireAuth('posts:write'),
+      preHandler: [requireAuth('posts:write'), writeLimit],
       schema: {
         tags: ['posts'],
         summary: 'Replace a post (its author, or an admin)',
         security: write,
         params: PostIdParams,
         body: CreatePostBody,
-        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422) },
+        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429) },
       },
     },
     async (request) => posts.update(principalOf(request), request.params.id, request.body),
@@ -87,14 +90,14 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/posts/:id',
     {
-      preHandler: requireAuth('posts:write'),
+      preHandler: [requireAuth('posts:write'), writeLimit],
       schema: {
         tags: ['posts'],
         summary: 'Change a post’s title or content (its author, or an admin)',
         security: write,
         params: PostIdParams,
         body: PatchPostBody,
-        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422) },
+        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429) },
       },
     },
     async (request) => posts.update(principalOf(request), request.params.id, request.body),
@@ -103,13 +106,13 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/posts/:id',
     {
-      preHandler: requireAuth('posts:write'),
+      preHandler: [requireAuth('posts:write'), writeLimit],
       schema: {
         tags: ['posts'],
         summary: 'Delete a post (its author, or an admin)',
         security: write,
         params: PostIdParams,
-        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(401, 403, 404) },
+        response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(401, 403, 404, 429) },
       },
     },
     async (request, reply) => {

@@ -1,0 +1,109 @@
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import { LRUCache } from 'lru-cache';
+import type { SharedRedis } from '../shared/redis.ts';
+import { HttpError } from './errors.ts';
+
+/**
+ * Per-route limits (API.md "Abuse limits") through @fastify/rate-limit, fixed windows. With Redis the
+ * counts are shared by every instance; while Redis is unreachable each instance counts on its own
+ * (as the login throttle does) instead of letting everything through. A limited route's answers
+ * name their policy in `RateLimit-Policy`; a refusal is a 429 problem document with `Retry-After`
+ * and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+ */
+export interface RouteLimit {
+  /** The policy's name in the headers: `"signup";q=10;w=3600`. */
+  readonly name: string;
+  readonly max: number;
+  readonly windowSeconds: number;
+  /** Whose count a request adds to: the canonical address, the user, … */
+  readonly key: (request: FastifyRequest) => string;
+}
+
+type Counter = { current: number; ttl: number };
+type Callback = (error: Error | null, result?: Counter) => void;
+
+/** The store @fastify/rate-limit instantiates: Redis while it answers, this instance's memory otherwise. */
+function sharedStore(redis: SharedRedis | undefined) {
+  return class SharedStore {
+    readonly local = new LRUCache<string, { current: number; resetAt: number }>({ max: 100_000 });
+    incr(key: string, callback: Callback, windowMs: number): void {
+      const countLocally = () => {
+        const now = Date.now();
+        let entry = this.local.get(key);
+        if (!entry || entry.resetAt <= now) entry = { current: 0, resetAt: now + windowMs };
+        entry.current += 1;
+        this.local.set(key, entry);
+        callback(null, { current: entry.current, ttl: entry.resetAt - now });
+      };
+      if (!redis?.available()) {
+        countLocally();
+        return;
+      }
+      const name = `${redis.prefix}rate-limit:${key}`;
+      redis.client
+        .multi()
+        .incr(name)
+        .pexpire(name, windowMs, 'NX')
+        .pttl(name)
+        .exec()
+        .then((replies) => {
+          const current = Number(replies?.[0]?.[1]);
+          const ttl = Number(replies?.[2]?.[1]);
+          if (Number.isFinite(current) && Number.isFinite(ttl))
+            callback(null, { current, ttl: Math.max(ttl, 0) });
+          else countLocally();
+        }, countLocally);
+    }
+    /** One store for every limit: each key starts with its policy's name. */
+    child() {
+      return this;
+    }
+  };
+}
+
+export async function registerRateLimits(
+  app: FastifyInstance,
+  redis: SharedRedis | undefined,
+): Promise<void> {
+  await app.register(rateLimit, {
+    global: false,
+    store: sharedStore(redis),
+    // The plugin's x-ratelimit-* headers are replaced by the IETF ones this module sets.
+    addHeaders: {
+      'x-ratelimit-limit': false,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+      'retry-after': false,
+    },
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': false,
+      'x-ratelimit-remaining': false,
+      'x-ratelimit-reset': false,
+    },
+  });
+}
+
+/** A preHandler enforcing `limit` (after the guard, where the key is the caller). */
+export function limitRoute(app: FastifyInstance, limit: RouteLimit): preHandlerAsyncHookHandler {
+  const policy = `"${limit.name}";q=${limit.max};w=${limit.windowSeconds}`;
+  const enforce = app.rateLimit({
+    max: limit.max,
+    timeWindow: limit.windowSeconds * 1000,
+    keyGenerator: (request) => `${limit.name}:${limit.key(request)}`,
+    errorResponseBuilder: (_request, context) => {
+      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
+      return new HttpError(429, 'rate_limited', `too many requests; try again in ${seconds} s`, {
+        headers: {
+          'retry-after': String(seconds),
+          'ratelimit-policy': policy,
+          ratelimit: `"${limit.name}";r=0;t=${seconds}`,
+        },
+      });
+    },
+  });
+  return async function limited(request, reply) {
+    reply.header('ratelimit-policy', policy);
+    await enforce.call(this, request, reply);
+  };
+}
