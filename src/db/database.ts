@@ -5,6 +5,7 @@ import { Kysely, type LogEvent, type Logger, PostgresDialect, SqliteDialect } fr
 import pg from 'pg';
 import { adaptNodeSqlite } from './node-sqlite.ts';
 import type { Database } from './schema.ts';
+import { registerSqliteFunctions } from './sqlite-functions.ts';
 
 export type Engine = 'sqlite' | 'postgres';
 
@@ -50,6 +51,7 @@ function openSqlite(path: string, log: Logger | undefined): OpenDatabase {
   const sqlite = new DatabaseSync(path, { enableForeignKeyConstraints: true, timeout: 5000 });
   // WAL lets readers and one writer (and several processes on one file) work side by side.
   sqlite.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;');
+  registerSqliteFunctions(sqlite);
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }), log });
   return {
     db,

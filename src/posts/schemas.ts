@@ -60,10 +60,12 @@ export const ListPostsQuery = Type.Object(
     ),
     q: Type.Optional(
       Type.String({
-        minLength: 1,
+        minLength: 3,
         maxLength: 200,
         pattern: NO_NUL,
-        description: 'text in the title or content',
+        description:
+          'text (3 to 200 characters) found in the title or content, ignoring case; index-backed. A page may ' +
+          'hold fewer posts than `limit` when the search reached its time budget: follow `next_cursor`.',
       }),
     ),
     ...PageQuery,

@@ -2,7 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../authz/principal.ts';
 import type { Clock } from '../clock.ts';
 import { ForbiddenError, NotFoundError, UnprocessableError } from '../http/errors.ts';
-import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';
+import { decodeCursor, encodeCursor, isUuid, toPage } from '../http/pagination.ts';
 import type { PostsRepository } from './repository.ts';
 import { TITLE_MAX } from './schemas.ts';
 
@@ -62,15 +62,15 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
     }) => {
       const limit = query.limit ?? 20;
       const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-      const rows = await posts.list({
-        authorId: query.authorId,
-        authorUsername: query.author,
-        text: query.q,
-        after,
-        limit,
-      });
+      const filter = { authorId: query.authorId, authorUsername: query.author, after, limit };
+      const { rows, continueAfter } =
+        query.q === undefined ? { rows: await posts.list(filter) } : await posts.search(query.q, filter);
       const page = toPage(rows, limit);
-      return { data: page.data.map(toPublic), next_cursor: page.next_cursor };
+      // A search that ran out of time before filling the page goes on after the last post it examined.
+      const next_cursor =
+        page.next_cursor ??
+        (continueAfter ? encodeCursor({ createdAt: continueAfter.createdAt, id: continueAfter.id }) : null);
+      return { data: page.data.map(toPublic), next_cursor };
     },
 
     create: async (principal: Principal, body: { title: string; content: string }) => {

@@ -322,13 +322,19 @@ describeEachEngine('posts', (engine) => {
       ['Gardening'],
     );
 
-    const percent = (await testApp.app.inject({ method: 'GET', url: '/posts?q=%25' })).json();
+    const percent = (await testApp.app.inject({ method: 'GET', url: '/posts?q=0%25%20S' })).json();
     assert.deepEqual(
       percent.data.map((p: { title: string }) => p.title),
       ['100% sure'],
     );
-    const underscore = (await testApp.app.inject({ method: 'GET', url: '/posts?q=_' })).json();
-    assert.deepEqual(underscore.data, []);
+    const wildcards = (await testApp.app.inject({ method: 'GET', url: '/posts?q=%25_%25' })).json();
+    assert.deepEqual(wildcards.data, []);
+
+    for (const short of ['', 'en', '%25']) {
+      const tooShort = await testApp.app.inject({ method: 'GET', url: `/posts?q=${short}` });
+      assert.equal(tooShort.statusCode, 422, short);
+      assert.equal(tooShort.json().errors[0].path, '/q');
+    }
 
     const nobody = (await testApp.app.inject({ method: 'GET', url: '/posts?author=nobody_at_all' })).json();
     assert.deepEqual(nobody, { data: [], next_cursor: null });
