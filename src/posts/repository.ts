@@ -82,16 +82,16 @@ function createTurns(maxWaiting: number) {
 
 export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
   const searchTurn = createTurns(MAX_WAITING_SEARCHES);
-  const withAuthor = () =>
-    db
+  const withAuthor = (executor: Kysely<Database> = db) =>
+    executor
       .selectFrom('posts')
       .innerJoin('users', 'users.id', 'posts.author_id')
       .selectAll('posts')
       .select('users.username as author_username');
 
   /** Newest first, keyset-paged on (created_at, id): no skips or repeats while posts are added. */
-  function list(filter: ListPostsFilter): Promise<PostWithAuthor[]> {
-    let query = withAuthor();
+  function newestFirst(executor: Kysely<Database>, filter: ListPostsFilter) {
+    let query = withAuthor(executor);
     if (filter.authorId !== undefined) query = query.where('posts.author_id', '=', filter.authorId);
     if (filter.authorUsername !== undefined) {
       query = query.where((eb) =>
@@ -102,8 +102,7 @@ export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
     return query
       .orderBy('posts.created_at', 'desc')
       .orderBy('posts.id', 'desc')
-      .limit(filter.limit + 1)
-      .execute();
+      .limit(filter.limit + 1);
   }
 
   /**
@@ -115,25 +114,10 @@ export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
     try {
       const rows = await db.transaction().execute(async (trx) => {
         await sql`set local statement_timeout = ${sql.lit(POSTGRES_SEARCH_TIMEOUT_MS)}`.execute(trx);
-        let query = trx
-          .selectFrom('posts')
-          .innerJoin('users', 'users.id', 'posts.author_id')
-          .selectAll('posts')
-          .select('users.username as author_username')
+        return newestFirst(trx, filter)
           .where(
             sql<boolean>`(posts.title ilike ${pattern} escape '\\' or posts.content ilike ${pattern} escape '\\')`,
-          );
-        if (filter.authorId !== undefined) query = query.where('posts.author_id', '=', filter.authorId);
-        if (filter.authorUsername !== undefined) {
-          query = query.where((eb) =>
-            eb(eb.fn('lower', ['users.username']), '=', filter.authorUsername!.toLowerCase()),
-          );
-        }
-        if (filter.after) query = query.where(olderThan(filter.after, 'posts.created_at', 'posts.id'));
-        return query
-          .orderBy('posts.created_at', 'desc')
-          .orderBy('posts.id', 'desc')
-          .limit(filter.limit + 1)
+          )
           .execute();
       });
       return { rows };
@@ -199,7 +183,7 @@ export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
   return {
     findById: (id: string) => withAuthor().where('posts.id', '=', id).executeTakeFirst(),
 
-    list,
+    list: (filter: ListPostsFilter): Promise<PostWithAuthor[]> => newestFirst(db, filter).execute(),
 
     /** Posts whose title or content holds `text` (3 to 200 characters), ignoring case, newest first. */
     search: (text: string, filter: ListPostsFilter): Promise<Rows> =>
