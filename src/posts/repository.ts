@@ -30,7 +30,7 @@ export interface Rows {
  * Time one search may spend (API.md: no request holds the event loop or a connection for more than
  * 100 ms, whatever the data). SQLite checks it per examined row, PostgreSQL as a statement timeout.
  */
-export const SEARCH_BUDGET_MS = 40;
+export const SEARCH_BUDGET_MS = 30;
 /** SQLite searches waiting for their turn; more are refused (503) rather than queued without end. */
 const MAX_WAITING_SEARCHES = 64;
 const POSTGRES_SEARCH_TIMEOUT_MS = 100;
