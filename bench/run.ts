@@ -1,149 +1,442 @@
 /**
- * npm run bench: starts the real server on a temporary SQLite database (or BENCH_DATABASE_URL), seeds it,
- * and drives each workload with autocannon over loopback. Figures are reported as ratios to the
- * baseline (GET /healthz: Fastify with no auth and no database) measured in the same run, since
- * absolute numbers on a shared 2-core machine move from run to run.
+ * npm run bench [-- --large]: inkgate against two baselines, each its own process, in one run.
  *
- *   BENCH_SECONDS=5 BENCH_CONNECTIONS=10 npm run bench
+ * - Fastify 5 hello (bench/baselines/hello.ts) and Fastify 5 + jose jwtVerify per request
+ *   (bench/baselines/jose.ts) are measured first, then inkgate (`src/main.ts`, production settings:
+ *   logs at info, metrics on, the default limits) on a fresh database seeded with 1,000 users,
+ *   10,000 sessions and 1,000 posts of about 1 KiB (bench/seed.ts).
+ * - Where `taskset` exists the servers run on CPU 0 and this process (autocannon) on CPU 1.
+ * - Each row: req/s, p50/p99 latency, unexpected answers, server CPU µs per request (from
+ *   /proc/<pid>/stat), server RSS after the workload, and the ratio to Fastify hello in this run —
+ *   absolute figures on a shared 2-core machine move from run to run; ratios hold.
+ * - Writes bench/results/<date>.json. BENCH_SECONDS (5), BENCH_CONNECTIONS (32), BENCH_DATABASE_URL
+ *   (PostgreSQL instead of a temporary SQLite file).
+ * - --large also seeds 100,000 users and 1,000,000 posts and measures the first page, a deep cursor
+ *   page and a search there.
  */
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import { hashPassword } from '../src/accounts/passwords.ts';
+import { loadConfig } from '../src/config.ts';
+import { encodeCursor } from '../src/http/pagination.ts';
+import { PASSWORD, SEARCH_WORD, type Seeded, seed } from './seed.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 10);
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const LARGE = process.argv.includes('--large');
+const PINNED = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const TICK_US = 1_000_000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
-interface Workload {
-  name: string;
-  method?: 'GET' | 'POST';
-  path: string;
-  headers?: Record<string, string>;
-  body?: string;
-  connections?: number;
+if (PINNED) spawnSync('taskset', ['-pc', '1', String(process.pid)]);
+
+interface Server {
+  url: string;
+  child: ChildProcess;
+  stop(): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
   const probe = createServer();
-  await new Promise<void>((r) => probe.listen(0, '127.0.0.1', r));
+  await new Promise<void>((done) => probe.listen(0, '127.0.0.1', done));
   const { port } = probe.address() as AddressInfo;
-  await new Promise((r) => probe.close(r));
+  await new Promise((done) => probe.close(done));
   return port;
 }
 
-/** The server as it runs in production: its own process, logging one line per request. */
-async function startServer(databaseUrl: string): Promise<{ url: string; stop: () => Promise<void> }> {
+/** Starts `script` as its own process (on CPU 0 when pinned); resolves once `ready` answers 200. */
+async function start(
+  script: string,
+  env: Record<string, string>,
+  ready = '/',
+): Promise<Server & { startMs: number }> {
   const port = await freePort();
-  const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
-    env: { ...process.env, PORT: String(port), LOG_LEVEL: 'info', DATABASE_URL: databaseUrl },
+  const started = performance.now();
+  // Under taskset the server runs on CPU 0; taskset execs node in place, so the pid is the server's.
+  const [command, ...args] = [
+    ...(PINNED ? ['taskset', '-c', '0'] : []),
+    process.execPath,
+    join(ROOT, script),
+  ];
+  const child: ChildProcess = spawn(command!, args, {
+    env: { ...process.env, ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  for (;;) {
+  for (const deadline = Date.now() + 60_000; ; ) {
     if (
-      await fetch(`${url}/healthz`).then(
+      await fetch(`${url}${ready}`).then(
         (r) => r.ok,
         () => false,
       )
     )
       break;
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('server did not start');
-    await new Promise((r) => setTimeout(r, 100));
+    if (Date.now() > deadline || child.exitCode !== null) {
+      throw new Error(`${script} did not start (exit ${child.exitCode})`);
+    }
+    await new Promise((done) => setTimeout(done, 5));
   }
   return {
     url,
+    child,
+    startMs: performance.now() - started,
     stop: async () => {
       child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
+      if (child.exitCode === null) await new Promise((done) => child.once('exit', done));
     },
   };
 }
 
-async function call(url: string, init: RequestInit) {
-  const response = await fetch(url, init);
-  if (!response.ok)
-    throw new Error(`${init.method ?? 'GET'} ${url}: ${response.status} ${await response.text()}`);
-  return response.status === 204 ? undefined : response.json();
+/** User and system CPU time the process has used, in microseconds. */
+function cpuMicros(child: ChildProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US;
 }
 
-async function seed(base: string) {
-  const password = 'benchmark passphrase';
-  await call(`${base}/users`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'bench', email: 'bench@example.com', password }),
-  });
-  const login = (await call(`${base}/token`, {
-    method: 'POST',
-    body: new URLSearchParams({ username: 'bench', password }),
-  })) as { access_token: string };
-  const auth = { authorization: `Bearer ${login.access_token}` };
-  for (let i = 0; i < 200; i += 1) {
-    await call(`${base}/posts`, {
-      method: 'POST',
-      headers: { ...auth, 'content-type': 'application/json' },
-      body: JSON.stringify({ title: `Post number ${i}`, content: `Content of post ${i}. `.repeat(20) }),
-    });
-  }
-  return { auth, password };
+function rssMb(child: ChildProcess): number {
+  const line = readFileSync(`/proc/${child.pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/)!;
+  return Math.round(Number(line[1]) / 1024);
 }
 
-async function run(base: string, workload: Workload) {
-  const result = await autocannon({
-    url: `${base}${workload.path}`,
+interface Workload {
+  name: string;
+  server: Server;
+  method?: 'GET' | 'POST';
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+  /** Each request takes the next of these (tokens, logins, addresses). */
+  rotate?: Array<Partial<autocannon.Request>>;
+  connections?: number;
+  expect?: number;
+}
+
+interface Row {
+  name: string;
+  rps: number;
+  p50: number;
+  p99: number;
+  unexpected: number;
+  cpuUsPerRequest: number;
+  rssMb: number;
+  ratio?: number;
+}
+
+function load(workload: Workload): Promise<autocannon.Result> {
+  let next = 0;
+  const rotate = workload.rotate;
+  return autocannon({
+    url: `${workload.server.url}${workload.path}`,
     method: workload.method ?? 'GET',
     headers: workload.headers,
     body: workload.body,
     connections: workload.connections ?? CONNECTIONS,
     duration: SECONDS,
+    ...(rotate && {
+      requests: [
+        {
+          setupRequest: (request: autocannon.Request) => {
+            const change = rotate[next % rotate.length]!;
+            next += 1;
+            return { ...request, ...change, headers: { ...request.headers, ...change.headers } };
+          },
+        },
+      ],
+    }),
   });
-  const bad = result.non2xx + result.errors + result.timeouts;
-  return {
+}
+
+async function measure(workload: Workload): Promise<Row> {
+  const cpuBefore = cpuMicros(workload.server.child);
+  const result = await load(workload);
+  const cpu = cpuMicros(workload.server.child) - cpuBefore;
+  const expected =
+    (result.statusCodeStats as Record<string, { count: number }>)[String(workload.expect ?? 200)]?.count ?? 0;
+  const row: Row = {
     name: workload.name,
-    rps: result.requests.average,
+    rps: Math.round(result.requests.average),
     p50: result.latency.p50,
     p99: result.latency.p99,
-    bad,
+    unexpected: result.requests.total - expected + result.errors + result.timeouts,
+    cpuUsPerRequest: Math.round(cpu / Math.max(1, result.requests.total)),
+    rssMb: rssMb(workload.server.child),
+  };
+  console.error(`  ${row.name}: ${row.rps} req/s, p99 ${row.p99} ms, ${row.cpuUsPerRequest} µs CPU/request`);
+  return row;
+}
+
+async function metric(server: Server, token: string, name: string): Promise<number> {
+  const text = await (
+    await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+  ).text();
+  return Number(text.match(new RegExp(`^${name} (\\S+)$`, 'm'))?.[1] ?? Number.NaN);
+}
+
+function singleHashMs(): Promise<number> {
+  return (async () => {
+    const times: number[] = [];
+    for (let i = 0; i < 7; i += 1) {
+      const started = performance.now();
+      await hashPassword(PASSWORD);
+      times.push(performance.now() - started);
+    }
+    return times.sort((a, b) => a - b)[3]!;
+  })();
+}
+
+function inkgateEnv(databaseUrl: string, secrets: Record<string, string>) {
+  return {
+    NODE_ENV: 'production',
+    LOG_LEVEL: 'info',
+    DATABASE_URL: databaseUrl,
+    ISSUER: 'http://127.0.0.1',
+    // The signup flood comes from many addresses: the benchmark is the proxy that says which.
+    TRUST_PROXY: '127.0.0.1',
+    ...secrets,
   };
 }
 
 const dir = mkdtempSync(join(tmpdir(), 'inkgate-bench-'));
-const server = await startServer(process.env.BENCH_DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`);
+const secrets = {
+  JWT_SECRET: randomBytes(48).toString('base64'),
+  KEY_ENCRYPTION_KEY: randomBytes(32).toString('base64'),
+  METRICS_TOKEN: randomBytes(24).toString('base64url'),
+};
+const servers: Server[] = [];
 try {
-  const { auth, password } = await seed(server.url);
-  const workloads: Workload[] = [
-    { name: 'GET /healthz (baseline: no auth, no database)', path: '/healthz' },
-    { name: 'GET /posts?limit=20 (public page, 1 query)', path: '/posts?limit=20' },
-    { name: 'GET /posts/{id} (public read, 1 query)', path: '/posts?limit=1' },
-    { name: 'GET /users/me (bearer JWT check + 1 query)', path: '/users/me', headers: auth },
-    {
-      name: 'POST /token (Argon2id verify, m=19 MiB t=2)',
-      method: 'POST',
-      path: '/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      body: new URLSearchParams({ username: 'bench', password }).toString(),
-      connections: 4,
-    },
-  ];
-  const first = (await call(`${server.url}/posts?limit=1`, {})) as { data: Array<{ id: string }> };
-  workloads[2]!.path = `/posts/${first.data[0]!.id}`;
+  const databaseUrl = process.env.BENCH_DATABASE_URL ?? `sqlite:${join(dir, 'bench.db')}`;
+  const env = inkgateEnv(databaseUrl, secrets);
+  const config = loadConfig(env);
+  console.error('seeding 1,000 users, 10,000 sessions, 1,000 posts …');
+  const seeded: Seeded = await seed(config, { users: 1000, tokensPerUser: 10, posts: 1000 });
+  const token = seeded.tokens[0]!;
+  const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
+  const tampered = `${token.slice(0, -6)}${token.slice(-6) === 'AAAAAA' ? 'BBBBBB' : 'AAAAAA'}`;
 
-  const rows = [];
-  for (const workload of workloads) rows.push(await run(server.url, workload));
-  const baseline = rows[0]!.rps;
-  console.log(`\n${SECONDS} s per workload, ${CONNECTIONS} connections (4 for /token), one server process\n`);
-  console.log('| workload | req/s | ratio to baseline | p50 ms | p99 ms | non-2xx/errors |');
-  console.log('|---|---:|---:|---:|---:|---:|');
-  for (const row of rows) {
-    console.log(
-      `| ${row.name} | ${Math.round(row.rps)} | ${(row.rps / baseline).toFixed(2)} | ${row.p50} | ${row.p99} | ${row.bad} |`,
+  const hello = await start('bench/baselines/hello.ts', {});
+  servers.push(hello);
+  const jose = await start('bench/baselines/jose.ts', {
+    JWT_SECRET: secrets.JWT_SECRET,
+    ISSUER: config.issuer,
+  });
+  servers.push(jose);
+  const inkgate = await start('src/main.ts', env, '/healthz');
+  servers.push(inkgate);
+
+  const hashMs = await singleHashMs();
+  const logins = seeded.usernames.map((username) => ({
+    body: new URLSearchParams({ username, password: PASSWORD }).toString(),
+  }));
+  const form = { 'content-type': 'application/x-www-form-urlencoded' };
+  const w3: Omit<Workload, 'name'> = {
+    server: inkgate,
+    method: 'POST',
+    path: '/token',
+    headers: form,
+    rotate: logins,
+    connections: 4,
+  };
+  const signupFlood: Omit<Workload, 'name'> = {
+    server: inkgate,
+    method: 'POST',
+    path: '/users',
+    headers: { 'content-type': 'application/json' },
+    connections: 8,
+    expect: 201,
+    rotate: Array.from({ length: 20_000 }, (_, i) => ({
+      headers: { 'x-forwarded-for': `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}` },
+      body: JSON.stringify({ username: `flood_${i}`, email: `flood_${i}@example.com`, password: PASSWORD }),
+    })),
+  };
+
+  const rows: Row[] = [];
+  const run = async (workload: Workload) => {
+    const row = await measure(workload);
+    rows.push(row);
+    return row;
+  };
+  console.error(`measuring, ${SECONDS} s per workload${PINNED ? ', servers on CPU 0, load on CPU 1' : ''} …`);
+  await run({ name: 'Fastify 5 hello', server: hello, path: '/' });
+  await run({
+    name: 'Fastify 5 + jose jwtVerify per request',
+    server: jose,
+    path: '/me',
+    headers: bearer(token),
+  });
+  await run({
+    name: 'W1 GET /users/me, one token',
+    server: inkgate,
+    path: '/users/me',
+    headers: bearer(token),
+  });
+  await run({
+    name: 'W1b GET /users/me, 10,000 tokens of 1,000 users',
+    server: inkgate,
+    path: '/users/me',
+    rotate: seeded.tokens.map((t) => ({ headers: bearer(t) })),
+  });
+  await run({
+    name: 'W4 GET /users/me, tampered token (401)',
+    server: inkgate,
+    path: '/users/me',
+    headers: bearer(tampered),
+    expect: 401,
+  });
+  await run({ name: 'W2 GET /posts?limit=20, 1,000 posts', server: inkgate, path: '/posts?limit=20' });
+  await run({ name: `W2q GET /posts?q=${SEARCH_WORD}`, server: inkgate, path: `/posts?q=${SEARCH_WORD}` });
+  const w3Row = await run({ name: 'W3 POST /token (Argon2id), 4 connections', ...w3 });
+  await run({
+    name: 'W5 POST /posts, 10,000 tokens',
+    server: inkgate,
+    method: 'POST',
+    path: '/posts',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'Benchmark post', content: 'x'.repeat(1000) }),
+    rotate: seeded.tokens.map((t) => ({ headers: bearer(t) })),
+    expect: 201,
+  });
+
+  // W6: W1 at 4 connections, quiet, then beside logins, then beside a signup flood.
+  const quietW1: Workload = {
+    name: 'W6 W1 at 4 connections, quiet',
+    server: inkgate,
+    path: '/users/me',
+    headers: bearer(token),
+    connections: 4,
+  };
+  await metric(inkgate, secrets.METRICS_TOKEN, 'nodejs_eventloop_lag_p99_seconds'); // resets the window
+  const quiet = await run(quietW1);
+  const quietLag = await metric(inkgate, secrets.METRICS_TOKEN, 'nodejs_eventloop_lag_p99_seconds');
+  const beside = async (name: string, other: Omit<Workload, 'name'>) => {
+    const [row] = await Promise.all([measure({ ...quietW1, name }), load({ name, ...other })]);
+    rows.push(row);
+    return { row, lag: await metric(inkgate, secrets.METRICS_TOKEN, 'nodejs_eventloop_lag_p99_seconds') };
+  };
+  const duringLogins = await beside('W6 W1 at 4 connections during W3 logins', w3);
+  const duringFlood = await beside('W6 W1 at 4 connections during a signup flood', signupFlood);
+
+  const repeats: number[] = [];
+  for (let i = 0; i < 3; i += 1) {
+    repeats.push(
+      (
+        await measure({
+          name: `W1 repeat ${i + 1}`,
+          server: inkgate,
+          path: '/users/me',
+          headers: bearer(token),
+        })
+      ).rssMb,
     );
   }
+
+  await inkgate.stop();
+  servers.splice(servers.indexOf(inkgate), 1);
+  const restarted = await start('src/main.ts', env, '/healthz');
+  servers.push(restarted);
+  const startMs = Math.round(restarted.startMs);
+
+  const base = rows[0]!.rps;
+  for (const row of rows) row.ratio = Number((row.rps / base).toFixed(2));
+  const w3Target = 0.8 * (1000 / hashMs) * 1;
+  const summary = {
+    singleHashMs: Number(hashMs.toFixed(1)),
+    w3TargetRps: Math.round(w3Target),
+    w3Rps: w3Row.rps,
+    w6: {
+      quietP99: quiet.p99,
+      duringLoginsP99: duringLogins.row.p99,
+      duringFloodP99: duringFlood.row.p99,
+      eventLoopP99Ms: {
+        quiet: Math.round(quietLag * 1000),
+        duringLogins: Math.round(duringLogins.lag * 1000),
+        duringFlood: Math.round(duringFlood.lag * 1000),
+      },
+    },
+    rssAfterRepeatsMb: repeats,
+    maxRssMb: Math.max(...rows.map((row) => row.rssMb), ...repeats),
+    startToFirstHealthzMs: startMs,
+  };
+
+  let large: Row[] | undefined;
+  if (LARGE) large = await runLarge(rows);
+
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
+  console.log(
+    `\n${SECONDS} s per workload, ${CONNECTIONS} connections unless said; ${machine}${PINNED ? '; server on CPU 0, load on CPU 1' : ''}\n`,
+  );
+  console.log('| workload | req/s | × hello | p50 ms | p99 ms | unexpected | CPU µs/req | RSS MB |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const row of [...rows, ...(large ?? [])]) {
+    console.log(
+      `| ${row.name} | ${row.rps} | ${row.ratio ?? '–'} | ${row.p50} | ${row.p99} | ${row.unexpected} | ${row.cpuUsPerRequest} | ${row.rssMb} |`,
+    );
+  }
+  console.log(`\n${JSON.stringify(summary, null, 2)}`);
+  mkdirSync(join(ROOT, 'bench/results'), { recursive: true });
+  const file = join(
+    ROOT,
+    'bench/results',
+    `${new Date().toISOString().slice(0, 10)}${LARGE ? '-large' : ''}.json`,
+  );
+  writeFileSync(
+    file,
+    `${JSON.stringify({ machine, seconds: SECONDS, connections: CONNECTIONS, pinned: PINNED, databaseUrl: databaseUrl.split(':')[0], rows, large, summary }, null, 2)}\n`,
+  );
+  console.log(`\nwritten to ${file}`);
 } finally {
-  await server.stop();
+  for (const server of servers) await server.stop();
   rmSync(dir, { recursive: true, force: true });
+}
+
+/** 100,000 users and 1,000,000 posts: first page, a deep cursor page and a search, against the small run. */
+async function runLarge(small: Row[]): Promise<Row[]> {
+  const largeDir = mkdtempSync(join(tmpdir(), 'inkgate-bench-large-'));
+  try {
+    const databaseUrl = process.env.BENCH_DATABASE_URL ?? `sqlite:${join(largeDir, 'large.db')}`;
+    const env = inkgateEnv(databaseUrl, secrets);
+    console.error('seeding 100,000 users and 1,000,000 posts (minutes) …');
+    const seeded = await seed(
+      loadConfig(env),
+      { users: 100_000, tokensPerUser: 0, posts: 1_000_000 },
+      (line) => console.error(`  ${line}`),
+    );
+    const server = await start('src/main.ts', env, '/healthz');
+    try {
+      const middle = seeded.postIds[seeded.postIds.length / 2]!;
+      const first = (await (await fetch(`${server.url}/posts/${middle}`)).json()) as { created_at: string };
+      const cursor = encodeCursor({ createdAt: new Date(first.created_at), id: middle });
+      const rows = [
+        await measure({ name: 'large: W2 first page, 1,000,000 posts', server, path: '/posts?limit=20' }),
+        await measure({
+          name: 'large: W2 deep cursor page',
+          server,
+          path: `/posts?limit=20&cursor=${cursor}`,
+        }),
+        await measure({
+          name: `large: W2q GET /posts?q=${SEARCH_WORD}`,
+          server,
+          path: `/posts?q=${SEARCH_WORD}`,
+        }),
+      ];
+      const w2 = small.find((row) => row.name.startsWith('W2 '))!;
+      const w2q = small.find((row) => row.name.startsWith('W2q'))!;
+      for (const [row, reference] of [
+        [rows[0]!, w2],
+        [rows[1]!, w2],
+        [rows[2]!, w2q],
+      ] as const) {
+        row.name += ` (p99 ${(row.p99 / Math.max(1, reference.p99)).toFixed(2)} × the 1,000-post figure)`;
+      }
+      return rows;
+    } finally {
+      await server.stop();
+    }
+  } finally {
+    rmSync(largeDir, { recursive: true, force: true });
+  }
 }

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { createHasher, createHashQueue, type HashQueue } from './accounts/hash-queue.ts';
@@ -20,6 +19,7 @@ import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Problem } from './http/problem.ts';
 import { limitRoute, registerRateLimits } from './http/rate-limits.ts';
+import { securityHeaders } from './http/security-headers.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { createDevices } from './login/devices.ts';
 import { tokenRoutes } from './login/routes.ts';
@@ -98,8 +98,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerErrorHandlers(app);
 
   // One log line per request, with its id (also returned as X-Request-Id for support).
+  const headers = securityHeaders({ crossOrigin: config.corsOrigins.length > 0 });
   app.addHook('onRequest', async (request, reply) => {
-    reply.header('x-request-id', request.id);
+    reply.headers(headers).header('x-request-id', request.id);
   });
   // An answer to a request that carried credentials is private, whatever the route: no shared or
   // browser cache may keep it (API.md conventions). Set last, so no route can loosen it.
@@ -124,21 +125,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = config.metrics ? createMetrics() : undefined;
   if (metrics) instrumentRequests(app, metrics);
 
-  await app.register(helmet, {
-    // An API answers JSON: nothing may run or be framed. Swagger UI sets its own policy on /docs.
-    contentSecurityPolicy: {
-      useDefaults: false,
-      directives: {
-        defaultSrc: ["'none'"],
-        baseUri: ["'none'"],
-        formAction: ["'none'"],
-        frameAncestors: ["'none'"],
-      },
-    },
-    frameguard: { action: 'deny' },
-    // Swagger UI's Authorize popup and cross-origin front ends need no opener isolation from an API.
-    crossOriginResourcePolicy: { policy: config.corsOrigins.length > 0 ? 'cross-origin' : 'same-origin' },
-  });
   await app.register(cors, {
     // Closed unless CORS_ORIGINS lists origins; credentials are bearer tokens, never cookies.
     origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,

@@ -5,6 +5,16 @@ import { configFromEnvironment, startServer } from './server.ts';
 const config = configFromEnvironment();
 const log = createLogger(config.logLevel);
 
+// A crash is logged as one fatal line before the process ends (the log is flushed on exit).
+process.on('uncaughtException', (error) => {
+  log.fatal({ err: error }, 'uncaught exception: exiting');
+  process.exit(1);
+});
+process.on('unhandledRejection', (reason) => {
+  log.fatal({ err: reason }, 'unhandled promise rejection: exiting');
+  process.exit(1);
+});
+
 try {
   const server = await startServer(config, log);
   let stopping = false;

@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf, type RequireAuth } from '../authz/principal.ts';
-import type { UserRow } from '../db/schema.ts';
+import { type AccountSnapshot, principalOf, type RequireAuth } from '../authz/principal.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { Page } from '../http/pagination.ts';
 import { problemResponses } from '../http/problem.ts';
@@ -19,7 +18,7 @@ import {
 import type { AccountsService } from './service.ts';
 
 /** The one place a user row becomes an answer: the hash is never copied. */
-export function toUserPublic(user: UserRow) {
+export function toUserPublic(user: AccountSnapshot) {
   const { id, username, email, full_name, role, disabled, created_at, updated_at } = user;
   return {
     id,
@@ -75,7 +74,11 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: ref(UserPublic, 'Your account'), ...problemResponses(401, 403) },
       },
     },
-    async (request) => toUserPublic(await accounts.getUser(principalOf(request).userId)),
+    // From the session cache's copy when the guard has one: no query for the common request.
+    async (request) => {
+      const principal = principalOf(request);
+      return toUserPublic(principal.account ?? (await accounts.getUser(principal.userId)));
+    },
   );
 
   app.patch(

@@ -127,10 +127,12 @@ export function createAccountsService(deps: {
   ) {
     const email = changes.email?.toLowerCase();
     await requireFree({ email }, id);
-    return update(id, {
+    const updated = await update(id, {
       ...(changes.full_name !== undefined && { full_name: changes.full_name }),
       ...(email !== undefined && { email }),
     });
+    deps.sessions?.forgetUser(id); // the session cache holds the profile too
+    return updated;
   }
 
   /**
@@ -200,11 +202,11 @@ export function createAccountsService(deps: {
         repository,
       );
     });
-    // Disabling ends every session at once; a role change reaches tokens already issued through the
-    // guard, which reads the current role (the cache entries of this user are dropped).
+    // Disabling ends every session at once; any other change reaches tokens already issued through
+    // the guard, which reads the current role and profile (the cache entries of this user are dropped).
     if (changes.disabled === true && !target.disabled) {
       await requireSessions().revokeAllOfUser(id, 'user_disabled');
-    } else if (changes.role !== undefined || changes.disabled !== undefined) {
+    } else {
       requireSessions().forgetUser(id);
     }
     return updated;

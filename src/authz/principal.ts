@@ -3,6 +3,21 @@ import type { Role } from './roles.ts';
 import type { Scope } from './scopes.ts';
 
 /**
+ * The caller's account as the session cache last read it: at most one second old on another
+ * instance (milliseconds with Redis), and never stale on the instance that changed it.
+ */
+export interface AccountSnapshot {
+  readonly id: string;
+  readonly username: string;
+  readonly email: string;
+  readonly full_name: string;
+  readonly role: Role;
+  readonly disabled: boolean;
+  readonly created_at: Date;
+  readonly updated_at: Date;
+}
+
+/**
  * Who is calling: set on the request by the guard of every protected route. `role` is the user's
  * role now, and `scopes` the token's scopes that this role still allows (ASVS 8.3.2: a demotion
  * applies to tokens already issued).
@@ -17,6 +32,8 @@ export interface Principal {
   readonly tokenId: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
+  /** The account, read with the session (GET /users/me answers from it without a query). */
+  readonly account?: AccountSnapshot;
 }
 
 declare module 'fastify' {

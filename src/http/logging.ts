@@ -24,9 +24,18 @@ export const REDACTED_PATHS = [
   '*.authorization',
 ];
 
+/**
+ * Lines go to standard output asynchronously (pino's SonicBoom, `sync: false`): a request never
+ * waits for its log line to be written, and lines written while a write is under way go out together.
+ * pino writes what is left synchronously when the process exits — after a shutdown, a fatal error
+ * or an uncaught exception alike — so no line of a crash is lost.
+ */
 export function createLogger(level: string, destination?: NodeJS.WritableStream): Logger {
   const options = { level, redact: { paths: REDACTED_PATHS, censor: '[redacted]' } };
-  return destination ? pino(options, destination as pino.DestinationStream) : pino(options);
+  return pino(
+    options,
+    destination ? (destination as pino.DestinationStream) : pino.destination({ dest: 1, sync: false }),
+  );
 }
 
 /** Query parameters that carry credentials when a client puts them in a URL (RFC 6750 §2.3 and others). */

@@ -1,4 +1,5 @@
 import { LRUCache } from 'lru-cache';
+import type { AccountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../shared/redis.ts';
@@ -12,13 +13,15 @@ export interface SessionState {
   readonly revoked: boolean;
   /** The earlier of the absolute end and the idle end (last use + SESSION_IDLE_DAYS). */
   readonly liveUntil: Date;
+  /** The user's account as read with the session; every change to it forgets the entry. */
+  readonly account: AccountSnapshot;
 }
 
 export interface SessionCache {
   get(sessionId: string): Promise<SessionState | undefined>;
   /** After this instance changed the session (revoked it, refreshed it). */
   forgetSession(sessionId: string): void;
-  /** After this instance changed the user (role, disabled, deleted, logged out everywhere). */
+  /** After this instance changed the user (profile, role, disabled, deleted, logged out everywhere). */
   forgetUser(userId: string): void;
 }
 

@@ -76,6 +76,7 @@ export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache
       ...verified,
       role: session.role,
       scopes: verified.scopes.filter((scope) => allowed.includes(scope)),
+      account: session.account,
     };
   }
 

@@ -138,7 +138,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
         .limit(1000)
         .execute(),
 
-    /** What the guard needs to know about an access token's session: one indexed query. */
+    /** What the guard needs to know about an access token's session and its user: one indexed query. */
     state: (sessionId: string) =>
       db
         .selectFrom('sessions')
@@ -151,6 +151,11 @@ export function createSessionsRepository(db: Kysely<Database>) {
           'sessions.revoked_at',
           'users.role',
           'users.disabled',
+          'users.username',
+          'users.email',
+          'users.full_name',
+          'users.created_at',
+          'users.updated_at',
         ])
         .where('sessions.id', '=', sessionId)
         .executeTakeFirst(),

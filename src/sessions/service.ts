@@ -228,6 +228,16 @@ export function createSessionsService(deps: {
       disabled: row.disabled,
       revoked: row.revoked_at !== null,
       liveUntil: liveUntil(row),
+      account: {
+        id: row.user_id,
+        username: row.username,
+        email: row.email,
+        full_name: row.full_name,
+        role: row.role,
+        disabled: row.disabled,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+      },
     };
   }
 

@@ -1,14 +1,18 @@
 import { randomUUID } from 'node:crypto';
-import { compactVerify, errors, type JWTHeaderParameters, type JWTPayload, jwtVerify, SignJWT } from 'jose';
+import { createVerifier, TokenError } from 'fast-jwt';
+import { compactVerify, errors, type JWTHeaderParameters, type JWTPayload, SignJWT } from 'jose';
+import { LRUCache } from 'lru-cache';
 import { ROLES, type Role } from '../authz/roles.ts';
 import { isScope, type Scope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
-import type { KeyRing } from './keys.ts';
+import type { KeyRing, SigningKey } from './keys.ts';
 
 /** RFC 9068 §2.1: access tokens say what they are, so an ID token or other JWT cannot pass for one. */
 const TOKEN_TYPE = 'at+jwt';
 /** Clock skew allowed for exp, and no more for iat/nbf in the future. */
 const CLOCK_SKEW_SECONDS = 30;
+/** Verified tokens kept (see `verified`): about 0.5 KB each. */
+const VERIFIED_CACHE_SIZE = 20_000;
 
 export interface AccessTokenSubject {
   readonly userId: string;
@@ -73,7 +77,7 @@ export function createAccessTokens(options: {
 
   // RFC 8725 §3.1, §3.10: the algorithm and the keys come from our configuration, never from the
   // token; headers that point at other keys are refused rather than ignored.
-  const keyFor = async (header: JWTHeaderParameters) => {
+  const signingKeyFor = async (header: Record<string, unknown>): Promise<SigningKey> => {
     for (const name of ['jku', 'x5u', 'jwk', 'x5c'] as const) {
       if (header[name] !== undefined) throw new InvalidTokenError(`the ${name} header is not accepted`);
     }
@@ -85,8 +89,9 @@ export function createAccessTokens(options: {
       key = keys.find(header.kid);
     }
     if (!key) throw new InvalidTokenError('the token was not signed by a key of this server');
-    return key.verificationKey;
+    return key;
   };
+  const keyFor = async (header: JWTHeaderParameters) => (await signingKeyFor(header)).verificationKey;
 
   async function sessionOf(token: string): Promise<string | undefined> {
     try {
@@ -102,27 +107,62 @@ export function createAccessTokens(options: {
     }
   }
 
+  /**
+   * The request path verifies with fast-jwt, which checks the signature with node:crypto's
+   * synchronous primitives: nothing waits on libuv's thread pool, where Argon2id runs (jose's
+   * WebCrypto verification does). The key comes from our key ring by `kid`, for our algorithm only.
+   * fast-jwt refuses `alg: none`, any other algorithm, unknown `crit` extensions, a missing or
+   * foreign `iss`/`aud` and missing claims; the time claims are checked below against our clock.
+   */
+  const verifySignature = createVerifier({
+    key: async ({ header }: { header: Record<string, unknown> }) => {
+      if (!isAccessTokenType(header.typ))
+        throw new InvalidTokenError('the token is not an access token (typ)');
+      return (await signingKeyFor(header)).syncVerificationKey;
+    },
+    algorithms: [keys.alg],
+    complete: true,
+    allowedIss: issuer,
+    allowedAud: audience,
+    requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'sid'],
+    ignoreExpiration: true,
+    ignoreNotBefore: true,
+  }) as unknown as (token: string) => Promise<{ payload: JWTPayload }>;
+
+  /**
+   * Tokens already verified, by their whole text: a repeated token costs a map lookup. Safe because
+   * an entry is the result of the full verification of exactly that string (any altered byte is
+   * another key), it is never served at or past the token's `exp`, the algorithm, issuer, audience
+   * and keys it was checked against do not change while the process runs (a key leaves the ring
+   * only after every token it signed has expired), and the session check — revocation, disabling,
+   * role — still runs on every request after it. Bounded, so it cannot grow without limit.
+   */
+  const verified = new LRUCache<string, VerifiedAccessToken>({ max: VERIFIED_CACHE_SIZE });
+
   async function verify(token: string): Promise<VerifiedAccessToken> {
-    await keys.refresh();
     const now = clock.now();
+    const cached = verified.get(token);
+    if (cached && now < cached.expiresAt) return cached;
+    await keys.refresh();
     let payload: JWTPayload;
     try {
-      ({ payload } = await jwtVerify(token, keyFor, {
-        algorithms: [keys.alg],
-        issuer,
-        audience,
-        typ: TOKEN_TYPE,
-        clockTolerance: CLOCK_SKEW_SECONDS,
-        currentDate: now,
-        requiredClaims: ['iss', 'aud', 'sub', 'exp', 'iat', 'jti', 'sid'],
-      }));
+      ({ payload } = await verifySignature(token));
     } catch (error) {
       throw new InvalidTokenError(describe(error), { cause: error });
     }
-    if (typeof payload.iat === 'number' && payload.iat > now.getTime() / 1000 + CLOCK_SKEW_SECONDS) {
-      throw new InvalidTokenError('the token was issued in the future');
+    const seconds = now.getTime() / 1000;
+    const { sub, jti, iat, exp, nbf, sid, scope, role, username } = payload;
+    if (
+      typeof exp !== 'number' ||
+      typeof iat !== 'number' ||
+      (nbf !== undefined && typeof nbf !== 'number')
+    ) {
+      throw new InvalidTokenError('the token is missing claims');
     }
-    const { sub, jti, iat, exp, sid, scope, role, username } = payload;
+    if (exp + CLOCK_SKEW_SECONDS <= seconds) throw new InvalidTokenError('the token has expired');
+    if (iat > seconds + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('the token was issued in the future');
+    if (nbf !== undefined && nbf > seconds + CLOCK_SKEW_SECONDS)
+      throw new InvalidTokenError('the token is not valid yet');
     if (
       typeof sub !== 'string' ||
       typeof sid !== 'string' ||
@@ -136,23 +176,48 @@ export function createAccessTokens(options: {
     }
     const scopes = scope.split(' ').filter(Boolean);
     if (!scopes.every(isScope)) throw new InvalidTokenError('the token has an unknown scope');
-    return {
+    const result: VerifiedAccessToken = {
       userId: sub,
       username,
       role: role as Role,
       scopes,
       sessionId: sid,
       tokenId: jti,
-      issuedAt: new Date((iat as number) * 1000),
-      expiresAt: new Date((exp as number) * 1000),
+      issuedAt: new Date(iat * 1000),
+      expiresAt: new Date(exp * 1000),
     };
+    if (now < result.expiresAt) verified.set(token, result);
+    return result;
   }
 
   return { ttlSeconds, issue, verify, sessionOf };
 }
 
+/** RFC 9068 §4: `at+jwt`, also written with the media type's `application/` prefix (RFC 7515 §4.1.9). */
+function isAccessTokenType(typ: unknown): boolean {
+  return typeof typ === 'string' && typ.toLowerCase().replace(/^application\//, '') === TOKEN_TYPE;
+}
+
+const FAST_JWT_DESCRIPTIONS: Record<string, string> = {
+  FAST_JWT_INVALID_SIGNATURE: 'the token signature is invalid',
+  FAST_JWT_INVALID_ALGORITHM: 'the token algorithm is not accepted',
+  FAST_JWT_MISSING_REQUIRED_CLAIM: 'the token is missing claims',
+  FAST_JWT_INVALID_CRIT_HEADER: 'the token names an extension (crit) this server does not understand',
+};
+
 function describe(error: unknown): string {
   if (error instanceof InvalidTokenError) return error.message;
+  if (error instanceof TokenError) {
+    const original = (error as TokenError & { originalError?: unknown }).originalError;
+    if (original instanceof InvalidTokenError) return original.message;
+    if (error.code === 'FAST_JWT_INVALID_CLAIM_VALUE') {
+      const claim = /\b(iss|aud|sub|jti)\b/.exec(error.message)?.[1];
+      return claim
+        ? `the token's ${claim} claim is not accepted`
+        : 'the token has a claim that is not accepted';
+    }
+    return FAST_JWT_DESCRIPTIONS[error.code] ?? 'the token is malformed or not accepted';
+  }
   if (error instanceof errors.JWTExpired) return 'the token has expired';
   if (error instanceof errors.JWTClaimValidationFailed)
     return `the token's ${error.claim} claim is not accepted`;

@@ -46,8 +46,10 @@ export interface SigningKey {
   readonly alg: SigningAlgorithm;
   /** What signs: the secret, or the private key (a non-extractable WebCrypto key once loaded). */
   readonly signingKey: webcrypto.CryptoKey | KeyObject;
-  /** What verifies: the secret, or the public key. */
+  /** What verifies (jose): the secret, or the public key. */
   readonly verificationKey: webcrypto.CryptoKey | KeyObject;
+  /** The same for node:crypto's synchronous verification on the request path: the secret, or SPKI PEM. */
+  readonly syncVerificationKey: Buffer | string;
   /** The public JWK for the JWKS; none for secrets. */
   readonly publicJwk: PublicJwk | undefined;
   /** From when it signs (published in the JWKS before that, so cached JWKS already hold it). */
@@ -101,7 +103,15 @@ async function keyFrom(
   if (material instanceof Uint8Array) {
     const kid = await calculateJwkThumbprint({ kty: 'oct', k: base64url.encode(material) });
     const key = await webcrypto.subtle.importKey('raw', material, WEBCRYPTO.HS256, false, ['sign', 'verify']);
-    return { kid, alg, signingKey: key, verificationKey: key, publicJwk: undefined, activatesAt };
+    return {
+      kid,
+      alg,
+      signingKey: key,
+      verificationKey: key,
+      syncVerificationKey: Buffer.from(material),
+      publicJwk: undefined,
+      activatesAt,
+    };
   }
   const publicKey = material.type === 'private' ? createPublicKey(material) : material;
   const { kty, crv, x, y, n, e } = await exportJWK(publicKey);
@@ -115,6 +125,7 @@ async function keyFrom(
     signingKey:
       material.type === 'private' ? material.toCryptoKey(WEBCRYPTO[alg], false, ['sign']) : material,
     verificationKey: publicKey.toCryptoKey(WEBCRYPTO[alg], false, ['verify']),
+    syncVerificationKey: publicKey.export({ type: 'spki', format: 'pem' }) as string,
     publicJwk,
     activatesAt,
   };

@@ -269,3 +269,51 @@ test('every answer to a request that carried a bearer token is Cache-Control: no
     'public answers stay cacheable',
   );
 });
+
+test('verified-token cache: a token once accepted is refused at its exp, when its session is revoked, and when altered', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const me = (credential: string) =>
+    testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(credential) });
+  assert.equal((await me(token)).statusCode, 200); // verified and cached
+  assert.equal((await me(token)).statusCode, 200); // served from the cache
+
+  // Every position of the signature and the payload, altered, is another string: verified in full.
+  const [head, body, signature] = token.split('.') as [string, string, string];
+  for (const altered of [
+    `${head}.${body}.${signature.slice(0, -2)}${signature.endsWith('AA') ? 'BB' : 'AA'}`,
+    `${head}.${body.slice(0, -2)}${body.endsWith('AA') ? 'BB' : 'AA'}.${signature}`,
+  ]) {
+    await assertInvalidToken(testApp, altered, 'altered after the original was cached');
+  }
+  // The same claims under another algorithm (HS512, our own secret) are refused.
+  const claims = decodeJwt(token);
+  const secret = testApp.keys.current().syncVerificationKey as Buffer;
+  const hs512 = await new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS512', kid: testApp.keys.current().kid, typ: 'at+jwt' })
+    .sign(secret);
+  await assertInvalidToken(testApp, hs512, 'another algorithm');
+
+  testApp.clock.advance(900_000 - 1);
+  assert.equal((await me(token)).statusCode, 200, 'just before exp');
+  testApp.clock.advance(1 + 30_000);
+  const expired = await me(token);
+  assert.equal(expired.statusCode, 401, 'at exp plus the skew: never served from the cache');
+  assert.match(String(expired.headers['www-authenticate']), /the token has expired/);
+});
+
+test('verified-token cache: a cached token of a revoked session is refused at once', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const me = () => testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
+  assert.equal((await me()).statusCode, 200);
+  const logout = await testApp.app.inject({
+    method: 'DELETE',
+    url: '/users/me/sessions',
+    headers: bearer(token),
+  });
+  assert.equal(logout.statusCode, 204);
+  const after = await me();
+  assert.equal(after.statusCode, 401);
+  assert.match(String(after.headers['www-authenticate']), /the session has ended/);
+});

@@ -480,7 +480,7 @@ test('revocation reaches another instance within one second (its cache is never 
   assert.equal((await me(b, pair.access_token)).statusCode, 401, 'and no longer');
 });
 
-test('a protected request makes no database round trip for authentication while the session is cached', async (t) => {
+test('a protected request makes no database round trip while the session is cached; GET /users/me none at all', async (t) => {
   const queries: string[] = [];
   const testApp = await buildTestApp(t, { onQuery: (sql) => queries.push(sql) });
   const user = await createUser(testApp);
@@ -499,12 +499,43 @@ test('a protected request makes no database round trip for authentication while 
     testApp.clock.advance(100);
     const response = await me(testApp, access_token);
     assert.equal(response.statusCode, 200);
-    assert.equal(queries.length, 1, `request ${i}: only the route's own query`);
-    assert.match(queries[0]!, /^select .* from "users" where "id" = \?$/);
+    assert.equal(response.json().username, user.username);
+    assert.deepEqual(queries, [], `request ${i}: no query at all (the profile comes with the session)`);
   }
-  // The guard's own cost per cached request: zero queries. After a second the entry is refreshed.
+  // After a second the entry is refreshed.
   queries.length = 0;
   testApp.clock.advance(1000);
   await me(testApp, access_token);
   assert.equal(queries.filter((sql) => /"sessions"/.test(sql)).length, 1);
+});
+
+test('GET /users/me from the session cache shows a profile or role change at once on the instance that made it', async (t) => {
+  const testApp = await buildTestApp(t);
+  const admin = await createUser(testApp, { role: 'admin' });
+  const adminPair = await loginPair(testApp, admin);
+  const user = await createUser(testApp);
+  const { access_token } = await loginPair(testApp, user);
+  assert.equal((await me(testApp, access_token)).json().full_name, '');
+  const patched = await testApp.app.inject({
+    method: 'PATCH',
+    url: '/users/me',
+    headers: bearer(access_token),
+    payload: { full_name: 'Ada Lovelace' },
+  });
+  assert.equal(patched.statusCode, 200);
+  assert.equal(
+    (await me(testApp, access_token)).json().full_name,
+    'Ada Lovelace',
+    'no stale profile after PATCH',
+  );
+  const promoted = await testApp.app.inject({
+    method: 'PATCH',
+    url: `/users/${user.id}`,
+    headers: bearer(adminPair.access_token),
+    payload: { full_name: 'Countess of Lovelace', role: 'admin' },
+  });
+  assert.equal(promoted.statusCode, 200);
+  const after = (await me(testApp, access_token)).json();
+  assert.equal(after.full_name, 'Countess of Lovelace');
+  assert.equal(after.role, 'admin');
 });

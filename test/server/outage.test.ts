@@ -26,6 +26,8 @@ test('PostgreSQL outage: 503 with Retry-After within 5 s, /healthz stays up, ser
 
   for (const mode of ['refuse', 'hang'] as const) {
     proxy.set(mode);
+    // Past the session cache's one second, so that the guard has to ask the database too.
+    testApp.clock.advance(1100);
     for (const [method, url, headers] of [
       ['GET', '/posts', {}],
       ['GET', '/users/me', bearer(access_token)],

@@ -25,6 +25,16 @@ function fixture() {
       disabled: false,
       revoked,
       liveUntil: new Date(8.64e15),
+      account: {
+        id: userId,
+        username: `user-${userId}`,
+        email: `${userId}@example.com`,
+        full_name: '',
+        role: 'user',
+        disabled: false,
+        created_at: new Date(0),
+        updated_at: new Date(0),
+      },
     });
   return {
     clock,
