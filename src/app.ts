@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Logger } from 'pino';
 import { createHasher, createHashQueue, type HashQueue } from './accounts/hash-queue.ts';
 import { createUsersRepository } from './accounts/repository.ts';
 import { accountsRoutes } from './accounts/routes.ts';
@@ -13,7 +14,7 @@ import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
 import { canonicalAddress } from './http/client-address.ts';
 import { answerClientError, registerErrorHandlers } from './http/error-handler.ts';
-import { loggableUrl } from './http/logging.ts';
+import { loggableUrl, requestLineLogger } from './http/logging.ts';
 import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
@@ -107,9 +108,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onSend', async (request, reply) => {
     if (request.headers.authorization !== undefined) reply.header('cache-control', 'no-store');
   });
+  const requestLines = deps.logger ? requestLineLogger(deps.logger as Logger) : undefined;
   app.addHook('onResponse', async (request, reply) => {
-    request.log.info(
+    requestLines?.info(
       {
+        reqId: request.id,
         method: request.method,
         url: loggableUrl(request.url),
         route: request.routeOptions.url,

@@ -62,8 +62,10 @@ export function classifyError(error: unknown): ErrorAnswer {
 
 function logAnswer(request: FastifyRequest, error: unknown, answer: ErrorAnswer) {
   if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
+  // A refusal's cause (why a token failed, say) is for debugging: serialising its stack on every
+  // refused request would make rejections the expensive path an attacker can choose.
   else if (error instanceof HttpError && error.cause)
-    request.log.info({ err: error.cause, code: error.code }, error.message);
+    request.log.debug({ err: error.cause, code: error.code }, error.message);
 }
 
 /** One place turns every error into an RFC 9457 problem document; 500s are logged, never detailed. */

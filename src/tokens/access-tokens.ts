@@ -13,6 +13,24 @@ const TOKEN_TYPE = 'at+jwt';
 const CLOCK_SKEW_SECONDS = 30;
 /** Verified tokens kept (see `verified`): about 0.5 KB each. */
 const VERIFIED_CACHE_SIZE = 20_000;
+/** Refused token texts kept (see `refused`). */
+const REFUSED_CACHE_SIZE = 10_000;
+/** fast-jwt's failures that the same token text would meet again at any later time. */
+const FINAL_FAILURES = new Set([
+  'FAST_JWT_INVALID_SIGNATURE',
+  'FAST_JWT_INVALID_ALGORITHM',
+  'FAST_JWT_MALFORMED',
+  'FAST_JWT_INVALID_PAYLOAD',
+  'FAST_JWT_INVALID_CLAIM_VALUE',
+  'FAST_JWT_INVALID_CLAIM_TYPE',
+  'FAST_JWT_MISSING_REQUIRED_CLAIM',
+  'FAST_JWT_MISSING_SIGNATURE',
+  'FAST_JWT_INVALID_CRIT_HEADER',
+]);
+
+function isFinal(error: unknown): boolean {
+  return error instanceof TokenError && FINAL_FAILURES.has(error.code);
+}
 
 export interface AccessTokenSubject {
   readonly userId: string;
@@ -138,17 +156,28 @@ export function createAccessTokens(options: {
    * role — still runs on every request after it. Bounded, so it cannot grow without limit.
    */
   const verified = new LRUCache<string, VerifiedAccessToken>({ max: VERIFIED_CACHE_SIZE });
+  /**
+   * Token texts that failed for good — a bad signature, a malformed token, another algorithm or
+   * type, a foreign issuer or audience, a missing claim, expiry: the same text fails the same way
+   * every time, so a repeated bad token costs a lookup, no more than a good one. Failures that can
+   * pass later (an unknown key, a token not valid yet) are never kept.
+   */
+  const refused = new LRUCache<string, string>({ max: REFUSED_CACHE_SIZE });
 
   async function verify(token: string): Promise<VerifiedAccessToken> {
     const now = clock.now();
     const cached = verified.get(token);
     if (cached && now < cached.expiresAt) return cached;
+    const refusal = refused.get(token);
+    if (refusal !== undefined) throw new InvalidTokenError(refusal);
     await keys.refresh();
     let payload: JWTPayload;
     try {
       ({ payload } = await verifySignature(token));
     } catch (error) {
-      throw new InvalidTokenError(describe(error), { cause: error });
+      const description = describe(error);
+      if (isFinal(error)) refused.set(token, description);
+      throw new InvalidTokenError(description, { cause: error });
     }
     const seconds = now.getTime() / 1000;
     const { sub, jti, iat, exp, nbf, sid, scope, role, username } = payload;
@@ -159,7 +188,10 @@ export function createAccessTokens(options: {
     ) {
       throw new InvalidTokenError('the token is missing claims');
     }
-    if (exp + CLOCK_SKEW_SECONDS <= seconds) throw new InvalidTokenError('the token has expired');
+    if (exp + CLOCK_SKEW_SECONDS <= seconds) {
+      refused.set(token, 'the token has expired');
+      throw new InvalidTokenError('the token has expired');
+    }
     if (iat > seconds + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('the token was issued in the future');
     if (nbf !== undefined && nbf > seconds + CLOCK_SKEW_SECONDS)
       throw new InvalidTokenError('the token is not valid yet');

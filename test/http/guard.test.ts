@@ -317,3 +317,26 @@ test('verified-token cache: a cached token of a revoked session is refused at on
   assert.equal(after.statusCode, 401);
   assert.match(String(after.headers['www-authenticate']), /the session has ended/);
 });
+
+test('refused tokens: a repeated bad token stays refused, and a token not valid yet is not remembered as bad', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const now = Math.floor(testApp.clock.now().getTime() / 1000);
+  const early = await new SignJWT({ ...decodeJwt(token), nbf: now + 60 })
+    .setProtectedHeader({ alg: 'HS256', kid: testApp.keys.current().kid, typ: 'at+jwt' })
+    .sign(testApp.keys.current().signingKey);
+  const me = (credential: string) =>
+    testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(credential) });
+  const before = await me(early);
+  assert.equal(before.statusCode, 401);
+  assert.match(String(before.headers['www-authenticate']), /not valid yet/);
+  testApp.clock.advance(60_000);
+  assert.equal((await me(early)).statusCode, 200, 'valid once its nbf has come');
+
+  const bad = `${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`;
+  for (let i = 0; i < 3; i += 1) {
+    const response = await me(bad);
+    assert.equal(response.statusCode, 401);
+    assert.match(String(response.headers['www-authenticate']), /the token signature is invalid/);
+  }
+});
