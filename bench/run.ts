@@ -21,6 +21,7 @@ import { type AddressInfo, createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon from 'autocannon';
+import packageJson from '../package.json' with { type: 'json' };
 import { hashPassword } from '../src/accounts/passwords.ts';
 import { loadConfig } from '../src/config.ts';
 import { encodeCursor } from '../src/http/pagination.ts';
@@ -34,6 +35,10 @@ const PINNED = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).statu
 const TICK_US = 1_000_000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
 if (PINNED) spawnSync('taskset', ['-pc', '1', String(process.pid)]);
+/** inkgate runs as `npm start` runs it: the Node flags of the start script. */
+const START_FLAGS = (packageJson.scripts.start.match(/^node (.*) src\/main\.ts$/)?.[1] ?? '')
+  .split(' ')
+  .filter(Boolean);
 
 interface Server {
   url: string;
@@ -61,6 +66,7 @@ async function start(
   const [command, ...args] = [
     ...(PINNED ? ['taskset', '-c', '0'] : []),
     process.execPath,
+    ...(script === 'src/main.ts' ? START_FLAGS : []),
     join(ROOT, script),
   ];
   const child: ChildProcess = spawn(command!, args, {
@@ -336,6 +342,17 @@ try {
 
   await inkgate.stop();
   servers.splice(servers.indexOf(inkgate), 1);
+  // The price of /metrics: the same W1 against an instance with METRICS=off.
+  const quietInkgate = await start('src/main.ts', { ...env, METRICS: 'off' }, '/healthz');
+  servers.push(quietInkgate);
+  const metricsOff = await run({
+    name: 'W1 with METRICS=off',
+    server: quietInkgate,
+    path: '/users/me',
+    headers: bearer(token),
+  });
+  await quietInkgate.stop();
+  servers.splice(servers.indexOf(quietInkgate), 1);
   const restarted = await start('src/main.ts', env, '/healthz');
   servers.push(restarted);
   const startMs = Math.round(restarted.startMs);
@@ -357,6 +374,9 @@ try {
         duringFlood: Math.round(duringFlood.lag * 1000),
       },
     },
+    metricsCostPercent: Math.round(
+      (metricsOff.rps / rows.find((row) => row.name.startsWith('W1 GET'))!.rps - 1) * 100,
+    ),
     rssAfterRepeatsMb: repeats,
     maxRssMb: Math.max(...rows.map((row) => row.rssMb), ...repeats),
     startToFirstHealthzMs: startMs,

@@ -142,7 +142,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   const users = createUsersRepository(database.db);
   const hashQueue =
-    deps.hashQueue ?? createHashQueue({ concurrency: config.hashConcurrency, maxWaiting: config.hashQueue });
+    deps.hashQueue ??
+    createHashQueue({
+      concurrency: config.hashConcurrency,
+      maxWaiting: config.hashQueue,
+      onWait: metrics && ((seconds) => metrics.hashWaitSeconds.observe(seconds)),
+    });
+  if (metrics) metrics.hashQueueState = () => ({ running: hashQueue.running, waiting: hashQueue.waiting });
+  const lookups = (cache: string) =>
+    metrics && ((hit: boolean) => metrics.cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' }));
   const hasher = createHasher(hashQueue);
   const tokens = createAccessTokens({
     keys,
@@ -150,11 +158,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     issuer: config.issuer,
     audience: config.audience,
     ttlSeconds: config.accessTokenTtlSeconds,
+    onLookup: lookups('token'),
   });
   // The cache and the sessions service know each other: the service drops entries it changes, the
   // cache loads through the service (only ever during a request, after both exist).
   const sessionCache =
-    deps.sessionCache ?? createSessionCache({ load: (sid) => sessions.state(sid), clock, redis: deps.redis });
+    deps.sessionCache ??
+    createSessionCache({
+      load: (sid) => sessions.state(sid),
+      clock,
+      redis: deps.redis,
+      onLookup: lookups('session'),
+    });
   const secrets = createServerSecrets(database.db, createKeyCipher(config.keyEncryptionKey), clock);
   const sessions = createSessionsService({
     repository: createSessionsRepository(database.db),
@@ -190,18 +205,27 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(tokenRoutes, { login, sessions });
   await app.register(metadataRoutes, { keys, issuer: config.issuer });
   await registerRateLimits(app, deps.redis);
-  const signupLimit = limitRoute(app, {
-    name: 'signup',
-    max: config.rateLimitSignup,
-    windowSeconds: 3600,
-    key: (request) => canonicalAddress(request.ip),
-  });
-  const writeLimit = limitRoute(app, {
-    name: 'writes',
-    max: config.rateLimitWrites,
-    windowSeconds: 60,
-    key: (request) => principalOf(request).userId,
-  });
+  const refused = metrics && ((policy: string) => metrics.rateLimited.inc({ policy }));
+  const signupLimit = limitRoute(
+    app,
+    {
+      name: 'signup',
+      max: config.rateLimitSignup,
+      windowSeconds: 3600,
+      key: (request) => canonicalAddress(request.ip),
+    },
+    refused,
+  );
+  const writeLimit = limitRoute(
+    app,
+    {
+      name: 'writes',
+      max: config.rateLimitWrites,
+      windowSeconds: 60,
+      key: (request) => principalOf(request).userId,
+    },
+    refused,
+  );
   await app.register(accountsRoutes, { accounts, requireAuth, signupLimit });
   await app.register(sessionRoutes, { sessions, requireAuth });
   await app.register(postsRoutes, { posts, requireAuth, writeLimit });

@@ -16,7 +16,9 @@ export interface HashQueue {
   readonly waiting: number;
 }
 
-export function createHashQueue(options: { concurrency?: number; maxWaiting?: number } = {}): HashQueue {
+export function createHashQueue(
+  options: { concurrency?: number; maxWaiting?: number; onWait?: (seconds: number) => void } = {},
+): HashQueue {
   const concurrency = options.concurrency ?? availableParallelism();
   const maxWaiting = options.maxWaiting ?? 64;
   const waiting: Array<() => void> = [];
@@ -34,7 +36,11 @@ export function createHashQueue(options: { concurrency?: number; maxWaiting?: nu
         if (waiting.length >= maxWaiting) {
           throw new ServiceUnavailableError('too many password checks are waiting; try again shortly', 1);
         }
+        const queuedAt = performance.now();
         await new Promise<void>((resolve) => waiting.push(resolve));
+        options.onWait?.((performance.now() - queuedAt) / 1000);
+      } else {
+        options.onWait?.(0);
       }
       running += 1;
       try {

@@ -1,8 +1,9 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, type LogEvent, type Logger, PostgresDialect, SqliteDialect } from 'kysely';
-import pg from 'pg';
+import type pgTypes from 'pg';
 import { adaptNodeSqlite } from './node-sqlite.ts';
 import type { Database } from './schema.ts';
 import { registerSqliteFunctions } from './sqlite-functions.ts';
@@ -63,7 +64,11 @@ function openSqlite(path: string, log: Logger | undefined): OpenDatabase {
   };
 }
 
+/** Loaded on first use: an embedded (SQLite) instance never pays for the PostgreSQL driver's memory. */
+const requireModule = createRequire(import.meta.url);
+
 function openPostgres(url: string, log: Logger | undefined): OpenDatabase {
+  const pg = requireModule('pg') as typeof pgTypes;
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,

@@ -1,14 +1,21 @@
 import type { FastifyInstance } from 'fastify';
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 
 export interface Metrics {
   readonly registry: Registry;
   readonly logins: Counter<'result'>;
   readonly refreshReuse: Counter;
+  /** Password hashes waiting and running now, read at each scrape from `hashQueueState`. */
+  hashQueueState?: () => { running: number; waiting: number };
+  readonly hashWaitSeconds: Histogram;
+  readonly rateLimited: Counter<'policy'>;
+  /** Lookups in the verified-token and session caches, hit or miss: their hit ratio. */
+  readonly cacheLookups: Counter<'cache' | 'result'>;
 }
 
 /**
- * Prometheus metrics on a registry of this app's own (tests build many apps in one process).
+ * Prometheus metrics on a registry of this app's own (tests build many apps in one process). The
+ * default metrics include the event-loop delay (nodejs_eventloop_lag_*_seconds).
  * Requests are labelled by route template, never by raw URL, so label values stay bounded.
  */
 export function createMetrics(): Metrics {
@@ -25,7 +32,41 @@ export function createMetrics(): Metrics {
     help: 'Spent refresh tokens presented again (each revoked its session)',
     registers: [registry],
   });
-  return { registry, logins, refreshReuse };
+  const metrics: Metrics = {
+    registry,
+    logins,
+    refreshReuse,
+    hashWaitSeconds: new Histogram({
+      name: 'inkgate_password_hash_wait_seconds',
+      help: 'Time a password hash or verification waited in the queue before it ran',
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    }),
+    rateLimited: new Counter({
+      name: 'inkgate_rate_limited_total',
+      help: 'Requests refused by a route rate limit (429), by policy',
+      labelNames: ['policy'],
+      registers: [registry],
+    }),
+    cacheLookups: new Counter({
+      name: 'inkgate_cache_lookups_total',
+      help: 'Lookups in the verified-token and session caches by result (hit, miss)',
+      labelNames: ['cache', 'result'],
+      registers: [registry],
+    }),
+  };
+  new Gauge({
+    name: 'inkgate_password_hash_queue',
+    help: 'Password hashes running and waiting in the queue (HASH_CONCURRENCY, HASH_QUEUE)',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      const state = metrics.hashQueueState?.() ?? { running: 0, waiting: 0 };
+      this.set({ state: 'running' }, state.running);
+      this.set({ state: 'waiting' }, state.waiting);
+    },
+  });
+  return metrics;
 }
 
 export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void {

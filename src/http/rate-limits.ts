@@ -21,6 +21,13 @@ export interface RouteLimit {
 }
 
 type Counter = { current: number; ttl: number };
+
+/** A fixed window: count, start the window's expiry on the first request, answer the count and what is left. */
+const INCREMENT_SCRIPT = `
+local current = redis.call('INCR', KEYS[1])
+if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return { current, redis.call('PTTL', KEYS[1]) }
+`;
 type Callback = (error: Error | null, result?: Counter) => void;
 
 /** The store @fastify/rate-limit instantiates: Redis while it answers, this instance's memory otherwise. */
@@ -40,20 +47,13 @@ function sharedStore(redis: SharedRedis | undefined) {
         countLocally();
         return;
       }
-      const name = `${redis.prefix}rate-limit:${key}`;
-      redis.client
-        .multi()
-        .incr(name)
-        .pexpire(name, windowMs, 'NX')
-        .pttl(name)
-        .exec()
-        .then((replies) => {
-          const current = Number(replies?.[0]?.[1]);
-          const ttl = Number(replies?.[2]?.[1]);
-          if (Number.isFinite(current) && Number.isFinite(ttl))
-            callback(null, { current, ttl: Math.max(ttl, 0) });
-          else countLocally();
-        }, countLocally);
+      // One command (a script), so a connection lost half-way leaves no stray promise behind.
+      redis.client.eval(INCREMENT_SCRIPT, 1, `${redis.prefix}rate-limit:${key}`, windowMs).then((reply) => {
+        const [current, ttl] = (reply as [number, number] | null) ?? [Number.NaN, Number.NaN];
+        if (Number.isFinite(current) && Number.isFinite(ttl))
+          callback(null, { current, ttl: Math.max(ttl, 0) });
+        else countLocally();
+      }, countLocally);
     }
     /** One store for every limit: each key starts with its policy's name. */
     child() {
@@ -85,13 +85,18 @@ export async function registerRateLimits(
 }
 
 /** A preHandler enforcing `limit` (after the guard, where the key is the caller). */
-export function limitRoute(app: FastifyInstance, limit: RouteLimit): preHandlerAsyncHookHandler {
+export function limitRoute(
+  app: FastifyInstance,
+  limit: RouteLimit,
+  onRefused?: (policy: string) => void,
+): preHandlerAsyncHookHandler {
   const policy = `"${limit.name}";q=${limit.max};w=${limit.windowSeconds}`;
   const enforce = app.rateLimit({
     max: limit.max,
     timeWindow: limit.windowSeconds * 1000,
     keyGenerator: (request) => `${limit.name}:${limit.key(request)}`,
     errorResponseBuilder: (_request, context) => {
+      onRefused?.(limit.name);
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new HttpError(429, 'rate_limited', `too many requests; try again in ${seconds} s`, {
         headers: {

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
+import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
@@ -16,6 +17,9 @@ import {
 } from './schemas.ts';
 import type { PostsService } from './service.ts';
 
+/** How long a public list answer is reused (API.md: lists may lag another instance's writes by this). */
+const LIST_CACHE_MS = 1000;
+
 export const postsRoutes: FastifyPluginAsyncTypebox<{
   posts: PostsService;
   requireAuth: RequireAuth;
@@ -27,6 +31,22 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   const Created = ref(PostPublic, 'Created; Location names the new post');
   const PostsPage = Page(ref(PostPublic), 'A page of posts, newest first');
 
+  /**
+   * Public list answers, serialised (by the route's own response schema), kept for at most a
+   * second: the front page is what everyone reads, and the same for everyone. A successful write
+   * through this instance empties it before its answer leaves, so a writer always reads their own
+   * write; other instances' writes (and users deleted by an admin) show within the second.
+   */
+  const lists = new LRUCache<string, string>({
+    max: 1000,
+    maxSize: 8 * 1024 * 1024,
+    sizeCalculation: (body) => Math.max(1, body.length),
+    ttl: LIST_CACHE_MS,
+  });
+  app.addHook('onSend', async (request, reply) => {
+    if (request.method !== 'GET' && reply.statusCode < 400) lists.clear();
+  });
+
   app.get(
     '/posts',
     {
@@ -37,7 +57,15 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: PostsPage, ...problemResponses(422) },
       },
     },
-    async (request) => posts.list(request.query),
+    async (request, reply) => {
+      let body = lists.get(request.url);
+      if (body === undefined) {
+        body = reply.serialize(await posts.list(request.query)) as string;
+        lists.set(request.url, body);
+      }
+      // A string body goes out as it is: it was serialised by this route's schema above.
+      return reply.type('application/json; charset=utf-8').send(body as never);
+    },
   );
 
   app.get(

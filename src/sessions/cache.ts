@@ -42,11 +42,13 @@ export function createSessionCache(options: {
   max?: number;
   /** With Redis, every change is broadcast, and other instances forget at once instead of within 1 s. */
   redis?: SharedRedis;
+  /** Told of every lookup, hit or not (for /metrics). */
+  onLookup?: (hit: boolean) => void;
 }): SessionCache {
   const { load, clock } = options;
   const maxAgeMs = options.maxAgeMs ?? SESSION_CACHE_MAX_AGE_MS;
   const entries = new LRUCache<string, { state: SessionState | null; loadedAt: number }>({
-    max: options.max ?? 100_000,
+    max: options.max ?? 50_000,
   });
   const pending = new Map<string, Promise<SessionState | undefined>>();
   // Bumped on every invalidation, so a query that started before it cannot store a stale answer.
@@ -75,7 +77,11 @@ export function createSessionCache(options: {
     async get(sessionId) {
       const now = clock.now().getTime();
       const entry = entries.get(sessionId);
-      if (entry && now - entry.loadedAt < maxAgeMs && now >= entry.loadedAt) return entry.state ?? undefined;
+      if (entry && now - entry.loadedAt < maxAgeMs && now >= entry.loadedAt) {
+        options.onLookup?.(true);
+        return entry.state ?? undefined;
+      }
+      options.onLookup?.(false);
       let loading = pending.get(sessionId);
       if (!loading) {
         const startedAt = generation;

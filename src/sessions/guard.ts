@@ -25,6 +25,17 @@ function invalidToken(description: string, cause?: unknown): HttpError {
   });
 }
 
+/** One 401 per refused token error, made once: a token refused again costs no new error object. */
+const refusals = new WeakMap<InvalidTokenError, HttpError>();
+function refusalFor(error: InvalidTokenError): HttpError {
+  let refusal = refusals.get(error);
+  if (!refusal) {
+    refusal = invalidToken(error.message, error.cause);
+    refusals.set(error, refusal);
+  }
+  return refusal;
+}
+
 function insufficientScope(scopes: readonly Scope[]): HttpError {
   const needed = scopes.join(' ');
   return new HttpError(403, 'insufficient_scope', `this request needs the scope: ${needed}`, {
@@ -56,7 +67,7 @@ export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache
     try {
       verified = await tokens.verify(token);
     } catch (error) {
-      if (error instanceof InvalidTokenError) throw invalidToken(error.message, error.cause);
+      if (error instanceof InvalidTokenError) throw refusalFor(error);
       throw error;
     }
     // Signature and claims are checked in memory; whether the login still stands comes from the

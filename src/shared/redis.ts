@@ -1,6 +1,10 @@
 import { randomUUID } from 'node:crypto';
+import { createRequire } from 'node:module';
 import type { FastifyBaseLogger } from 'fastify';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
+
+/** Loaded only when REDIS_URL is set: a single instance never pays for the client's memory. */
+const requireModule = createRequire(import.meta.url);
 
 /**
  * The optional Redis that instances share: failed-login counts and revocation fan-out. inkgate never
@@ -29,8 +33,13 @@ export function connectRedis(url: string, prefix: string, log: FastifyBaseLogger
     // Keep trying, at most every 2 s, for as long as the process lives.
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
   };
-  const client = new Redis(url, options);
-  const subscriber = new Redis(url, { ...options, enableOfflineQueue: true, commandTimeout: undefined });
+  const { Redis: RedisClient } = requireModule('ioredis') as typeof import('ioredis');
+  const client = new RedisClient(url, options);
+  const subscriber = new RedisClient(url, {
+    ...options,
+    enableOfflineQueue: true,
+    commandTimeout: undefined,
+  });
   const instanceId = randomUUID();
   const listeners = new Map<string, Array<(message: Record<string, unknown>) => void>>();
 

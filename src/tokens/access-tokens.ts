@@ -69,6 +69,8 @@ export function createAccessTokens(options: {
   issuer: string;
   audience: string;
   ttlSeconds: number;
+  /** Told of every verified-token cache lookup, hit or not (for /metrics). */
+  onLookup?: (hit: boolean) => void;
 }): AccessTokens {
   const { keys, clock, issuer, audience, ttlSeconds } = options;
 
@@ -162,22 +164,24 @@ export function createAccessTokens(options: {
    * every time, so a repeated bad token costs a lookup, no more than a good one. Failures that can
    * pass later (an unknown key, a token not valid yet) are never kept.
    */
-  const refused = new LRUCache<string, string>({ max: REFUSED_CACHE_SIZE });
+  const refused = new LRUCache<string, InvalidTokenError>({ max: REFUSED_CACHE_SIZE });
 
   async function verify(token: string): Promise<VerifiedAccessToken> {
     const now = clock.now();
     const cached = verified.get(token);
+    options.onLookup?.(cached !== undefined && now < cached.expiresAt);
     if (cached && now < cached.expiresAt) return cached;
+    // The very error met the first time, thrown again: no new stack is captured for a known bad token.
     const refusal = refused.get(token);
-    if (refusal !== undefined) throw new InvalidTokenError(refusal);
+    if (refusal !== undefined) throw refusal;
     await keys.refresh();
     let payload: JWTPayload;
     try {
       ({ payload } = await verifySignature(token));
     } catch (error) {
-      const description = describe(error);
-      if (isFinal(error)) refused.set(token, description);
-      throw new InvalidTokenError(description, { cause: error });
+      const invalid = new InvalidTokenError(describe(error), { cause: error });
+      if (isFinal(error)) refused.set(token, invalid);
+      throw invalid;
     }
     const seconds = now.getTime() / 1000;
     const { sub, jti, iat, exp, nbf, sid, scope, role, username } = payload;
@@ -189,8 +193,9 @@ export function createAccessTokens(options: {
       throw new InvalidTokenError('the token is missing claims');
     }
     if (exp + CLOCK_SKEW_SECONDS <= seconds) {
-      refused.set(token, 'the token has expired');
-      throw new InvalidTokenError('the token has expired');
+      const expired = new InvalidTokenError('the token has expired');
+      refused.set(token, expired);
+      throw expired;
     }
     if (iat > seconds + CLOCK_SKEW_SECONDS) throw new InvalidTokenError('the token was issued in the future');
     if (nbf !== undefined && nbf > seconds + CLOCK_SKEW_SECONDS)

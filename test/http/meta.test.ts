@@ -232,3 +232,27 @@ test('GET /metrics in production needs Bearer $METRICS_TOKEN, and is off without
     'open outside production',
   );
 });
+
+test('GET /metrics: event-loop delay, the hash queue and its waits, rate-limit refusals, cache hits and misses', async (t) => {
+  const testApp = await buildTestApp(t, { env: { RATE_LIMIT_WRITES: '1' } });
+  const { token } = await signedIn(testApp); // one hash (signup) and one verification (login)
+  await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) }); // token and session: miss
+  await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) }); // both: hit
+  for (let i = 0; i < 2; i += 1) {
+    await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: bearer(token),
+      payload: { title: 't', content: 'c' },
+    });
+  }
+  const body = (await testApp.app.inject({ method: 'GET', url: '/metrics' })).body;
+  assert.match(body, /^nodejs_eventloop_lag_p99_seconds \d/m);
+  assert.match(body, /^inkgate_password_hash_queue\{state="running"\} 0$/m);
+  assert.match(body, /^inkgate_password_hash_queue\{state="waiting"\} 0$/m);
+  assert.match(body, /^inkgate_password_hash_wait_seconds_count 2$/m);
+  assert.match(body, /^inkgate_rate_limited_total\{policy="writes"\} 1$/m);
+  assert.match(body, /^inkgate_cache_lookups_total\{cache="token",result="miss"\} 1$/m);
+  assert.match(body, /^inkgate_cache_lookups_total\{cache="token",result="hit"\} [23]$/m);
+  assert.match(body, /^inkgate_cache_lookups_total\{cache="session",result="hit"\} [23]$/m);
+});

@@ -399,3 +399,27 @@ describeEachEngine('posts', (engine) => {
     assert.equal((await testApp.app.inject({ method: 'GET', url: '/users/me/posts' })).statusCode, 401);
   });
 });
+
+test('GET /posts: a public list answer is reused for a moment, but a write through this instance shows at once', async (t) => {
+  const queries: string[] = [];
+  const testApp = await buildTestApp(t, { onQuery: (sql) => queries.push(sql) });
+  const ada = await signedIn(testApp);
+  await createPost(testApp, ada.token, { title: 'First', content: 'one' });
+  const list = async () => (await testApp.app.inject({ method: 'GET', url: '/posts?limit=5' })).json();
+  assert.deepEqual(
+    (await list()).data.map((p: { title: string }) => p.title),
+    ['First'],
+  );
+  queries.length = 0;
+  assert.deepEqual(
+    (await list()).data.map((p: { title: string }) => p.title),
+    ['First'],
+  );
+  assert.deepEqual(queries, [], 'the second read is served without a query');
+  await createPost(testApp, ada.token, { title: 'Second', content: 'two' });
+  assert.deepEqual(
+    (await list()).data.map((p: { title: string }) => p.title),
+    ['Second', 'First'],
+    'the writer reads their own write',
+  );
+});
