@@ -31,7 +31,8 @@ const ROOT = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const LARGE = process.argv.includes('--large');
-const PINNED = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).status === 0;
+const CORES = availableParallelism(); // before this process pins itself to one
+const PINNED = CORES >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const TICK_US = 1_000_000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
 if (PINNED) spawnSync('taskset', ['-pc', '1', String(process.pid)]);
@@ -385,7 +386,7 @@ try {
   let large: Row[] | undefined;
   if (LARGE) large = await runLarge(rows);
 
-  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${availableParallelism()} cores, Node ${process.version}`;
+  const machine = `${cpus()[0]?.model ?? 'unknown CPU'}, ${CORES} cores, Node ${process.version}`;
   console.log(
     `\n${SECONDS} s per workload, ${CONNECTIONS} connections unless said; ${machine}${PINNED ? '; server on CPU 0, load on CPU 1' : ''}\n`,
   );
