@@ -24,7 +24,6 @@ import autocannon from 'autocannon';
 import packageJson from '../package.json' with { type: 'json' };
 import { hashPassword } from '../src/accounts/passwords.ts';
 import { loadConfig } from '../src/config.ts';
-import { encodeCursor } from '../src/http/pagination.ts';
 import { PASSWORD, SEARCH_WORD, type Seeded, seed } from './seed.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
@@ -296,6 +295,23 @@ try {
   });
   await run({ name: 'W2 GET /posts?limit=20, 1,000 posts', server: inkgate, path: '/posts?limit=20' });
   await run({ name: `W2q GET /posts?q=${SEARCH_WORD}`, server: inkgate, path: `/posts?q=${SEARCH_WORD}` });
+  // The same two past the one-second list cache: a different page (cursor and limit) each request.
+  const pages = (query: string) =>
+    seeded.cursors.flatMap((cursor) =>
+      [16, 18, 20, 22, 24].map((limit) => ({ path: `/posts?${query}limit=${limit}&cursor=${cursor}` })),
+    );
+  await run({
+    name: 'W2c GET /posts, 5,000 distinct pages (no list cache)',
+    server: inkgate,
+    path: '/posts',
+    rotate: pages(''),
+  });
+  await run({
+    name: `W2qc GET /posts?q=${SEARCH_WORD}, 5,000 distinct pages`,
+    server: inkgate,
+    path: '/posts',
+    rotate: pages(`q=${SEARCH_WORD}&`),
+  });
   const w3Row = await run({ name: 'W3 POST /token (Argon2id), 4 connections', ...w3 });
   await run({
     name: 'W5 POST /posts, 10,000 tokens',
@@ -428,28 +444,34 @@ async function runLarge(small: Row[]): Promise<Row[]> {
     );
     const server = await start('src/main.ts', env, '/healthz');
     try {
-      const middle = seeded.postIds[seeded.postIds.length / 2]!;
-      const first = (await (await fetch(`${server.url}/posts/${middle}`)).json()) as { created_at: string };
-      const cursor = encodeCursor({ createdAt: new Date(first.created_at), id: middle });
+      // Deep pages and searches from 10,000 places in the middle of the million: past the list cache.
+      const deep = seeded.cursors.slice(400_000, 600_000).filter((_, i) => i % 20 === 0);
       const rows = [
-        await measure({ name: 'large: W2 first page, 1,000,000 posts', server, path: '/posts?limit=20' }),
         await measure({
-          name: 'large: W2 deep cursor page',
+          name: 'large: W2 first page, 1,000,000 posts (list cache as in production)',
           server,
-          path: `/posts?limit=20&cursor=${cursor}`,
+          path: '/posts?limit=20',
         }),
         await measure({
-          name: `large: W2q GET /posts?q=${SEARCH_WORD}`,
+          name: 'large: W2c deep cursor pages, 10,000 distinct',
           server,
-          path: `/posts?q=${SEARCH_WORD}`,
+          path: '/posts',
+          rotate: deep.map((cursor) => ({ path: `/posts?limit=20&cursor=${cursor}` })),
+        }),
+        await measure({
+          name: `large: W2qc GET /posts?q=${SEARCH_WORD} from 10,000 deep cursors`,
+          server,
+          path: '/posts',
+          rotate: deep.map((cursor) => ({ path: `/posts?q=${SEARCH_WORD}&cursor=${cursor}` })),
         }),
       ];
       const w2 = small.find((row) => row.name.startsWith('W2 '))!;
-      const w2q = small.find((row) => row.name.startsWith('W2q'))!;
+      const w2c = small.find((row) => row.name.startsWith('W2c'))!;
+      const w2qc = small.find((row) => row.name.startsWith('W2qc'))!;
       for (const [row, reference] of [
         [rows[0]!, w2],
-        [rows[1]!, w2],
-        [rows[2]!, w2q],
+        [rows[1]!, w2c],
+        [rows[2]!, w2qc],
       ] as const) {
         row.name += ` (p99 ${(row.p99 / Math.max(1, reference.p99)).toFixed(2)} × the 1,000-post figure)`;
       }

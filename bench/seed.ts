@@ -11,6 +11,7 @@ import { type Config, keySettings } from '../src/config.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import type { NewPost, NewUser } from '../src/db/schema.ts';
+import { encodeCursor } from '../src/http/pagination.ts';
 import { createSessionsRepository } from '../src/sessions/repository.ts';
 import { createAccessTokens } from '../src/tokens/access-tokens.ts';
 import { loadKeyRing } from '../src/tokens/keys.ts';
@@ -42,6 +43,8 @@ export interface Seeded {
   /** Access tokens: `tokensPerUser` per user, each of its own session. */
   tokens: string[];
   postIds: string[];
+  /** A cursor at each post (as GET /posts would answer it), to page from anywhere. */
+  cursors: string[];
 }
 
 export async function seed(
@@ -121,6 +124,7 @@ export async function seed(
     log(`seeded ${issued.length} sessions and tokens`);
 
     const postIds: string[] = [];
+    const cursors: string[] = [];
     for (let first = 0; first < counts.posts; first += 1000) {
       const rows: NewPost[] = [];
       for (let i = first; i < Math.min(counts.posts, first + 1000); i += 1) {
@@ -136,10 +140,11 @@ export async function seed(
       }
       await db.transaction().execute((trx) => trx.insertInto('posts').values(rows).execute());
       postIds.push(...rows.map((row) => row.id));
+      cursors.push(...rows.map((row) => encodeCursor({ createdAt: row.created_at as Date, id: row.id })));
       if ((first / 1000) % 100 === 99) log(`seeded ${first + 1000} posts`);
     }
     log(`seeded ${counts.posts} posts`);
-    return { usernames, tokens: issued, postIds };
+    return { usernames, tokens: issued, postIds, cursors };
   } finally {
     await database.close();
   }

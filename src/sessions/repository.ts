@@ -1,4 +1,4 @@
-import { type Kysely, PostgresAdapter } from 'kysely';
+import { CompiledQuery, type Kysely, PostgresAdapter } from 'kysely';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { Database, NewSession } from '../db/schema.ts';
 
@@ -6,6 +6,28 @@ export type SessionsRepository = ReturnType<typeof createSessionsRepository>;
 
 /** Sessions and refresh-token rows. Only hashes of refresh tokens ever reach the database. */
 export function createSessionsRepository(db: Kysely<Database>) {
+  // The guard's question on every session-cache miss, compiled once: only its parameter changes.
+  const stateQuery = db
+    .selectFrom('sessions')
+    .innerJoin('users', 'users.id', 'sessions.user_id')
+    .select([
+      'sessions.id',
+      'sessions.user_id',
+      'sessions.last_used_at',
+      'sessions.expires_at',
+      'sessions.revoked_at',
+      'users.role',
+      'users.disabled',
+      'users.username',
+      'users.email',
+      'users.full_name',
+      'users.created_at',
+      'users.updated_at',
+    ])
+    .where('sessions.id', '=', '00000000-0000-0000-0000-000000000000');
+  type StateRow = Awaited<ReturnType<typeof stateQuery.executeTakeFirstOrThrow>>;
+  const stateSql = stateQuery.compile().sql;
+
   return {
     /**
      * A new session with its first refresh token, in one transaction that first re-reads the user
@@ -139,26 +161,10 @@ export function createSessionsRepository(db: Kysely<Database>) {
         .execute(),
 
     /** What the guard needs to know about an access token's session and its user: one indexed query. */
-    state: (sessionId: string) =>
-      db
-        .selectFrom('sessions')
-        .innerJoin('users', 'users.id', 'sessions.user_id')
-        .select([
-          'sessions.id',
-          'sessions.user_id',
-          'sessions.last_used_at',
-          'sessions.expires_at',
-          'sessions.revoked_at',
-          'users.role',
-          'users.disabled',
-          'users.username',
-          'users.email',
-          'users.full_name',
-          'users.created_at',
-          'users.updated_at',
-        ])
-        .where('sessions.id', '=', sessionId)
-        .executeTakeFirst(),
+    state: async (sessionId: string) => {
+      const { rows } = await db.executeQuery<StateRow>(CompiledQuery.raw(stateSql, [sessionId]));
+      return rows[0];
+    },
 
     /**
      * Deletes sessions that ended (revoked, past their absolute or idle end) more than a day ago —
