@@ -26,6 +26,17 @@ function loginFrom(
   });
 }
 
+/** POST /users/me/password with `token`, from `remoteAddress`. */
+function changePassword(testApp: TestApp, token: string, current: string, remoteAddress = '127.0.0.1') {
+  return testApp.app.inject({
+    method: 'POST',
+    url: '/users/me/password',
+    remoteAddress,
+    headers: bearer(token),
+    payload: { current_password: current, new_password: 'a brand new passphrase 42' },
+  });
+}
+
 /** Five wrong passwords for `user` from each of ten addresses: 50 failures, the account's whole count. */
 async function tenAddressAttack(testApp: TestApp, user: TestUser) {
   for (let a = 1; a <= 10; a += 1) {
@@ -56,14 +67,7 @@ describeEachEngine('No lockout of the owner', (engine) => {
 
     // The owner can still change the password with a token (counted per session, not per account).
     const token = owner.json().access_token;
-    const change = await testApp.app.inject({
-      method: 'POST',
-      url: '/users/me/password',
-      remoteAddress: '203.0.113.99',
-      headers: bearer(token),
-      payload: { current_password: bob.password, new_password: 'a brand new passphrase 42' },
-    });
-    assert.equal(change.statusCode, 204);
+    assert.equal((await changePassword(testApp, token, bob.password, '203.0.113.99')).statusCode, 204);
   });
 
   test('the signed device cookie lets the owner in from a new address; it is HttpOnly, Secure, SameSite=Strict, Path=/token', async (t) => {
@@ -132,13 +136,7 @@ test('password changes are limited per session: 5 wrong current passwords, then 
   const testApp = await buildTestApp(t);
   const bob = await createUser(testApp);
   const token = (await loginFrom(testApp, '192.0.2.11', bob.username, bob.password)).json().access_token;
-  const change = (current: string) =>
-    testApp.app.inject({
-      method: 'POST',
-      url: '/users/me/password',
-      headers: bearer(token),
-      payload: { current_password: current, new_password: 'a brand new passphrase 42' },
-    });
+  const change = (current: string) => changePassword(testApp, token, current);
   for (let i = 0; i < 5; i += 1) assert.equal((await change('wrong-password')).statusCode, 403);
   const limited = await change(bob.password);
   assert.equal(limited.statusCode, 429);
@@ -146,13 +144,7 @@ test('password changes are limited per session: 5 wrong current passwords, then 
   assert.match(String(limited.headers['retry-after']), /^\d+$/);
   // A new login (a new session) is not held to the old session's count.
   const other = (await loginFrom(testApp, '192.0.2.11', bob.username, bob.password)).json().access_token;
-  const fresh = await testApp.app.inject({
-    method: 'POST',
-    url: '/users/me/password',
-    headers: bearer(other),
-    payload: { current_password: bob.password, new_password: 'a brand new passphrase 42' },
-  });
-  assert.equal(fresh.statusCode, 204);
+  assert.equal((await changePassword(testApp, other, bob.password)).statusCode, 204);
 });
 
 test('with TRUST_PROXY, every spelling of one address shares one count, and one IPv6 /64 is one address', async (t) => {
