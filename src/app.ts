@@ -149,8 +149,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onWait: metrics && ((seconds) => metrics.hashWaitSeconds.observe(seconds)),
     });
   if (metrics) metrics.hashQueueState = () => ({ running: hashQueue.running, waiting: hashQueue.waiting });
-  const lookups = (cache: string) =>
-    metrics && ((hit: boolean) => metrics.cacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' }));
+  const lookups = (cache: string) => {
+    if (!metrics) return undefined;
+    const hits = metrics.cacheLookups.labels({ cache, result: 'hit' });
+    const misses = metrics.cacheLookups.labels({ cache, result: 'miss' });
+    return (hit: boolean) => (hit ? hits : misses).inc();
+  };
   const hasher = createHasher(hashQueue);
   const tokens = createAccessTokens({
     keys,
