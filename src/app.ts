@@ -98,18 +98,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
   registerErrorHandlers(app);
 
-  // One log line per request, with its id (also returned as X-Request-Id for support).
+  // The app-wide hooks run on every request, so they take Fastify's callback form (no promise each).
+  // Every answer: the security headers and its id (also returned as X-Request-Id for support).
   const headers = securityHeaders({ crossOrigin: config.corsOrigins.length > 0 });
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers).header('x-request-id', request.id);
+    done();
   });
   // An answer to a request that carried credentials is private, whatever the route: no shared or
   // browser cache may keep it (API.md conventions). Set last, so no route can loosen it.
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (request.headers.authorization !== undefined) reply.header('cache-control', 'no-store');
+    done(null, payload);
   });
+  // One log line per request, with its id.
   const requestLines = deps.logger ? requestLineLogger(deps.logger as Logger) : undefined;
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     requestLines?.info(
       {
         reqId: request.id,
@@ -123,6 +127,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       },
       'request',
     );
+    done();
   });
 
   const metrics = config.metrics ? createMetrics() : undefined;

@@ -87,7 +87,7 @@ export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void
   // The labelled children of each (method, route, status), made once: prom-client otherwise hashes
   // the label set on every request. Bounded: routes are templates, methods and statuses few.
   const children = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const key = `${request.method} ${route} ${reply.statusCode}`;
     let child = children.get(key);
@@ -98,5 +98,6 @@ export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void
     }
     child.count.inc();
     child.time.observe(reply.elapsedTime / 1000);
+    done();
   });
 }
