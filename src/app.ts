@@ -154,11 +154,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       onWait: metrics && ((seconds) => metrics.hashWaitSeconds.observe(seconds)),
     });
   if (metrics) metrics.hashQueueState = () => ({ running: hashQueue.running, waiting: hashQueue.waiting });
-  const lookups = (cache: string) => {
+  const lookups = (cache: 'token' | 'session') => {
     if (!metrics) return undefined;
-    const hits = metrics.cacheLookups.labels({ cache, result: 'hit' });
-    const misses = metrics.cacheLookups.labels({ cache, result: 'miss' });
-    return (hit: boolean) => (hit ? hits : misses).inc();
+    const counts = metrics.cacheLookups[cache];
+    return (hit: boolean) => {
+      if (hit) counts.hit += 1;
+      else counts.miss += 1;
+    };
   };
   const hasher = createHasher(hashQueue);
   const tokens = createAccessTokens({

@@ -9,8 +9,11 @@ export interface Metrics {
   hashQueueState?: () => { running: number; waiting: number };
   readonly hashWaitSeconds: Histogram;
   readonly rateLimited: Counter<'policy'>;
-  /** Lookups in the verified-token and session caches, hit or miss: their hit ratio. */
-  readonly cacheLookups: Counter<'cache' | 'result'>;
+  /**
+   * Lookups in the verified-token and session caches, hit or miss (their hit ratio): plain numbers
+   * counted on the request path, handed to prom-client at each scrape.
+   */
+  readonly cacheLookups: Record<'token' | 'session', { hit: number; miss: number }>;
 }
 
 /**
@@ -48,13 +51,24 @@ export function createMetrics(): Metrics {
       labelNames: ['policy'],
       registers: [registry],
     }),
-    cacheLookups: new Counter({
-      name: 'inkgate_cache_lookups_total',
-      help: 'Lookups in the verified-token and session caches by result (hit, miss)',
-      labelNames: ['cache', 'result'],
-      registers: [registry],
-    }),
+    cacheLookups: { token: { hit: 0, miss: 0 }, session: { hit: 0, miss: 0 } },
   };
+  const handedOver = { token: { hit: 0, miss: 0 }, session: { hit: 0, miss: 0 } };
+  new Counter({
+    name: 'inkgate_cache_lookups_total',
+    help: 'Lookups in the verified-token and session caches by result (hit, miss)',
+    labelNames: ['cache', 'result'],
+    registers: [registry],
+    collect() {
+      for (const cache of ['token', 'session'] as const) {
+        for (const result of ['hit', 'miss'] as const) {
+          const delta = metrics.cacheLookups[cache][result] - handedOver[cache][result];
+          handedOver[cache][result] += delta;
+          this.inc({ cache, result }, delta);
+        }
+      }
+    },
+  });
   new Gauge({
     name: 'inkgate_password_hash_queue',
     help: 'Password hashes running and waiting in the queue (HASH_CONCURRENCY, HASH_QUEUE)',
@@ -71,11 +85,22 @@ export function createMetrics(): Metrics {
 
 export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void {
   const labelNames = ['method', 'route', 'status_code'] as const;
-  const requests = new Counter({
+  type Labels = Record<(typeof labelNames)[number], string>;
+  // prom-client validates and hashes the label set on every call, even through labels(); the request
+  // path only counts into plain numbers per (method, route, status), handed over at each scrape.
+  // Bounded: routes are templates, methods and statuses few.
+  const counts = new Map<string, { labels: Labels; count: number; handedOver: number }>();
+  new Counter({
     name: 'http_requests_total',
     help: 'HTTP requests by method, route template and status',
     labelNames,
     registers: [metrics.registry],
+    collect() {
+      for (const entry of counts.values()) {
+        this.inc(entry.labels, entry.count - entry.handedOver);
+        entry.handedOver = entry.count;
+      }
+    },
   });
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -84,20 +109,20 @@ export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [metrics.registry],
   });
-  // The labelled children of each (method, route, status), made once: prom-client otherwise hashes
-  // the label set on every request. Bounded: routes are templates, methods and statuses few.
-  const children = new Map<string, { count: { inc(): void }; time: { observe(seconds: number): void } }>();
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const key = `${request.method} ${route} ${reply.statusCode}`;
-    let child = children.get(key);
-    if (!child) {
-      const labels = { method: request.method, route, status_code: String(reply.statusCode) };
-      child = { count: requests.labels(labels), time: duration.labels(labels) };
-      children.set(key, child);
+    let entry = counts.get(key);
+    if (!entry) {
+      entry = {
+        labels: { method: request.method, route, status_code: String(reply.statusCode) },
+        count: 0,
+        handedOver: 0,
+      };
+      counts.set(key, entry);
     }
-    child.count.inc();
-    child.time.observe(reply.elapsedTime / 1000);
+    entry.count += 1;
+    duration.observe(entry.labels, reply.elapsedTime / 1000);
     done();
   });
 }
