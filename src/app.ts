@@ -8,6 +8,11 @@ import { createUsersRepository } from './accounts/repository.ts';
 import { accountsRoutes } from './accounts/routes.ts';
 import { UserPublic } from './accounts/schemas.ts';
 import { createAccountsService } from './accounts/service.ts';
+import { createAuditRepository } from './audit/repository.ts';
+import { auditRoutes } from './audit/routes.ts';
+import { AuditEventPublic } from './audit/schemas.ts';
+import { createAuditService } from './audit/service.ts';
+import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
 import { principalOf } from './authz/principal.ts';
 import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
@@ -33,7 +38,7 @@ import { createPostsService } from './posts/service.ts';
 import { createSessionCache, type SessionCache } from './sessions/cache.ts';
 import { createGuard } from './sessions/guard.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
-import { sessionRoutes } from './sessions/routes.ts';
+import { SessionPublic, sessionRoutes } from './sessions/routes.ts';
 import { createSessionsService } from './sessions/service.ts';
 import type { SharedRedis } from './shared/redis.ts';
 import { createAccessTokens } from './tokens/access-tokens.ts';
@@ -57,6 +62,8 @@ export interface AppDeps {
   readonly sessionCache?: SessionCache;
   /** Tests bound or watch the password-hash queue; by default each app has its own (HASH_*). */
   readonly hashQueue?: HashQueue;
+  /** The audit trail main.ts shares with start-up work (first admin, keys); by default the app's own. */
+  readonly audit?: AuditTrail;
   readonly version?: string;
 }
 
@@ -143,8 +150,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
 
   await registerOpenApi(app, { version: deps.version ?? '0.0.0' });
-  for (const schema of [Problem, OAuthErrorBody, UserPublic, PostPublic]) app.addSchema(schema);
+  // Shared schemas are added here, at the root: a plugin that adds one gets a scope with Fastify's
+  // default validator (which drops unknown fields instead of refusing them with 422).
+  for (const schema of [Problem, OAuthErrorBody, UserPublic, PostPublic, SessionPublic, AuditEventPublic])
+    app.addSchema(schema);
 
+  const audit = deps.audit ?? createAuditTrail({ db: database.db, clock, log: deps.logger });
+  // Events waiting to be stored (failed logins) are stored before the database closes.
+  app.addHook('onClose', async () => audit.close());
   const users = createUsersRepository(database.db);
   const hashQueue =
     deps.hashQueue ??
@@ -188,6 +201,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     tokens,
     cache: sessionCache,
     clock,
+    audit,
     metrics,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     idleSeconds: config.sessionIdleSeconds,
@@ -199,6 +213,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const accounts = createAccountsService({
     users,
     clock,
+    audit,
     hash: hasher.hash,
     verify: hasher.verify,
     sessions,
@@ -210,7 +225,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     key: () => secrets.key('device_cookie_key'),
   });
-  const login = createLoginService({ users, sessions, throttle, devices, hasher, metrics });
+  const login = createLoginService({ users, sessions, throttle, devices, hasher, audit, clock, metrics });
 
   await app.register(metaRoutes, { database, metrics, metricsToken: config.metricsToken });
   await app.register(tokenRoutes, { login, sessions });
@@ -239,6 +254,10 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   );
   await app.register(accountsRoutes, { accounts, requireAuth, signupLimit });
   await app.register(sessionRoutes, { sessions, requireAuth });
+  await app.register(auditRoutes, {
+    audit: createAuditService({ repository: createAuditRepository(database.db), trail: audit }),
+    requireAuth,
+  });
   await app.register(postsRoutes, { posts, requireAuth, writeLimit });
 
   return app;

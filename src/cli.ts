@@ -3,6 +3,7 @@ import { parseArgs } from 'node:util';
 import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
 import { createAccountsService } from './accounts/service.ts';
+import { createAuditTrail } from './audit/trail.ts';
 import { ROLES, type Role } from './authz/roles.ts';
 import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
@@ -45,6 +46,7 @@ async function main(argv: string[]): Promise<number> {
   const config = configFromEnvironment();
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
   const database = await openMigratedDatabase(config, log);
+  const audit = createAuditTrail({ db: database.db, clock: systemClock, log });
   try {
     if (command === 'migrate') {
       process.stdout.write('migrations are up to date\n');
@@ -63,6 +65,7 @@ async function main(argv: string[]): Promise<number> {
         now: systemClock.now(),
         accessTokenTtlSeconds: config.accessTokenTtlSeconds,
         cipher: createKeyCipher(config.keyEncryptionKey),
+        audit,
       });
       const maxAge = jwksMaxAge(config.accessTokenTtlSeconds);
       const startsNow = rotated !== undefined && rotated.activatesAt.getTime() <= Date.now();
@@ -90,16 +93,20 @@ async function main(argv: string[]): Promise<number> {
     const accounts = createAccountsService({
       users: createUsersRepository(database.db),
       clock: systemClock,
+      audit,
       hash: hashPassword,
     });
     try {
-      const user = await accounts.signup({
-        username: values.username,
-        email: values.email,
-        password: await readPassword(),
-        full_name: values['full-name'],
-        role: values.role as Role,
-      });
+      const user = await accounts.signup(
+        {
+          username: values.username,
+          email: values.email,
+          password: await readPassword(),
+          full_name: values['full-name'],
+          role: values.role as Role,
+        },
+        { via: 'cli' },
+      );
       process.stdout.write(`created ${user.role} ${user.username} (${user.id})\n`);
       return 0;
     } catch (error) {

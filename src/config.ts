@@ -48,6 +48,8 @@ export interface Config {
   readonly rateLimitWrites: number;
   /** A request body must arrive within this (REQUEST_TIMEOUT); headers within min(10 s, this). */
   readonly requestTimeoutSeconds: number;
+  /** Audit events older than this many days are deleted (AUDIT_RETENTION_DAYS). */
+  readonly auditRetentionDays: number;
   /**
    * Whether /metrics is served: METRICS=on, and in production only with METRICS_TOKEN (an open
    * /metrics tells anyone the traffic, the failure rates and the versions).
@@ -333,6 +335,7 @@ export function loadConfig(env: Env): Config {
   }
 
   const requestTimeoutSeconds = count('REQUEST_TIMEOUT', 30, 1, 3600, '30');
+  const auditRetentionDays = count('AUDIT_RETENTION_DAYS', 90, 1, 36_500, '90');
 
   const metricsText = value('METRICS') ?? 'on';
   if (!['on', 'off'].includes(metricsText)) bad('METRICS', `"${metricsText}" must be on or off`, 'off');
@@ -372,6 +375,7 @@ export function loadConfig(env: Env): Config {
     rateLimitSignup,
     rateLimitWrites,
     requestTimeoutSeconds,
+    auditRetentionDays,
     metrics: metricsText === 'on' && (!production || metricsToken !== undefined),
     metricsToken,
     logLevel,

@@ -6,6 +6,8 @@ import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
 import { createAccountsService } from './accounts/service.ts';
 import { buildApp } from './app.ts';
+import { createAuditRepository } from './audit/repository.ts';
+import { createAuditTrail } from './audit/trail.ts';
 import { systemClock } from './clock.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
@@ -51,6 +53,7 @@ const HOUR_MS = 3_600_000;
 /** What runs on a schedule, once across all instances sharing the database. */
 export function scheduledJobs(config: Config, database: OpenDatabase): ScheduledJob[] {
   const sessions = createSessionsRepository(database.db);
+  const audit = createAuditRepository(database.db);
   return [
     {
       name: 'purge-sessions',
@@ -58,6 +61,13 @@ export function scheduledJobs(config: Config, database: OpenDatabase): Scheduled
       run: async (now) => ({
         ...(await sessions.purge(now, config.sessionIdleSeconds)),
         loginAddresses: await purgeLoginAddresses(database.db, now),
+      }),
+    },
+    {
+      name: 'purge-audit-events',
+      everyMs: HOUR_MS,
+      run: async (now) => ({
+        auditEvents: await audit.purge(new Date(now.getTime() - config.auditRetentionDays * 86_400_000)),
       }),
     },
   ];
@@ -75,11 +85,18 @@ export async function startServer(
   log: Logger = createLogger(config.logLevel),
 ): Promise<RunningServer> {
   const database = await openMigratedDatabase(config, log);
-  const keys = await loadKeyRing({ db: database.db, clock: systemClock, settings: keySettings(config) });
+  const audit = createAuditTrail({ db: database.db, clock: systemClock, log });
+  const keys = await loadKeyRing({
+    db: database.db,
+    clock: systemClock,
+    settings: keySettings(config),
+    audit,
+  });
   if (config.admin) {
     const accounts = createAccountsService({
       users: createUsersRepository(database.db),
       clock: systemClock,
+      audit,
       hash: hashPassword,
     });
     const admin = await accounts.ensureAdmin(config.admin);
@@ -90,7 +107,7 @@ export async function startServer(
     log.info('/metrics is off: in production it is served only with METRICS_TOKEN set');
   }
   const redis = config.redisUrl ? connectRedis(config.redisUrl, config.redisPrefix, log) : undefined;
-  const app = await buildApp({ config, database, keys, redis, logger: log, version: VERSION });
+  const app = await buildApp({ config, database, keys, redis, audit, logger: log, version: VERSION });
   await app.listen({ port: config.port, host: config.host });
   const jobs = startScheduledJobs({
     db: database.db,

@@ -1,6 +1,7 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { withAuditEvents } from '../audit/repository.ts';
 import { olderThan } from '../db/keyset.ts';
-import type { Database, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
+import type { Database, NewAuditEvent, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
 import type { Cursor } from '../http/pagination.ts';
 
 export type UsersQueries = ReturnType<typeof usersQueries>;
@@ -44,11 +45,21 @@ function usersQueries(db: Kysely<Database>) {
         .executeTakeFirst();
     },
 
-    insert: (user: NewUser): Promise<UserRow> =>
-      db.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow(),
+    /** Inserts the user and, in the same transaction, the events that record it. */
+    insert: (user: NewUser, events: readonly NewAuditEvent[] = []): Promise<UserRow> =>
+      withAuditEvents(db, events, (trx) =>
+        trx.insertInto('users').values(user).returningAll().executeTakeFirstOrThrow(),
+      ),
 
-    update: (id: string, changes: UserUpdate): Promise<UserRow | undefined> =>
-      db.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst(),
+    /** Changes the user and stores `events` with the change (none when there is no such user). */
+    update: (
+      id: string,
+      changes: UserUpdate,
+      events: readonly NewAuditEvent[] = [],
+    ): Promise<UserRow | undefined> =>
+      withAuditEvents(db, events, (trx) =>
+        trx.updateTable('users').set(changes).where('id', '=', id).returningAll().executeTakeFirst(),
+      ),
 
     hasAdmin: async (): Promise<boolean> =>
       (await db.selectFrom('users').select('id').where('role', '=', 'admin').limit(1).executeTakeFirst()) !==
@@ -76,10 +87,11 @@ function usersQueries(db: Kysely<Database>) {
         .execute();
     },
 
-    /** Deletes the user; posts and sessions go with it (ON DELETE CASCADE). */
-    remove: async (id: string): Promise<boolean> => {
-      const result = await db.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-      return Number(result.numDeletedRows) > 0;
-    },
+    /** Deletes the user, with `events`; posts and sessions go with it (ON DELETE CASCADE). */
+    remove: (id: string, events: readonly NewAuditEvent[] = []): Promise<boolean> =>
+      withAuditEvents(db, events, async (trx) => {
+        const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+        return Number(result.numDeletedRows) > 0;
+      }),
   };
 }

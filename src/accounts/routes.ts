@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
+import { adminFacts, requestFacts } from '../audit/events.ts';
 import { type AccountSnapshot, principalOf, type RequireAuth } from '../authz/principal.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { Page } from '../http/pagination.ts';
@@ -58,7 +59,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const user = await accounts.signup(request.body);
+      const user = await accounts.signup(request.body, requestFacts(request));
       return reply.code(201).header('location', `/users/${user.id}`).send(toUserPublic(user));
     },
   );
@@ -96,7 +97,10 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
         },
       },
     },
-    async (request) => toUserPublic(await accounts.updateProfile(principalOf(request).userId, request.body)),
+    async (request) =>
+      toUserPublic(
+        await accounts.updateProfile(principalOf(request).userId, request.body, requestFacts(request)),
+      ),
   );
 
   app.post(
@@ -121,6 +125,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
         sessionId: principal.sessionId,
         currentPassword: request.body.current_password,
         newPassword: request.body.new_password,
+        facts: requestFacts(request),
       });
       return reply.code(204).send(null);
     },
@@ -175,7 +180,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
         response: { 200: User, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
       },
     },
-    async (request) => toUserPublic(await accounts.adminUpdate(request.params.id, request.body)),
+    async (request) =>
+      toUserPublic(await accounts.adminUpdate(request.params.id, request.body, adminFacts(request))),
   );
 
   app.delete(
@@ -192,7 +198,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      await accounts.deleteUser(request.params.id);
+      await accounts.deleteUser(request.params.id, adminFacts(request));
       return reply.code(204).send(null);
     },
   );

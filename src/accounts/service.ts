@@ -1,8 +1,10 @@
 import { v7 as uuidv7 } from 'uuid';
+import type { AuditFacts } from '../audit/events.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import type { UserRow, UserUpdate } from '../db/schema.ts';
+import type { NewAuditEvent, UserRow, UserUpdate } from '../db/schema.ts';
 import {
   ConflictError,
   ForbiddenError,
@@ -26,7 +28,12 @@ export interface SignupInput {
 
 /** What accounts need from sessions: ending them when an account changes. */
 export interface SessionControl {
-  revokeAllOfUser(userId: string, reason: string, except?: string): Promise<void>;
+  /** Ends the user's sessions (but `except`), recording sessions_revoked_all with `facts`. */
+  revokeAllOfUser(
+    userId: string,
+    reason: string,
+    options?: { except?: string | undefined; facts?: AuditFacts },
+  ): Promise<void>;
   /** Drop what this instance remembers of the user's sessions (role, disabled, existence). */
   forgetUser(userId: string): void;
 }
@@ -44,12 +51,13 @@ export interface PasswordAttempts {
 export function createAccountsService(deps: {
   users: UsersRepository;
   clock: Clock;
+  audit: AuditTrail;
   hash: (password: string) => Promise<string>;
   verify?: (passwordHash: string, password: string) => Promise<boolean>;
   sessions?: SessionControl;
   passwordAttempts?: PasswordAttempts;
 }) {
-  const { users, clock, hash } = deps;
+  const { users, clock, audit, hash } = deps;
 
   function requirePasswordAllowed(
     password: string,
@@ -88,25 +96,47 @@ export function createAccountsService(deps: {
     return deps.sessions;
   }
 
-  async function signup(input: SignupInput): Promise<UserRow> {
+  /**
+   * A new account, recorded as `signup` (or `admin_bootstrapped` for the first admin from the ADMIN_*
+   * settings) in the same transaction; `facts` say where the request came from.
+   */
+  async function signup(
+    input: SignupInput,
+    facts: AuditFacts & { via?: 'cli' | 'settings' } = {},
+  ): Promise<UserRow> {
     const email = input.email.toLowerCase();
     requirePasswordAllowed(input.password, { username: input.username, email }, '/password');
     await requireFree({ username: input.username, email });
     const passwordHash = await hash(input.password);
     const now = clock.now();
-    return uniquely(() =>
-      users.insert({
-        id: uuidv7(),
-        username: input.username,
-        email,
-        password_hash: passwordHash,
-        full_name: input.full_name ?? '',
-        role: input.role ?? 'user',
-        disabled: false,
-        created_at: now,
-        updated_at: now,
+    const id = uuidv7();
+    const role = input.role ?? 'user';
+    const { via, ...where } = facts;
+    const events = [
+      audit.event(via === 'settings' ? 'admin_bootstrapped' : 'signup', {
+        ...where,
+        userId: id,
+        details: { username: input.username, role, ...(via !== undefined && { via }) },
       }),
+    ];
+    const user = await uniquely(() =>
+      users.insert(
+        {
+          id,
+          username: input.username,
+          email,
+          password_hash: passwordHash,
+          full_name: input.full_name ?? '',
+          role,
+          disabled: false,
+          created_at: now,
+          updated_at: now,
+        },
+        events,
+      ),
     );
+    audit.published(events);
+    return user;
   }
 
   async function getUser(id: string): Promise<UserRow> {
@@ -115,8 +145,14 @@ export function createAccountsService(deps: {
     return user;
   }
 
-  async function update(id: string, changes: UserUpdate, repository: UsersQueries = users): Promise<UserRow> {
-    const user = await uniquely(() => repository.update(id, { ...changes, updated_at: clock.now() }));
+  /** Changes the user, storing `events` in the same transaction. */
+  async function update(
+    id: string,
+    changes: UserUpdate,
+    options: { repository?: UsersQueries; events?: NewAuditEvent[] } = {},
+  ): Promise<UserRow> {
+    const { repository = users, events = [] } = options;
+    const user = await uniquely(() => repository.update(id, { ...changes, updated_at: clock.now() }, events));
     if (!user) throw new NotFoundError('user not found');
     return user;
   }
@@ -124,13 +160,24 @@ export function createAccountsService(deps: {
   async function updateProfile(
     id: string,
     changes: { full_name?: string | undefined; email?: string | undefined },
+    facts: AuditFacts = {},
   ) {
     const email = changes.email?.toLowerCase();
     await requireFree({ email }, id);
-    const updated = await update(id, {
-      ...(changes.full_name !== undefined && { full_name: changes.full_name }),
-      ...(email !== undefined && { email }),
-    });
+    const before = await getUser(id);
+    const events =
+      email !== undefined && email !== before.email
+        ? [audit.event('email_changed', { ...facts, userId: id, details: { from: before.email, to: email } })]
+        : [];
+    const updated = await update(
+      id,
+      {
+        ...(changes.full_name !== undefined && { full_name: changes.full_name }),
+        ...(email !== undefined && { email }),
+      },
+      { events },
+    );
+    audit.published(events);
     deps.sessions?.forgetUser(id); // the session cache holds the profile too
     return updated;
   }
@@ -145,6 +192,7 @@ export function createAccountsService(deps: {
     sessionId: string;
     currentPassword: string;
     newPassword: string;
+    facts?: AuditFacts;
   }): Promise<void> {
     const user = await getUser(input.userId);
     const attempt = await deps.passwordAttempts?.attemptInSession(input.sessionId);
@@ -162,8 +210,11 @@ export function createAccountsService(deps: {
       { username: user.username, email: user.email },
       '/new_password',
     );
-    await update(user.id, { password_hash: await hash(input.newPassword) });
-    await requireSessions().revokeAllOfUser(user.id, 'password_changed', input.sessionId);
+    const facts = { ...input.facts, sessionId: input.sessionId };
+    const events = [audit.event('password_changed', { ...facts, userId: user.id })];
+    await update(user.id, { password_hash: await hash(input.newPassword) }, { events });
+    audit.published(events);
+    await requireSessions().revokeAllOfUser(user.id, 'password_changed', { except: input.sessionId, facts });
   }
 
   /** The last enabled admin must stay one: otherwise nobody could manage users any more. */
@@ -173,13 +224,30 @@ export function createAccountsService(deps: {
     }
   }
 
+  /** What an admin changed, for the user_updated event: the fields, and old and new role and status. */
+  function changeDetails(current: UserRow, next: UserUpdate) {
+    const fields = (['role', 'disabled', 'full_name', 'email'] as const).filter(
+      (field) => next[field] !== undefined && next[field] !== current[field],
+    );
+    return {
+      fields,
+      ...(fields.includes('role') && { role_from: current.role, role_to: next.role ?? current.role }),
+      ...(fields.includes('disabled') && {
+        disabled_from: current.disabled,
+        disabled_to: next.disabled ?? current.disabled,
+      }),
+    };
+  }
+
   async function adminUpdate(
     id: string,
     changes: { role?: Role; disabled?: boolean; full_name?: string; email?: string },
+    facts: AuditFacts = {},
   ): Promise<UserRow> {
     const target = await getUser(id);
     const email = changes.email?.toLowerCase();
     await requireFree({ email }, id);
+    let events: NewAuditEvent[] = [];
     const updated = await users.inAdminTransaction(async (repository) => {
       const current = await repository.findById(id);
       if (!current) throw new NotFoundError('user not found');
@@ -191,35 +259,45 @@ export function createAccountsService(deps: {
           await repository.countActiveAdmins(),
           changes.disabled ? 'disable' : 'demote',
         );
-      return update(
-        id,
-        {
-          ...(changes.role !== undefined && { role: changes.role }),
-          ...(changes.disabled !== undefined && { disabled: changes.disabled }),
-          ...(changes.full_name !== undefined && { full_name: changes.full_name }),
-          ...(email !== undefined && { email }),
-        },
-        repository,
-      );
+      const next: UserUpdate = {
+        ...(changes.role !== undefined && { role: changes.role }),
+        ...(changes.disabled !== undefined && { disabled: changes.disabled }),
+        ...(changes.full_name !== undefined && { full_name: changes.full_name }),
+        ...(email !== undefined && { email }),
+      };
+      const details = changeDetails(current, next);
+      events =
+        details.fields.length > 0 ? [audit.event('user_updated', { ...facts, userId: id, details })] : [];
+      return update(id, next, { repository, events });
     });
+    audit.published(events);
     // Disabling ends every session at once; any other change reaches tokens already issued through
     // the guard, which reads the current role and profile (the cache entries of this user are dropped).
     if (changes.disabled === true && !target.disabled) {
-      await requireSessions().revokeAllOfUser(id, 'user_disabled');
+      await requireSessions().revokeAllOfUser(id, 'user_disabled', { facts });
     } else {
       requireSessions().forgetUser(id);
     }
     return updated;
   }
 
-  async function deleteUser(id: string): Promise<void> {
+  async function deleteUser(id: string, facts: AuditFacts = {}): Promise<void> {
     await getUser(id);
-    await users.inAdminTransaction(async (repository) => {
+    const events = await users.inAdminTransaction(async (repository) => {
       const current = await repository.findById(id);
       if (!current) throw new NotFoundError('user not found');
       requireAnotherAdmin(current, await repository.countActiveAdmins(), 'delete');
-      await repository.remove(id);
+      const deleted = [
+        audit.event('user_deleted', {
+          ...facts,
+          userId: id,
+          details: { username: current.username, role: current.role },
+        }),
+      ];
+      await repository.remove(id, deleted);
+      return deleted;
     });
+    audit.published(events);
     requireSessions().forgetUser(id); // its sessions went with it (ON DELETE CASCADE)
   }
 
@@ -236,7 +314,7 @@ export function createAccountsService(deps: {
     password: string;
   }): Promise<UserRow | undefined> {
     if (await users.hasAdmin()) return undefined;
-    return signup({ ...admin, role: 'admin' });
+    return signup({ ...admin, role: 'admin' }, { via: 'settings' });
   }
 
   return { signup, getUser, updateProfile, changePassword, adminUpdate, deleteUser, listUsers, ensureAdmin };

@@ -5,6 +5,7 @@ import * as m0003 from './migrations/0003-key-activation.ts';
 import * as m0004 from './migrations/0004-login-hardening.ts';
 import * as m0005 from './migrations/0005-scheduled-jobs.ts';
 import * as m0006 from './migrations/0006-post-search.ts';
+import * as m0007 from './migrations/0007-audit-events.ts';
 import type { Database } from './schema.ts';
 
 /** A static list: migrations are code, shipped with the app, applied in name order. */
@@ -15,6 +16,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0004-login-hardening': m0004,
   '0005-scheduled-jobs': m0005,
   '0006-post-search': m0006,
+  '0007-audit-events': m0007,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

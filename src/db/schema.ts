@@ -79,6 +79,24 @@ export interface ScheduledJobsTable {
   last_run_at: Timestamp;
 }
 
+export interface AuditEventsTable {
+  /** UUIDv7. */
+  id: string;
+  occurred_at: Timestamp;
+  type: string;
+  /** Whose account the event concerns. */
+  user_id: string | null;
+  /** Who did it, when not the user (an admin). */
+  actor_id: string | null;
+  session_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  /** A small JSON object, as text: never a password, hash, token or key. */
+  details: string;
+  /** One stored event per key (throttled logins: per account, address and minute). */
+  collapse_key: ColumnType<string | null, string | null | undefined, never>;
+}
+
 export interface Database {
   users: UsersTable;
   posts: PostsTable;
@@ -88,6 +106,7 @@ export interface Database {
   server_secrets: ServerSecretsTable;
   login_addresses: LoginAddressesTable;
   scheduled_jobs: ScheduledJobsTable;
+  audit_events: AuditEventsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -100,3 +119,5 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type NewSession = Insertable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;
+export type NewAuditEvent = Insertable<AuditEventsTable>;

@@ -3,6 +3,7 @@ import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError } from 'fastify';
 import { Type } from 'typebox';
+import { requestFacts } from '../audit/events.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import { classifyError } from '../http/error-handler.ts';
 import type { SessionsService } from '../sessions/service.ts';
@@ -152,7 +153,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
         return sessions.refresh({
           refreshToken: body.refresh_token,
           scope: body.scope,
-          ip: request.ip,
+          facts: requestFacts(request),
           log: request.log,
         });
       }
@@ -170,8 +171,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
         password: body.password,
         scope: body.scope,
         address: canonicalAddress(request.ip),
-        ip: request.ip,
-        userAgent: request.headers['user-agent'] ?? '',
+        facts: requestFacts(request),
         deviceCookie: request.cookies[DEVICE_COOKIE],
         log: request.log,
       });
@@ -208,7 +208,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
     async (request, reply) => {
       const token = request.body?.token;
       if (!token) throw new OAuthError('invalid_request', 'token is required');
-      await sessions.revokeToken(token, request.body?.token_type_hint);
+      await sessions.revokeToken(token, request.body?.token_type_hint, requestFacts(request));
       return reply.code(200).send();
     },
   );

@@ -1,7 +1,10 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Hasher } from '../accounts/hash-queue.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
+import type { AuditFacts } from '../audit/events.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
+import type { Clock } from '../clock.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
 import { OAuthError } from '../tokens/oauth-error.ts';
@@ -19,9 +22,11 @@ export function createLoginService(deps: {
   throttle: LoginThrottle;
   devices: Devices;
   hasher: Hasher;
+  audit: AuditTrail;
+  clock: Clock;
   metrics: Metrics | undefined;
 }) {
-  const { users, sessions, throttle, devices, hasher, metrics } = deps;
+  const { users, sessions, throttle, devices, hasher, audit, clock, metrics } = deps;
 
   function requestedScopes(scope: string | undefined): Scope[] | undefined {
     try {
@@ -57,13 +62,12 @@ export function createLoginService(deps: {
     scope: string | undefined;
     /** Canonical (http/client-address.ts): what the limits and the remembered addresses key on. */
     address: string;
-    /** As the request came (kept on the session for the owner to recognise). */
-    ip: string;
-    userAgent: string;
+    /** The address as the request came and its user agent: kept on the session and its events. */
+    facts: AuditFacts;
     deviceCookie: string | undefined;
     log: FastifyBaseLogger;
   }): Promise<{ answer: TokenAnswer; deviceCookie: string }> {
-    const { log } = input;
+    const { log, facts } = input;
     const requested = requestedScopes(input.scope);
     const user = await users.findByLogin(input.username);
     const trusted = await trustedBucket(user?.id, input.address, input.deviceCookie);
@@ -75,7 +79,19 @@ export function createLoginService(deps: {
     });
     if (!attempt.allowed) {
       metrics?.logins.inc({ result: 'throttled' });
-      log.warn({ event: 'login_throttled', userId: user?.id, address: input.address }, 'login throttled');
+      // At most one event per account (or unknown name) and address per minute: a flood of refused
+      // attempts cannot flood the audit log. Nothing of an unknown name is kept.
+      const minute = Math.floor(clock.now().getTime() / 60_000);
+      audit.later(
+        'login_throttled',
+        {
+          ...facts,
+          userId: user?.id ?? null,
+          details: { retry_after_seconds: attempt.retryAfterSeconds },
+          collapseKey: `login_throttled:${user?.id ?? '-'}:${input.address}:${minute}`,
+        },
+        log,
+      );
       throw new OAuthError('slow_down', 'too many failed logins; try again later', {
         status: 429,
         headers: { 'retry-after': String(attempt.retryAfterSeconds) },
@@ -88,7 +104,13 @@ export function createLoginService(deps: {
       : await hasher.verifyDummy(input.password);
     if (!user || !passwordOk || user.disabled) {
       metrics?.logins.inc({ result: 'failure' });
-      log.info({ event: 'login_failed', userId: user?.id, address: input.address }, 'login failed');
+      // Recorded for known accounts only (API.md): of an unknown name, nothing typed is kept.
+      if (user) {
+        const reason = passwordOk ? 'account_disabled' : 'wrong_password';
+        audit.later('login_failed', { ...facts, userId: user.id, details: { reason } }, log);
+      } else {
+        log.info({ ip: facts.ip }, 'login failed for an unknown account');
+      }
       throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
     }
     const scopes = grantScopes(user.role, requested);
@@ -99,22 +121,20 @@ export function createLoginService(deps: {
     const answer = await sessions.start({
       user,
       scopes,
-      userAgent: input.userAgent,
-      ip: input.ip,
+      userAgent: facts.userAgent ?? '',
+      ip: facts.ip ?? '',
       verified: { passwordHash: user.password_hash, sessionsEpoch: Number(user.sessions_epoch) },
+      // Whether this browser or address had seen the owner log in: a "new place" is what to look at.
+      details: { seen_before: trusted?.split(':')[0] ?? 'no' },
     });
     if (!answer) {
       metrics?.logins.inc({ result: 'failure' });
-      log.info(
-        { event: 'login_failed', userId: user.id, address: input.address, raced: true },
-        'login failed',
-      );
+      audit.later('login_failed', { ...facts, userId: user.id, details: { reason: 'superseded' } }, log);
       throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
     }
     await attempt.succeeded();
     await devices.rememberAddress(user.id, input.address);
     metrics?.logins.inc({ result: 'success' });
-    log.info({ event: 'login_succeeded', userId: user.id, address: input.address }, 'login succeeded');
     return { answer, deviceCookie: await devices.issueCookie(user.id) };
   }
 

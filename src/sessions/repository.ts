@@ -1,6 +1,7 @@
 import { CompiledQuery, type Kysely, PostgresAdapter } from 'kysely';
+import { insertAuditEvents } from '../audit/repository.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
-import type { Database, NewSession } from '../db/schema.ts';
+import type { Database, NewAuditEvent, NewSession } from '../db/schema.ts';
 
 export type SessionsRepository = ReturnType<typeof createSessionsRepository>;
 
@@ -34,11 +35,13 @@ export function createSessionsRepository(db: Kysely<Database>) {
      * (FOR SHARE on PostgreSQL, so a password change, disable or logout-everywhere waits for it or it
      * for them; SQLite runs one writer at a time). False, and nothing written, when the user is now
      * disabled, has another password hash, or had its sessions ended since the login read it.
+     * `events` (the login's) are stored with the session.
      */
     create: (
       session: NewSession,
       tokenHash: string,
       login: { passwordHash: string; sessionsEpoch: number },
+      events: readonly NewAuditEvent[] = [],
     ) =>
       db.transaction().execute(async (trx) => {
         let read = trx
@@ -60,6 +63,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
           .insertInto('refresh_tokens')
           .values({ token_hash: tokenHash, session_id: session.id, created_at: session.created_at })
           .execute();
+        await insertAuditEvents(trx, events);
         return true;
       }),
 
@@ -113,25 +117,44 @@ export function createSessionsRepository(db: Kysely<Database>) {
         return true;
       }),
 
-    /** Marks the session revoked (if it was not already); true when this call revoked it. */
-    revoke: async (sessionId: string, reason: string, now: Date): Promise<boolean> => {
-      const result = await db
-        .updateTable('sessions')
-        .set({ revoked_at: now, revoked_reason: reason })
-        .where('id', '=', sessionId)
-        .where('revoked_at', 'is', null)
-        .executeTakeFirst();
-      return Number(result.numUpdatedRows) > 0;
-    },
+    /**
+     * Marks the session revoked (if it was not already) and stores the events `eventsFor` makes for its
+     * user, in one transaction. Answers the user's id when this call revoked it.
+     */
+    revoke: (
+      sessionId: string,
+      reason: string,
+      now: Date,
+      eventsFor: (userId: string) => readonly NewAuditEvent[] = () => [],
+    ): Promise<string | undefined> =>
+      db.transaction().execute(async (trx) => {
+        const revoked = await trx
+          .updateTable('sessions')
+          .set({ revoked_at: now, revoked_reason: reason })
+          .where('id', '=', sessionId)
+          .where('revoked_at', 'is', null)
+          .returning('user_id')
+          .executeTakeFirst();
+        if (revoked) await insertAuditEvents(trx, eventsFor(revoked.user_id));
+        return revoked?.user_id;
+      }),
 
     /**
      * Revokes every session of the user, but the one named in `except`, and bumps the user's
      * sessions_epoch so that a login already under way creates none (the users row is written first:
      * a racing login's transaction either commits before, and its session is revoked here, or sees
      * the new epoch).
-     * Returns the ids revoked.
+     * `eventsFor` makes the events stored with it, from the ids revoked; the ids are returned.
      */
-    revokeAllOfUser: (userId: string, reason: string, now: Date, except?: string): Promise<string[]> =>
+    revokeAllOfUser: (
+      userId: string,
+      reason: string,
+      now: Date,
+      options: {
+        except?: string | undefined;
+        eventsFor?: (revoked: readonly string[]) => readonly NewAuditEvent[];
+      } = {},
+    ): Promise<string[]> =>
       db.transaction().execute(async (trx) => {
         await trx
           .updateTable('users')
@@ -143,9 +166,10 @@ export function createSessionsRepository(db: Kysely<Database>) {
           .set({ revoked_at: now, revoked_reason: reason })
           .where('user_id', '=', userId)
           .where('revoked_at', 'is', null);
-        if (except !== undefined) query = query.where('id', '<>', except);
-        const rows = await query.returning('id').execute();
-        return rows.map((row) => row.id);
+        if (options.except !== undefined) query = query.where('id', '<>', options.except);
+        const revoked = (await query.returning('id').execute()).map((row) => row.id);
+        await insertAuditEvents(trx, options.eventsFor?.(revoked) ?? []);
+        return revoked;
       }),
 
     /** Sessions not revoked and not past their absolute end; the idle rule is applied by the caller. */

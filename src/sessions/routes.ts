@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { requestFacts } from '../audit/events.ts';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { NotFoundError } from '../http/errors.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import type { SessionsService } from './service.ts';
 
-const SessionPublic = Type.Object(
+export const SessionPublic = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     created_at: Type.String({ format: 'date-time', description: 'when you logged in' }),
@@ -31,7 +32,6 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
   requireAuth: RequireAuth;
 }> = async (app, { sessions, requireAuth }) => {
   const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
-  app.addSchema(SessionPublic);
 
   app.get(
     '/users/me/sessions',
@@ -69,7 +69,11 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const revoked = await sessions.revokeOwn(principalOf(request).userId, request.params.id);
+      const revoked = await sessions.revokeOwn(
+        principalOf(request).userId,
+        request.params.id,
+        requestFacts(request),
+      );
       if (!revoked) throw new NotFoundError('session not found');
       return reply.code(204).send(null);
     },
@@ -87,7 +91,9 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      await sessions.revokeAllOfUser(principalOf(request).userId, 'logout_everywhere');
+      await sessions.revokeAllOfUser(principalOf(request).userId, 'logout_everywhere', {
+        facts: requestFacts(request),
+      });
       return reply.code(204).send(null);
     },
   );

@@ -1,6 +1,8 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
+import type { AuditFacts } from '../audit/events.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import type { Role } from '../authz/roles.ts';
 import {
   narrowScopes,
@@ -10,6 +12,7 @@ import {
   UnknownScopeError,
 } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
+import type { NewAuditEvent } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
 import { isUuid } from '../http/pagination.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
@@ -57,6 +60,7 @@ export function createSessionsService(deps: {
   tokens: AccessTokens;
   cache: SessionCache;
   clock: Clock;
+  audit: AuditTrail;
   metrics: Metrics | undefined;
   /** Absolute session lifetime (REFRESH_TOKEN_TTL), at most 30 days. */
   refreshTtlSeconds: number;
@@ -65,7 +69,7 @@ export function createSessionsService(deps: {
   /** The server key that derives a refresh token's successor (the same on every instance). */
   successorKey: () => Promise<Buffer>;
 }) {
-  const { repository, tokens, cache, clock, metrics, refreshTtlSeconds, idleSeconds } = deps;
+  const { repository, tokens, cache, clock, audit, metrics, refreshTtlSeconds, idleSeconds } = deps;
 
   const successorOf = async (token: string) =>
     createHmac('sha256', await deps.successorKey())
@@ -99,7 +103,8 @@ export function createSessionsService(deps: {
   /**
    * After a successful login: a new session, its first refresh token, an access token — or undefined
    * when, by the time the session is written, the account was disabled, its password changed or its
-   * sessions ended (a login racing those never leaves a live session behind).
+   * sessions ended (a login racing those never leaves a live session behind). The session is stored
+   * with its login_succeeded event.
    */
   async function start(input: {
     user: { id: string; username: string; role: Role };
@@ -108,6 +113,8 @@ export function createSessionsService(deps: {
     ip: string;
     /** The hash the password was verified against, and the user's sessions_epoch read with it. */
     verified: { passwordHash: string; sessionsEpoch: number };
+    /** What the login_succeeded event says besides the scope. */
+    details?: Record<string, string | boolean>;
   }): Promise<TokenAnswer | undefined> {
     const now = clock.now();
     const refreshToken = randomBytes(32).toString('base64url');
@@ -121,7 +128,18 @@ export function createSessionsService(deps: {
       user_agent: input.userAgent.slice(0, 512),
       ip: input.ip,
     };
-    if (!(await repository.create(session, hashToken(refreshToken), input.verified))) return undefined;
+    const events = [
+      audit.event('login_succeeded', {
+        userId: input.user.id,
+        sessionId: session.id,
+        ip: input.ip,
+        userAgent: session.user_agent,
+        details: { scope: session.scope, ...input.details },
+      }),
+    ];
+    if (!(await repository.create(session, hashToken(refreshToken), input.verified, events)))
+      return undefined;
+    audit.published(events);
     return answer(
       { id: session.id, userId: input.user.id, username: input.user.username, role: input.user.role },
       input.scopes,
@@ -161,7 +179,7 @@ export function createSessionsService(deps: {
     row: TokenRow & { spent_at: Date },
     successor: string,
     now: Date,
-    ip: string,
+    facts: AuditFacts,
     log: FastifyBaseLogger,
   ) {
     const sinceSpent = now.getTime() - row.spent_at.getTime();
@@ -170,19 +188,20 @@ export function createSessionsService(deps: {
       row.successor_hash === hashToken(successor) &&
       row.successor_spent_at === null;
     if (retry) return;
-    await repository.revoke(row.session_id, 'refresh_token_reuse', now);
-    cache.forgetSession(row.session_id);
-    metrics?.refreshReuse.inc();
-    log.warn(
-      {
-        event: 'refresh_token_reuse',
+    const events = [
+      audit.event('refresh_token_reuse', {
+        ...facts,
         userId: row.user_id,
         sessionId: row.session_id,
-        address: ip,
-        spentMsAgo: sinceSpent,
-      },
-      'spent refresh token presented again: session revoked',
-    );
+        details: { spent_ms_ago: sinceSpent },
+      }),
+    ];
+    // Recorded when this request is the one that revoked the session (not again by a racing one).
+    if (await repository.revoke(row.session_id, 'refresh_token_reuse', now, () => events)) {
+      audit.published(events, log);
+    }
+    cache.forgetSession(row.session_id);
+    metrics?.refreshReuse.inc();
     throw new OAuthError('invalid_grant', INVALID_REFRESH);
   }
 
@@ -190,7 +209,7 @@ export function createSessionsService(deps: {
   async function refresh(input: {
     refreshToken: string;
     scope: string | undefined;
-    ip: string;
+    facts: AuditFacts;
     log: FastifyBaseLogger;
   }) {
     const presentedHash = hashToken(input.refreshToken);
@@ -213,7 +232,7 @@ export function createSessionsService(deps: {
       row = await repository.findToken(presentedHash);
       if (!row || row.spent_at === null) throw new OAuthError('invalid_grant', INVALID_REFRESH);
     }
-    await secondUse({ ...row, spent_at: row.spent_at }, successor, now, input.ip, input.log);
+    await secondUse({ ...row, spent_at: row.spent_at }, successor, now, input.facts, input.log);
     return answer(session, scopes, successor);
   }
 
@@ -241,8 +260,14 @@ export function createSessionsService(deps: {
     };
   }
 
-  async function revoke(sessionId: string, reason: string): Promise<void> {
-    await repository.revoke(sessionId, reason, clock.now());
+  /** Ends one session, recording session_revoked (with why) when it was live. */
+  async function revoke(sessionId: string, reason: string, facts: AuditFacts): Promise<void> {
+    let events: NewAuditEvent[] = [];
+    const revokedFor = await repository.revoke(sessionId, reason, clock.now(), (userId) => {
+      events = [audit.event('session_revoked', { ...facts, userId, sessionId, details: { reason } })];
+      return events;
+    });
+    if (revokedFor !== undefined) audit.published(events);
     cache.forgetSession(sessionId);
   }
 
@@ -252,32 +277,51 @@ export function createSessionsService(deps: {
     revoke,
 
     /** RFC 7009: either kind of token revokes its session; anything else is quietly ignored. */
-    async revokeToken(token: string, hint: string | undefined): Promise<void> {
+    async revokeToken(token: string, hint: string | undefined, facts: AuditFacts): Promise<void> {
       const asRefresh = async () => {
         const row = await repository.findToken(hashToken(token));
-        if (row) await revoke(row.session_id, 'revoked_by_client');
+        if (row) await revoke(row.session_id, 'revoked_by_client', facts);
         return row !== undefined;
       };
       const asAccess = async () => {
         const sessionId = await tokens.sessionOf(token);
-        if (sessionId) await revoke(sessionId, 'revoked_by_client');
+        if (sessionId) await revoke(sessionId, 'revoked_by_client', facts);
         return sessionId !== undefined;
       };
       const order = hint === 'access_token' ? [asAccess, asRefresh] : [asRefresh, asAccess];
       for (const attempt of order) if (await attempt()) return;
     },
 
-    async revokeAllOfUser(userId: string, reason: string, except?: string): Promise<void> {
-      await repository.revokeAllOfUser(userId, reason, clock.now(), except);
+    /** Ends every session of the user but `except`, recorded as one sessions_revoked_all event. */
+    async revokeAllOfUser(
+      userId: string,
+      reason: string,
+      options: { except?: string | undefined; facts?: AuditFacts } = {},
+    ): Promise<void> {
+      let events: NewAuditEvent[] = [];
+      await repository.revokeAllOfUser(userId, reason, clock.now(), {
+        except: options.except,
+        eventsFor: (revoked) => {
+          events = [
+            audit.event('sessions_revoked_all', {
+              ...options.facts,
+              userId,
+              details: { reason, sessions: revoked.length },
+            }),
+          ];
+          return events;
+        },
+      });
+      audit.published(events);
       cache.forgetUser(userId);
     },
 
     /** Revokes one of the user's live sessions; false when it is not one (API.md: 404). */
-    async revokeOwn(userId: string, sessionId: string): Promise<boolean> {
+    async revokeOwn(userId: string, sessionId: string, facts: AuditFacts): Promise<boolean> {
       const current = isUuid(sessionId) ? await state(sessionId) : undefined;
       if (!current || current.userId !== userId || current.revoked || clock.now() >= current.liveUntil)
         return false;
-      await revoke(sessionId, 'logged_out');
+      await revoke(sessionId, 'logged_out', facts);
       return true;
     },
 

@@ -9,8 +9,10 @@ import {
 } from 'node:crypto';
 import { base64url, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { insertAuditEvents } from '../audit/repository.ts';
+import type { AuditTrail } from '../audit/trail.ts';
 import type { Clock } from '../clock.ts';
-import type { Database } from '../db/schema.ts';
+import type { Database, NewAuditEvent } from '../db/schema.ts';
 import { createKeyCipher, isSealed, type KeyCipher } from './key-encryption.ts';
 import { serverSecretContext } from './server-secrets.ts';
 
@@ -204,9 +206,12 @@ export async function rotateKeys(
     onlyIfOlderThanDays?: number;
     /** Seals the new key at rest (KEY_ENCRYPTION_KEY); stored as it is without one. */
     cipher?: KeyCipher;
+    /** Records key_rotated with the new key (kid and times only, never key material). */
+    audit?: AuditTrail;
   },
 ): Promise<{ kid: string; activatesAt: Date } | undefined> {
-  return db.transaction().execute(async (trx) => {
+  let events: NewAuditEvent[] = [];
+  const rotated = await db.transaction().execute(async (trx) => {
     if (trx.getExecutor().adapter instanceof PostgresAdapter) {
       await sql`select pg_advisory_xact_lock(hashtext('inkgate:key-rotation'))`.execute(trx);
     }
@@ -227,13 +232,34 @@ export async function rotateKeys(
       .where('alg', '=', options.alg)
       .executeTakeFirst();
     const delay = existing ? jwksMaxAge(options.accessTokenTtlSeconds) : 0;
-    return insertGeneratedKey(
+    const key = await insertGeneratedKey(
       trx,
       options.alg,
       options.now,
       delay,
       options.cipher ?? createKeyCipher(undefined),
     );
+    events = options.audit ? [keyEvent(options.audit, key, options.alg, options.onlyIfOlderThanDays)] : [];
+    await insertAuditEvents(trx, events);
+    return key;
+  });
+  options.audit?.published(events);
+  return rotated;
+}
+
+function keyEvent(
+  audit: AuditTrail,
+  key: { kid: string; activatesAt: Date },
+  alg: SigningAlgorithm,
+  scheduleDays: number | undefined,
+): NewAuditEvent {
+  return audit.event('key_rotated', {
+    details: {
+      kid: key.kid,
+      alg,
+      activates_at: key.activatesAt.toISOString(),
+      trigger: scheduleDays === undefined ? 'manual' : 'schedule',
+    },
   });
 }
 
@@ -246,8 +272,10 @@ export async function loadKeyRing(options: {
   db: Db;
   clock: Clock;
   settings: KeySettings;
+  /** Records key_rotated for the first key and for each scheduled rotation. */
+  audit?: AuditTrail;
 }): Promise<KeyRing> {
-  const { db, clock, settings } = options;
+  const { db, clock, settings, audit } = options;
   const { alg } = settings;
   const cipher = createKeyCipher(settings.encryptionKey);
   if (cipher.sealing) await sealStoredKeys(db, cipher);
@@ -308,7 +336,15 @@ export async function loadKeyRing(options: {
 
   await load();
   if (stored.length === 0) {
-    await insertGeneratedKey(db, alg, clock.now(), 0, cipher);
+    const events = await db.transaction().execute(async (trx) => {
+      const key = await insertGeneratedKey(trx, alg, clock.now(), 0, cipher);
+      const first = audit
+        ? [audit.event('key_rotated', { details: { kid: key.kid, alg, trigger: 'first' } })]
+        : [];
+      await insertAuditEvents(trx, first);
+      return first;
+    });
+    audit?.published(events);
     await load();
   }
 
@@ -363,6 +399,7 @@ export async function loadKeyRing(options: {
           accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
           onlyIfOlderThanDays: settings.rotationDays,
           cipher,
+          audit,
         }).catch(() => undefined); // another instance rotating at the same moment is fine
       }
       await load();

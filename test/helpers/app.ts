@@ -9,6 +9,7 @@ import { hashPassword } from '../../src/accounts/passwords.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
 import { createAccountsService } from '../../src/accounts/service.ts';
 import { buildApp } from '../../src/app.ts';
+import { createAuditTrail } from '../../src/audit/trail.ts';
 import type { Role } from '../../src/authz/roles.ts';
 import { type Clock, createManualClock } from '../../src/clock.ts';
 import { type Config, keySettings, loadConfig } from '../../src/config.ts';
@@ -159,6 +160,7 @@ export async function createUser(
     const accounts = createAccountsService({
       users: createUsersRepository(testApp.database.db),
       clock: testApp.clock as Clock,
+      audit: createAuditTrail({ db: testApp.database.db, clock: testApp.clock }),
       hash: hashPassword,
     });
     const row = await accounts.signup({ username, email, password, role: 'admin' });

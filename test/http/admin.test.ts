@@ -4,6 +4,7 @@ import pg from 'pg';
 import { hashPassword } from '../../src/accounts/passwords.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
 import { createAccountsService } from '../../src/accounts/service.ts';
+import { createAuditTrail } from '../../src/audit/trail.ts';
 import { createManualClock } from '../../src/clock.ts';
 import { ConflictError } from '../../src/http/errors.ts';
 import {
@@ -41,6 +42,7 @@ function accountsService(testApp: TestApp) {
   return createAccountsService({
     users: createUsersRepository(testApp.database.db),
     clock: testApp.clock,
+    audit: createAuditTrail({ db: testApp.database.db, clock: testApp.clock }),
     hash: hashPassword,
     sessions: { revokeAllOfUser: async () => {}, forgetUser: () => {} },
   });

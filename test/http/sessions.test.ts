@@ -127,7 +127,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal(events.length, 1);
     assert.equal(events[0].userId, user.id);
     assert.equal(events[0].sessionId, decodeJwt(first.access_token).sid);
-    assert.equal(events[0].address, '127.0.0.1');
+    assert.equal(events[0].ip, '127.0.0.1');
     assert.equal(events[0].level, 40);
     const metrics = await testApp.app.inject({ method: 'GET', url: '/metrics' });
     assert.match(metrics.body, /inkgate_refresh_token_reuse_total 1/);

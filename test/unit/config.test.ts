@@ -102,6 +102,13 @@ test('config: REQUEST_TIMEOUT and METRICS_TOKEN', () => {
   assert.equal(loadConfig({ ...production, METRICS_TOKEN: 'm'.repeat(16) }).metrics, true);
 });
 
+test('config: AUDIT_RETENTION_DAYS', () => {
+  assert.equal(loadConfig({}).auditRetentionDays, 90);
+  assert.equal(loadConfig({ AUDIT_RETENTION_DAYS: '7' }).auditRetentionDays, 7);
+  for (const bad of ['0', '-1', '2.5', 'forever'])
+    assert.match(problemsOf({ AUDIT_RETENTION_DAYS: bad })[0]!, /^AUDIT_RETENTION_DAYS: /);
+});
+
 test('config: JWT_SECRET counts UTF-8 bytes', () => {
   assert.equal(loadConfig({ JWT_SECRET: 'é'.repeat(16) }).jwtSecret, 'é'.repeat(16));
   assert.match(problemsOf({ JWT_SECRET: 'x'.repeat(31) })[0]!, /at least 32 bytes/);
