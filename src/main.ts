@@ -1,18 +1,16 @@
-import { createLogger } from './http/logging.ts';
+import { createLogger, exitWithLine } from './http/logging.ts';
 import { configFromEnvironment, startServer } from './server.ts';
 
 // The process: configuration, database, migrations, app, listen; SIGTERM/SIGINT drain and close.
 const config = configFromEnvironment();
 const log = createLogger(config.logLevel);
 
-// A crash is logged as one fatal line before the process ends (the log is flushed on exit).
+// A crash is logged as one fatal line before the process ends, after every line before it.
 process.on('uncaughtException', (error) => {
-  log.fatal({ err: error }, 'uncaught exception: exiting');
-  process.exit(1);
+  exitWithLine(log, { level: 'fatal', message: 'uncaught exception: exiting', err: error }, 1);
 });
 process.on('unhandledRejection', (reason) => {
-  log.fatal({ err: reason }, 'unhandled promise rejection: exiting');
-  process.exit(1);
+  exitWithLine(log, { level: 'fatal', message: 'unhandled promise rejection: exiting', err: reason }, 1);
 });
 
 try {
@@ -27,18 +25,15 @@ try {
     log.info({ signal }, 'shutting down: draining in-flight requests');
     server.stop().then(
       () => {
-        log.info('stopped');
-        process.exit(0);
+        exitWithLine(log, { level: 'info', message: 'stopped' }, 0);
       },
       (error: unknown) => {
-        log.error({ err: error }, 'shutdown failed');
-        process.exit(1);
+        exitWithLine(log, { level: 'error', message: 'shutdown failed', err: error }, 1);
       },
     );
   };
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 } catch (error) {
-  log.fatal({ err: error }, 'could not start');
-  process.exit(1);
+  exitWithLine(log, { level: 'fatal', message: 'could not start', err: error }, 1);
 }

@@ -66,3 +66,31 @@ export function requestLineLogger(logger: Logger): Logger {
   const stream = (logger as unknown as Record<symbol, pino.DestinationStream>)[pino.symbols.streamSym];
   return pino({ level: logger.level }, stream);
 }
+
+/**
+ * Writes a last line and ends the process, with every earlier line before it. pino writes a fatal
+ * line with a synchronous flush, which, while an asynchronous write is under way on libuv's pool,
+ * puts the queued lines out ahead of that write: so wait for SonicBoom's `drain` first (while its
+ * `_writing` is set; its flush(cb) answers at once when `minLength` is 0). If the output cannot take
+ * the lines within two seconds, the line is written and the process ends anyway.
+ */
+export function exitWithLine(
+  log: Logger,
+  line: { level: 'fatal' | 'error' | 'info'; message: string; err?: unknown },
+  code: number,
+): void {
+  process.exitCode = code;
+  const stream = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym] as
+    | { _writing?: boolean; once?: (event: string, listener: () => void) => void }
+    | undefined;
+  const afterWrites = (then: () => void) => {
+    if (stream?._writing === true && typeof stream.once === 'function') stream.once('drain', then);
+    else then();
+  };
+  setTimeout(() => process.exit(code), 2000);
+  afterWrites(() => {
+    if (line.err === undefined) log[line.level](line.message);
+    else log[line.level]({ err: line.err }, line.message);
+    afterWrites(() => process.exit(code));
+  });
+}
