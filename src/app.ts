@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { createHasher, createHashQueue, type HashQueue } from './accounts/hash-queue.ts';
 import { createUsersRepository } from './accounts/repository.ts';
 import { accountsRoutes } from './accounts/routes.ts';
-import { UserPublic } from './accounts/schemas.ts';
+import { Accepted, UserPublic } from './accounts/schemas.ts';
 import { createAccountsService } from './accounts/service.ts';
 import { createAuditRepository } from './audit/repository.ts';
 import { auditRoutes } from './audit/routes.ts';
@@ -24,17 +24,22 @@ import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { Problem } from './http/problem.ts';
-import { limitRoute, registerRateLimits } from './http/rate-limits.ts';
+import { createWindowCounter, limitRoute, registerRateLimits } from './http/rate-limits.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { createDevices } from './login/devices.ts';
 import { tokenRoutes } from './login/routes.ts';
 import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
+import { createOutbox } from './mail/outbox.ts';
+import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
 import { createPostsRepository } from './posts/repository.ts';
 import { postsRoutes } from './posts/routes.ts';
 import { PostPublic } from './posts/schemas.ts';
 import { createPostsService } from './posts/service.ts';
+import { recoveryRoutes } from './recovery/routes.ts';
+import { createRecoveryService } from './recovery/service.ts';
+import { createAccountTokens } from './recovery/tokens.ts';
 import { createSessionCache, type SessionCache } from './sessions/cache.ts';
 import { createGuard } from './sessions/guard.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
@@ -64,6 +69,10 @@ export interface AppDeps {
   readonly hashQueue?: HashQueue;
   /** The audit trail main.ts shares with start-up work (first admin, keys); by default the app's own. */
   readonly audit?: AuditTrail;
+  /** Where mail goes; by default SMTP_URL's server, or .eml files in MAIL_DIR without it. */
+  readonly mailTransport?: MailTransport;
+  /** How often the mail worker looks for due messages (retries, other instances'); 5 s by default. */
+  readonly mailPollMs?: number;
   readonly version?: string;
 }
 
@@ -152,7 +161,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerOpenApi(app, { version: deps.version ?? '0.0.0' });
   // Shared schemas are added here, at the root: a plugin that adds one gets a scope with Fastify's
   // default validator (which drops unknown fields instead of refusing them with 422).
-  for (const schema of [Problem, OAuthErrorBody, UserPublic, PostPublic, SessionPublic, AuditEventPublic])
+  for (const schema of [
+    Problem,
+    OAuthErrorBody,
+    UserPublic,
+    Accepted,
+    PostPublic,
+    SessionPublic,
+    AuditEventPublic,
+  ])
     app.addSchema(schema);
 
   const audit = deps.audit ?? createAuditTrail({ db: database.db, clock, log: deps.logger });
@@ -205,11 +222,47 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     metrics,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
     idleSeconds: config.sessionIdleSeconds,
+    verificationRequired: config.emailVerification === 'required',
   });
   const { requireAuth } = createGuard({ tokens, sessions: sessionCache, clock });
   const throttle =
     deps.throttle ??
     (deps.redis ? createRedisLoginThrottle(deps.redis, clock) : createMemoryLoginThrottle(clock));
+  const counter = createWindowCounter(deps.redis);
+  const cipher = createKeyCipher(config.keyEncryptionKey);
+  const outbox = createOutbox({
+    db: database.db,
+    clock,
+    cipher,
+    transport:
+      deps.mailTransport ??
+      (config.smtpUrl ? smtpTransport(config.smtpUrl) : directoryTransport(config.mailDir)),
+    from: config.mailFrom,
+    log: deps.logger,
+    pollMs: deps.mailPollMs,
+  });
+  const recovery = createRecoveryService({
+    users,
+    tokens: createAccountTokens(database.db),
+    outbox,
+    audit,
+    clock,
+    hash: hasher.hash,
+    sessions,
+    counter,
+    appUrl: config.appUrl,
+    resetTtlSeconds: config.passwordResetTtlSeconds,
+    verificationTtlSeconds: config.emailVerificationTtlSeconds,
+    mailPerHour: config.rateLimitMail,
+    log: deps.logger,
+  });
+  // The worker delivers what the outbox holds (and what another instance left); it stops with the app,
+  // after the work still running behind answers.
+  app.addHook('onReady', async () => outbox.start());
+  app.addHook('onClose', async () => {
+    await recovery.drain();
+    await outbox.stop();
+  });
   const accounts = createAccountsService({
     users,
     clock,
@@ -218,6 +271,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     verify: hasher.verify,
     sessions,
     passwordAttempts: throttle,
+    mail: recovery.mail,
+    verificationRequired: config.emailVerification === 'required',
   });
   const posts = createPostsService({ posts: createPostsRepository(database.db, database.engine), clock });
   const devices = createDevices({
@@ -230,7 +285,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metaRoutes, { database, metrics, metricsToken: config.metricsToken });
   await app.register(tokenRoutes, { login, sessions });
   await app.register(metadataRoutes, { keys, issuer: config.issuer });
-  await registerRateLimits(app, deps.redis);
+  await registerRateLimits(app, counter);
   const refused = metrics && ((policy: string) => metrics.rateLimited.inc({ policy }));
   const signupLimit = limitRoute(
     app,
@@ -253,6 +308,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refused,
   );
   await app.register(accountsRoutes, { accounts, requireAuth, signupLimit });
+  // Mail requests per address: four times what one mailbox may receive (RATE_LIMIT_MAIL per hour).
+  const mailLimit = limitRoute(
+    app,
+    {
+      name: 'mail',
+      max: config.rateLimitMail * 4,
+      windowSeconds: 3600,
+      key: (request) => canonicalAddress(request.ip),
+    },
+    refused,
+  );
+  await app.register(recoveryRoutes, { recovery, requireAuth, mailLimit });
   await app.register(sessionRoutes, { sessions, requireAuth });
   await app.register(auditRoutes, {
     audit: createAuditService({ repository: createAuditRepository(database.db), trail: audit }),

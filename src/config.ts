@@ -50,6 +50,22 @@ export interface Config {
   readonly requestTimeoutSeconds: number;
   /** Audit events older than this many days are deleted (AUDIT_RETENTION_DAYS). */
   readonly auditRetentionDays: number;
+  /** SMTP_URL: where mail goes; without it each message is an .eml file in mailDir. */
+  readonly smtpUrl: string | undefined;
+  /** MAIL_FROM: the From of every message. */
+  readonly mailFrom: string;
+  /** MAIL_DIR: where messages are written without SMTP_URL (created 0700). */
+  readonly mailDir: string;
+  /** APP_URL: the base of the links in messages; ISSUER by default. */
+  readonly appUrl: string;
+  /** EMAIL_VERIFICATION: `required` gives unverified users' tokens only `profile`, and hides taken emails at signup. */
+  readonly emailVerification: 'optional' | 'required';
+  readonly passwordResetTtlSeconds: number;
+  readonly emailVerificationTtlSeconds: number;
+  /** RATE_LIMIT_MAIL: messages per recipient per hour (and four times as many requests per address). */
+  readonly rateLimitMail: number;
+  /** Settings that are allowed but worth a line in the log at start (very short lifetimes). */
+  readonly warnings: readonly string[];
   /**
    * Whether /metrics is served: METRICS=on, and in production only with METRICS_TOKEN (an open
    * /metrics tells anyone the traffic, the failure rates and the versions).
@@ -337,6 +353,41 @@ export function loadConfig(env: Env): Config {
   const requestTimeoutSeconds = count('REQUEST_TIMEOUT', 30, 1, 3600, '30');
   const auditRetentionDays = count('AUDIT_RETENTION_DAYS', 90, 1, 36_500, '90');
 
+  const warnings: string[] = [];
+  const smtpUrl = value('SMTP_URL');
+  if (smtpUrl !== undefined && !/^smtps?:\/\/[^/]+/.test(smtpUrl)) {
+    bad('SMTP_URL', 'must be an smtp:// or smtps:// URL', 'smtp://user:pass@mail.example.com:587');
+  }
+  const mailFrom = value('MAIL_FROM') ?? 'inkgate <no-reply@localhost>';
+  if (!/^([^<>\r\n]*<[^<>@\s]+@[^<>@\s]+>|[^<>@\s]+@[^<>@\s]+)$/.test(mailFrom)) {
+    bad('MAIL_FROM', `"${mailFrom}" is not an address`, '"inkgate <no-reply@example.com>"');
+  }
+  const mailDir = value('MAIL_DIR') ?? './data/mail/';
+  const appUrlText = value('APP_URL');
+  if (appUrlText !== undefined && !/^https?:\/\/[^/]+/.test(appUrlText)) {
+    bad('APP_URL', `"${appUrlText}" is not an http(s) URL`, 'https://blog.example.com');
+  }
+  const emailVerification = value('EMAIL_VERIFICATION') ?? 'optional';
+  if (emailVerification !== 'optional' && emailVerification !== 'required') {
+    bad('EMAIL_VERIFICATION', `"${emailVerification}" must be optional or required`, 'required');
+  }
+  if (production && emailVerification === 'required' && smtpUrl === undefined) {
+    bad(
+      'SMTP_URL',
+      'is required when NODE_ENV=production and EMAIL_VERIFICATION=required (messages must reach people)',
+      'smtp://user:pass@mail.example.com:587',
+    );
+  }
+  const lifetime = (name: string, fallback: number, max: number, example: string) => {
+    const seconds = duration(name, fallback, 1, max, `1s to ${max / 86400}d`, example);
+    if (seconds < 300)
+      warnings.push(`${name} is ${seconds} s: links in messages will expire before most people open them`);
+    return seconds;
+  };
+  const passwordResetTtlSeconds = lifetime('PASSWORD_RESET_TTL', 1800, 86400, '30m');
+  const emailVerificationTtlSeconds = lifetime('EMAIL_VERIFICATION_TTL', 86400, 30 * 86400, '24h');
+  const rateLimitMail = count('RATE_LIMIT_MAIL', 5, 1, 1_000_000, '5');
+
   const metricsText = value('METRICS') ?? 'on';
   if (!['on', 'off'].includes(metricsText)) bad('METRICS', `"${metricsText}" must be on or off`, 'off');
   const metricsToken = value('METRICS_TOKEN');
@@ -376,6 +427,15 @@ export function loadConfig(env: Env): Config {
     rateLimitWrites,
     requestTimeoutSeconds,
     auditRetentionDays,
+    smtpUrl,
+    mailFrom,
+    mailDir,
+    appUrl: (appUrlText ?? issuer).replace(/\/+$/, ''),
+    emailVerification: emailVerification === 'required' ? 'required' : 'optional',
+    passwordResetTtlSeconds,
+    emailVerificationTtlSeconds,
+    rateLimitMail,
+    warnings: Object.freeze(warnings),
     metrics: metricsText === 'on' && (!production || metricsToken !== undefined),
     metricsToken,
     logLevel,

@@ -15,6 +15,8 @@ import { migrateToLatest } from './db/migrate.ts';
 import { type ScheduledJob, startScheduledJobs } from './db/scheduled-jobs.ts';
 import { createLogger } from './http/logging.ts';
 import { purgeLoginAddresses } from './login/devices.ts';
+import { purgeOutbox } from './mail/outbox.ts';
+import { createAccountTokens } from './recovery/tokens.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 import { connectRedis } from './shared/redis.ts';
 import { loadKeyRing } from './tokens/keys.ts';
@@ -61,6 +63,8 @@ export function scheduledJobs(config: Config, database: OpenDatabase): Scheduled
       run: async (now) => ({
         ...(await sessions.purge(now, config.sessionIdleSeconds)),
         loginAddresses: await purgeLoginAddresses(database.db, now),
+        accountTokens: await createAccountTokens(database.db).purge(now),
+        mail: await purgeOutbox(database.db, now),
       }),
     },
     {
@@ -84,6 +88,7 @@ export async function startServer(
   config: Config,
   log: Logger = createLogger(config.logLevel),
 ): Promise<RunningServer> {
+  for (const warning of config.warnings) log.warn(`configuration: ${warning}`);
   const database = await openMigratedDatabase(config, log);
   const audit = createAuditTrail({ db: database.db, clock: systemClock, log });
   const keys = await loadKeyRing({

@@ -16,13 +16,17 @@ export function createUsersRepository(db: Kysely<Database>) {
      * Runs `work` in a transaction that no other admin change runs beside, so two admins demoting each
      * other at once cannot leave none (PostgreSQL: an advisory lock; SQLite: writes are serialised).
      */
-    inAdminTransaction: <T>(work: (users: UsersQueries) => Promise<T>): Promise<T> =>
+    inAdminTransaction: <T>(work: (users: UsersQueries, trx: Kysely<Database>) => Promise<T>): Promise<T> =>
       db.transaction().execute(async (trx) => {
         if (trx.getExecutor().adapter instanceof PostgresAdapter) {
           await sql`select pg_advisory_xact_lock(hashtext('inkgate:admin-changes'))`.execute(trx);
         }
-        return work(usersQueries(trx));
+        return work(usersQueries(trx), trx);
       }),
+
+    /** Runs `work` in one transaction: a change, its events and its messages commit together. */
+    inTransaction: <T>(work: (users: UsersQueries, trx: Kysely<Database>) => Promise<T>): Promise<T> =>
+      db.transaction().execute((trx) => work(usersQueries(trx), trx)),
   };
 }
 

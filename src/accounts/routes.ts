@@ -8,9 +8,11 @@ import { Page } from '../http/pagination.ts';
 import { problemResponses } from '../http/problem.ts';
 import { ref } from '../http/schema-ref.ts';
 import {
+  Accepted,
   AdminUpdateUserBody,
   ChangePasswordBody,
   CreateUserBody,
+  DeleteMeBody,
   ListUsersQuery,
   UpdateMeBody,
   UserIdParams,
@@ -20,11 +22,12 @@ import type { AccountsService } from './service.ts';
 
 /** The one place a user row becomes an answer: the hash is never copied. */
 export function toUserPublic(user: AccountSnapshot) {
-  const { id, username, email, full_name, role, disabled, created_at, updated_at } = user;
+  const { id, username, email, email_verified, full_name, role, disabled, created_at, updated_at } = user;
   return {
     id,
     username,
     email,
+    email_verified,
     full_name,
     role,
     disabled,
@@ -50,16 +53,23 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Sign up',
-        description: 'Creates an account with the user role. Passwords are stored as Argon2id hashes.',
+        description:
+          'Creates an account with the user role and sends a verification message to its address. Passwords are ' +
+          'stored as Argon2id hashes. With EMAIL_VERIFICATION=required the answer is 202 whether or not the email ' +
+          'is taken (no enumeration: the owner of a taken address is told of the attempt by mail), and the new ' +
+          'account’s tokens carry only `profile` until the address is confirmed.',
         body: CreateUserBody,
         response: {
           201: ref(UserPublic, 'Created; Location names the new user'),
+          202: ref(Accepted, 'EMAIL_VERIFICATION=required: accepted; the confirmation link is in the mail'),
           ...problemResponses(400, 409, 413, 415, 422, 429, 503),
         },
       },
     },
     async (request, reply) => {
-      const user = await accounts.signup(request.body, requestFacts(request));
+      const outcome = await accounts.register(request.body, requestFacts(request));
+      if (!('created' in outcome)) return reply.code(202).send({ status: 'accepted' as const });
+      const user = outcome.created;
       return reply.code(201).header('location', `/users/${user.id}`).send(toUserPublic(user));
     },
   );
@@ -89,18 +99,56 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Change your name or email address',
+        description:
+          'A new `email` needs `current_password` (ASVS 5.0 V7.5.1); it starts unverified and gets a verification ' +
+          'message, and the old address a notice naming the new one (partly masked).',
         security: profile,
         body: UpdateMeBody,
         response: {
           200: ref(UserPublic, 'Your account, changed'),
-          ...problemResponses(400, 401, 403, 409, 413, 415, 422),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429),
         },
       },
     },
-    async (request) =>
-      toUserPublic(
-        await accounts.updateProfile(principalOf(request).userId, request.body, requestFacts(request)),
-      ),
+    async (request) => {
+      const principal = principalOf(request);
+      return toUserPublic(
+        await accounts.updateProfile(principal.userId, request.body, {
+          sessionId: principal.sessionId,
+          facts: requestFacts(request),
+        }),
+      );
+    },
+  );
+
+  app.delete(
+    '/users/me',
+    {
+      preHandler: requireAuth('profile'),
+      schema: {
+        tags: ['accounts'],
+        summary: 'Delete your account, with your posts and sessions',
+        description:
+          'Needs your password (limited per session: 429 after too many wrong ones). The last enabled admin ' +
+          'cannot delete their account (409). A notice is sent to your address.',
+        security: profile,
+        body: DeleteMeBody,
+        response: {
+          204: Type.Null({ description: 'Deleted' }),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const principal = principalOf(request);
+      await accounts.deleteOwnAccount({
+        userId: principal.userId,
+        sessionId: principal.sessionId,
+        password: request.body.password,
+        facts: requestFacts(request),
+      });
+      return reply.code(204).send(null);
+    },
   );
 
   app.post(

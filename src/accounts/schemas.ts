@@ -23,6 +23,7 @@ export const UserPublic = Type.Object(
     id: Type.String({ format: 'uuid' }),
     username: Type.String({ examples: ['ada'] }),
     email: Type.String({ examples: ['ada@example.com'] }),
+    email_verified: Type.Boolean({ description: 'the address was confirmed with a link sent to it' }),
     full_name: Type.String({ examples: ['Ada Lovelace'] }),
     role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
     disabled: Type.Boolean(),
@@ -37,21 +38,39 @@ export const CreateUserBody = Type.Object(
   { additionalProperties: false },
 );
 
+const CurrentPassword = Type.String({
+  minLength: 1,
+  maxLength: PASSWORD_MAX_LENGTH,
+  examples: ['correct horse battery staple'],
+});
+
 export const UpdateMeBody = Type.Object(
-  { full_name: Type.Optional(FullName), email: Type.Optional(Email) },
+  {
+    full_name: Type.Optional(FullName),
+    email: Type.Optional(Email),
+    current_password: Type.Optional(
+      Type.String({
+        minLength: 1,
+        maxLength: PASSWORD_MAX_LENGTH,
+        description:
+          'required with `email`: changing the address account recovery relies on needs the password',
+      }),
+    ),
+  },
   { additionalProperties: false },
 );
 
 export const ChangePasswordBody = Type.Object(
-  {
-    current_password: Type.String({
-      minLength: 1,
-      maxLength: PASSWORD_MAX_LENGTH,
-      examples: ['correct horse battery staple'],
-    }),
-    new_password: Password,
-  },
+  { current_password: CurrentPassword, new_password: Password },
   { additionalProperties: false },
+);
+
+export const DeleteMeBody = Type.Object({ password: CurrentPassword }, { additionalProperties: false });
+
+/** What signup answers with EMAIL_VERIFICATION=required, and the mail requests answer: the same for everyone. */
+export const Accepted = Type.Object(
+  { status: Type.Literal('accepted') },
+  { $id: 'Accepted', description: 'Accepted; a message follows where there is someone to send it to' },
 );
 
 export const AdminUpdateUserBody = Type.Object(

@@ -1,10 +1,11 @@
+import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
 import { isUniqueViolation } from '../db/errors.ts';
-import type { NewAuditEvent, UserRow, UserUpdate } from '../db/schema.ts';
+import type { Database, NewAuditEvent, UserRow, UserUpdate } from '../db/schema.ts';
 import {
   ConflictError,
   ForbiddenError,
@@ -38,6 +39,28 @@ export interface SessionControl {
   forgetUser(userId: string): void;
 }
 
+/**
+ * The messages account changes send (recovery/ implements it). Each writes its message, and any event
+ * it records, with `db`: the transaction of the change, so both commit or neither does; the events
+ * are answered for the caller to publish once committed, and `committed()` then has them delivered.
+ */
+export interface AccountMail {
+  /** A verification message to the new account's address. */
+  signedUp(db: Kysely<Database>, user: UserRow, facts: AuditFacts): Promise<NewAuditEvent[]>;
+  /** EMAIL_VERIFICATION=required: "someone tried to sign up with your address", to its owner. */
+  signupAttempted(db: Kysely<Database>, holder: UserRow): Promise<void>;
+  /** A verification message to the new address and a notice naming it (masked) to the old one. */
+  emailChanged(
+    db: Kysely<Database>,
+    user: UserRow,
+    previousEmail: string,
+    facts: AuditFacts,
+  ): Promise<NewAuditEvent[]>;
+  passwordChanged(db: Kysely<Database>, user: UserRow, how: 'changed' | 'reset'): Promise<void>;
+  accountDeleted(db: Kysely<Database>, user: UserRow): Promise<void>;
+  committed(): void;
+}
+
 /** Current-password checks, limited per session (a stolen access token is no password oracle). */
 export interface PasswordAttempts {
   attemptInSession(
@@ -56,8 +79,11 @@ export function createAccountsService(deps: {
   verify?: (passwordHash: string, password: string) => Promise<boolean>;
   sessions?: SessionControl;
   passwordAttempts?: PasswordAttempts;
+  mail?: AccountMail;
+  /** EMAIL_VERIFICATION=required: signup answers alike whether or not the email is taken. */
+  verificationRequired?: boolean;
 }) {
-  const { users, clock, audit, hash } = deps;
+  const { users, clock, audit, hash, mail } = deps;
 
   function requirePasswordAllowed(
     password: string,
@@ -107,7 +133,19 @@ export function createAccountsService(deps: {
     const email = input.email.toLowerCase();
     requirePasswordAllowed(input.password, { username: input.username, email }, '/password');
     await requireFree({ username: input.username, email });
-    const passwordHash = await hash(input.password);
+    return insertUser(input, email, await hash(input.password), facts);
+  }
+
+  /**
+   * Inserts the user with its event and, for a signup through the API, the verification message, in
+   * one transaction. Accounts the operator makes (CLI, ADMIN_*) start verified: the operator vouches.
+   */
+  async function insertUser(
+    input: SignupInput,
+    email: string,
+    passwordHash: string,
+    facts: AuditFacts & { via?: 'cli' | 'settings' },
+  ): Promise<UserRow> {
     const now = clock.now();
     const id = uuidv7();
     const role = input.role ?? 'user';
@@ -120,23 +158,52 @@ export function createAccountsService(deps: {
       }),
     ];
     const user = await uniquely(() =>
-      users.insert(
-        {
-          id,
-          username: input.username,
-          email,
-          password_hash: passwordHash,
-          full_name: input.full_name ?? '',
-          role,
-          disabled: false,
-          created_at: now,
-          updated_at: now,
-        },
-        events,
-      ),
+      users.inTransaction(async (repository, trx) => {
+        const inserted = await repository.insert(
+          {
+            id,
+            username: input.username,
+            email,
+            password_hash: passwordHash,
+            full_name: input.full_name ?? '',
+            role,
+            disabled: false,
+            email_verified: via !== undefined,
+            created_at: now,
+            updated_at: now,
+          },
+          events,
+        );
+        if (via === undefined && mail) events.push(...(await mail.signedUp(trx, inserted, where)));
+        return inserted;
+      }),
     );
     audit.published(events);
+    mail?.committed();
     return user;
+  }
+
+  /**
+   * POST /users. With EMAIL_VERIFICATION=required the answer is the same whether or not the email is
+   * taken (no enumeration): a taken one costs the same hash, and its owner is told of the attempt.
+   */
+  async function register(
+    input: SignupInput,
+    facts: AuditFacts,
+  ): Promise<{ created: UserRow } | { accepted: true }> {
+    if (!deps.verificationRequired) return { created: await signup(input, facts) };
+    const email = input.email.toLowerCase();
+    requirePasswordAllowed(input.password, { username: input.username, email }, '/password');
+    await requireFree({ username: input.username });
+    const holder = await users.findByLogin(email);
+    const passwordHash = await hash(input.password);
+    if (holder) {
+      await users.inTransaction(async (_repository, trx) => mail?.signupAttempted(trx, holder));
+      mail?.committed();
+    } else {
+      await insertUser(input, email, passwordHash, facts);
+    }
+    return { accepted: true };
   }
 
   async function getUser(id: string): Promise<UserRow> {
@@ -157,27 +224,64 @@ export function createAccountsService(deps: {
     return user;
   }
 
+  /** 429 while the session has used up its current-password attempts; 403 for a wrong password. */
+  async function requireCurrentPassword(user: UserRow, sessionId: string, password: string) {
+    const attempt = await deps.passwordAttempts?.attemptInSession(sessionId);
+    if (attempt && !attempt.allowed) {
+      throw new HttpError(429, 'too_many_attempts', 'too many wrong passwords; try again later', {
+        headers: { 'retry-after': String(attempt.retryAfterSeconds) },
+      });
+    }
+    if (!deps.verify || !(await deps.verify(user.password_hash, password))) {
+      throw new ForbiddenError('the current password is wrong', 'wrong_password');
+    }
+    await attempt?.succeeded();
+  }
+
+  /**
+   * Changes the caller's name or email. A new email needs the current password (ASVS 5.0 V7.5.1:
+   * account recovery goes through it), starts unverified, and is told apart in mail: a verification
+   * to the new address, a notice to the old one.
+   */
   async function updateProfile(
     id: string,
-    changes: { full_name?: string | undefined; email?: string | undefined },
-    facts: AuditFacts = {},
+    changes: {
+      full_name?: string | undefined;
+      email?: string | undefined;
+      current_password?: string | undefined;
+    },
+    context: { sessionId?: string; facts?: AuditFacts } = {},
   ) {
-    const email = changes.email?.toLowerCase();
-    await requireFree({ email }, id);
+    const facts = context.facts ?? {};
     const before = await getUser(id);
-    const events =
-      email !== undefined && email !== before.email
-        ? [audit.event('email_changed', { ...facts, userId: id, details: { from: before.email, to: email } })]
-        : [];
-    const updated = await update(
-      id,
-      {
-        ...(changes.full_name !== undefined && { full_name: changes.full_name }),
-        ...(email !== undefined && { email }),
-      },
-      { events },
-    );
+    const email = changes.email?.toLowerCase();
+    const emailChanges = email !== undefined && email !== before.email;
+    if (emailChanges) {
+      if (changes.current_password === undefined) {
+        throw new UnprocessableError([
+          { path: '/current_password', message: 'is required to change the email address' },
+        ]);
+      }
+      await requireCurrentPassword(before, context.sessionId ?? id, changes.current_password);
+      await requireFree({ email }, id);
+    }
+    const events = emailChanges
+      ? [audit.event('email_changed', { ...facts, userId: id, details: { from: before.email, to: email } })]
+      : [];
+    const updated = await users.inTransaction(async (repository, trx) => {
+      const changed = await update(
+        id,
+        {
+          ...(changes.full_name !== undefined && { full_name: changes.full_name }),
+          ...(emailChanges && { email, email_verified: false }),
+        },
+        { repository, events },
+      );
+      if (emailChanges && mail) events.push(...(await mail.emailChanged(trx, changed, before.email, facts)));
+      return changed;
+    });
     audit.published(events);
+    mail?.committed();
     deps.sessions?.forgetUser(id); // the session cache holds the profile too
     return updated;
   }
@@ -195,16 +299,7 @@ export function createAccountsService(deps: {
     facts?: AuditFacts;
   }): Promise<void> {
     const user = await getUser(input.userId);
-    const attempt = await deps.passwordAttempts?.attemptInSession(input.sessionId);
-    if (attempt && !attempt.allowed) {
-      throw new HttpError(429, 'too_many_attempts', 'too many wrong passwords; try again later', {
-        headers: { 'retry-after': String(attempt.retryAfterSeconds) },
-      });
-    }
-    if (!deps.verify || !(await deps.verify(user.password_hash, input.currentPassword))) {
-      throw new ForbiddenError('the current password is wrong', 'wrong_password');
-    }
-    await attempt?.succeeded();
+    await requireCurrentPassword(user, input.sessionId, input.currentPassword);
     requirePasswordAllowed(
       input.newPassword,
       { username: user.username, email: user.email },
@@ -212,8 +307,13 @@ export function createAccountsService(deps: {
     );
     const facts = { ...input.facts, sessionId: input.sessionId };
     const events = [audit.event('password_changed', { ...facts, userId: user.id })];
-    await update(user.id, { password_hash: await hash(input.newPassword) }, { events });
+    const passwordHash = await hash(input.newPassword);
+    await users.inTransaction(async (repository, trx) => {
+      const changed = await update(user.id, { password_hash: passwordHash }, { repository, events });
+      await mail?.passwordChanged(trx, changed, 'changed');
+    });
     audit.published(events);
+    mail?.committed();
     await requireSessions().revokeAllOfUser(user.id, 'password_changed', { except: input.sessionId, facts });
   }
 
@@ -248,7 +348,7 @@ export function createAccountsService(deps: {
     const email = changes.email?.toLowerCase();
     await requireFree({ email }, id);
     let events: NewAuditEvent[] = [];
-    const updated = await users.inAdminTransaction(async (repository) => {
+    const updated = await users.inAdminTransaction(async (repository, trx) => {
       const current = await repository.findById(id);
       if (!current) throw new NotFoundError('user not found');
       const losesAdmin =
@@ -263,14 +363,20 @@ export function createAccountsService(deps: {
         ...(changes.role !== undefined && { role: changes.role }),
         ...(changes.disabled !== undefined && { disabled: changes.disabled }),
         ...(changes.full_name !== undefined && { full_name: changes.full_name }),
-        ...(email !== undefined && { email }),
+        ...(email !== undefined && email !== current.email && { email, email_verified: false }),
       };
       const details = changeDetails(current, next);
       events =
         details.fields.length > 0 ? [audit.event('user_updated', { ...facts, userId: id, details })] : [];
-      return update(id, next, { repository, events });
+      const changed = await update(id, next, { repository, events });
+      // A new address set by an admin is not proven either: it gets a verification, the old a notice.
+      if (details.fields.includes('email') && mail) {
+        events.push(...(await mail.emailChanged(trx, changed, current.email, facts)));
+      }
+      return changed;
     });
     audit.published(events);
+    mail?.committed();
     // Disabling ends every session at once; any other change reaches tokens already issued through
     // the guard, which reads the current role and profile (the cache entries of this user are dropped).
     if (changes.disabled === true && !target.disabled) {
@@ -301,6 +407,40 @@ export function createAccountsService(deps: {
     requireSessions().forgetUser(id); // its sessions went with it (ON DELETE CASCADE)
   }
 
+  /**
+   * DELETE /users/me: the caller's account, with its posts and sessions, after the password (limited
+   * per session like a password change). The last enabled admin cannot (409). A notice goes to the
+   * address, in the same transaction as the delete and its account_deleted event.
+   */
+  async function deleteOwnAccount(input: {
+    userId: string;
+    sessionId: string;
+    password: string;
+    facts?: AuditFacts;
+  }): Promise<void> {
+    const user = await getUser(input.userId);
+    await requireCurrentPassword(user, input.sessionId, input.password);
+    const events = await users.inAdminTransaction(async (repository, trx) => {
+      const current = await repository.findById(user.id);
+      if (!current) throw new NotFoundError('user not found');
+      requireAnotherAdmin(current, await repository.countActiveAdmins(), 'delete');
+      const deleted = [
+        audit.event('account_deleted', {
+          ...input.facts,
+          sessionId: input.sessionId,
+          userId: user.id,
+          details: { username: current.username, role: current.role },
+        }),
+      ];
+      await repository.remove(user.id, deleted);
+      await mail?.accountDeleted(trx, current);
+      return deleted;
+    });
+    audit.published(events);
+    mail?.committed();
+    requireSessions().forgetUser(user.id);
+  }
+
   async function listUsers(query: { limit?: number; cursor?: string }) {
     const limit = query.limit ?? 20;
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
@@ -317,5 +457,16 @@ export function createAccountsService(deps: {
     return signup({ ...admin, role: 'admin' }, { via: 'settings' });
   }
 
-  return { signup, getUser, updateProfile, changePassword, adminUpdate, deleteUser, listUsers, ensureAdmin };
+  return {
+    signup,
+    register,
+    getUser,
+    updateProfile,
+    changePassword,
+    adminUpdate,
+    deleteUser,
+    deleteOwnAccount,
+    listUsers,
+    ensureAdmin,
+  };
 }

@@ -19,6 +19,11 @@ export const AUDIT_EVENT_TYPES = [
   'user_deleted',
   'key_rotated',
   'admin_bootstrapped',
+  'account_deleted',
+  'email_verification_sent',
+  'email_verified',
+  'password_reset_requested',
+  'password_reset_completed',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -10,6 +10,7 @@ export interface AccountSnapshot {
   readonly id: string;
   readonly username: string;
   readonly email: string;
+  readonly email_verified: boolean;
   readonly full_name: string;
   readonly role: Role;
   readonly disabled: boolean;

@@ -55,3 +55,12 @@ export function grantScopes(role: Role, requested: readonly Scope[] | undefined)
   const allowed = scopesForRole(role);
   return requested === undefined ? [...allowed] : narrowScopes(allowed, requested);
 }
+
+/**
+ * EMAIL_VERIFICATION=required: until the address is confirmed, an access token carries only
+ * `profile` (enough to read the account and ask for a fresh link). The session keeps what was granted,
+ * so the first refresh after confirming gives it all back.
+ */
+export function scopesWhileUnverified(scopes: readonly Scope[]): Scope[] {
+  return scopes.filter((scope) => scope === 'profile');
+}

@@ -15,6 +15,8 @@ export interface UsersTable {
   updated_at: Timestamp;
   /** Bumped when all the user's sessions end: a login that read an older value creates no session. */
   sessions_epoch: ColumnType<number, number | undefined, number>;
+  /** The address was proven by a link sent to it. */
+  email_verified: ColumnType<boolean, boolean | undefined, boolean>;
 }
 
 export interface PostsTable {
@@ -97,6 +99,35 @@ export interface AuditEventsTable {
   collapse_key: ColumnType<string | null, string | null | undefined, never>;
 }
 
+export interface AccountTokensTable {
+  /** SHA-256 of the token, base64url: the token itself is only ever in the message. */
+  token_hash: string;
+  purpose: 'email_verification' | 'password_reset';
+  user_id: string;
+  /** The address it was sent to: void once the user's address is another. */
+  email: string;
+  /** Of the password hash it was issued against: void once the password changes. */
+  password_fingerprint: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+}
+
+export interface MailOutboxTable {
+  id: string;
+  recipient: string;
+  subject: string;
+  /** The message (JSON of its text and HTML parts), sealed at rest; '' once sent. */
+  body: string;
+  created_at: Timestamp;
+  next_attempt_at: Timestamp;
+  attempts: ColumnType<number, number | undefined, number>;
+  /** A worker holds it until then (one delivery across instances). */
+  claimed_until: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  sent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  failed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  last_error: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
 export interface Database {
   users: UsersTable;
   posts: PostsTable;
@@ -107,6 +138,8 @@ export interface Database {
   login_addresses: LoginAddressesTable;
   scheduled_jobs: ScheduledJobsTable;
   audit_events: AuditEventsTable;
+  account_tokens: AccountTokensTable;
+  mail_outbox: MailOutboxTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -121,3 +154,5 @@ export type NewSession = Insertable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
 export type NewAuditEvent = Insertable<AuditEventsTable>;
+export type NewMailMessage = Insertable<MailOutboxTable>;
+export type AccountTokenRow = Selectable<AccountTokensTable>;

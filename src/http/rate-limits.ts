@@ -30,30 +30,51 @@ return { current, redis.call('PTTL', KEYS[1]) }
 `;
 type Callback = (error: Error | null, result?: Counter) => void;
 
-/** The store @fastify/rate-limit instantiates: Redis while it answers, this instance's memory otherwise. */
-function sharedStore(redis: SharedRedis | undefined) {
-  return class SharedStore {
-    readonly local = new LRUCache<string, { current: number; resetAt: number }>({ max: 100_000 });
-    incr(key: string, callback: Callback, windowMs: number): void {
-      const countLocally = () => {
-        const now = Date.now();
-        let entry = this.local.get(key);
-        if (!entry || entry.resetAt <= now) entry = { current: 0, resetAt: now + windowMs };
-        entry.current += 1;
-        this.local.set(key, entry);
-        callback(null, { current: entry.current, ttl: entry.resetAt - now });
-      };
-      if (!redis?.available()) {
-        countLocally();
-        return;
-      }
+/** Fixed-window counts: in Redis while it answers, in this instance's memory otherwise. */
+export interface WindowCounter {
+  /** Adds one to `key`'s window; answers the count so far and the milliseconds the window has left. */
+  increment(key: string, windowMs: number): Promise<Counter>;
+}
+
+export function createWindowCounter(redis: SharedRedis | undefined): WindowCounter {
+  const local = new LRUCache<string, { current: number; resetAt: number }>({ max: 100_000 });
+  const countLocally = (key: string, windowMs: number): Counter => {
+    const now = Date.now();
+    let entry = local.get(key);
+    if (!entry || entry.resetAt <= now) entry = { current: 0, resetAt: now + windowMs };
+    entry.current += 1;
+    local.set(key, entry);
+    return { current: entry.current, ttl: entry.resetAt - now };
+  };
+  return {
+    increment: async (key, windowMs) => {
+      if (!redis?.available()) return countLocally(key, windowMs);
       // One command (a script), so a connection lost half-way leaves no stray promise behind.
-      redis.client.eval(INCREMENT_SCRIPT, 1, `${redis.prefix}rate-limit:${key}`, windowMs).then((reply) => {
+      try {
+        const reply = await redis.client.eval(
+          INCREMENT_SCRIPT,
+          1,
+          `${redis.prefix}rate-limit:${key}`,
+          windowMs,
+        );
         const [current, ttl] = (reply as [number, number] | null) ?? [Number.NaN, Number.NaN];
-        if (Number.isFinite(current) && Number.isFinite(ttl))
-          callback(null, { current, ttl: Math.max(ttl, 0) });
-        else countLocally();
-      }, countLocally);
+        if (Number.isFinite(current) && Number.isFinite(ttl)) return { current, ttl: Math.max(ttl, 0) };
+      } catch {
+        // counted locally below
+      }
+      return countLocally(key, windowMs);
+    },
+  };
+}
+
+/** The store @fastify/rate-limit instantiates, over one WindowCounter. */
+function sharedStore(counter: WindowCounter) {
+  return class SharedStore {
+    incr(key: string, callback: Callback, windowMs: number): void {
+      counter.increment(key, windowMs).then(
+        (result) => callback(null, result),
+        (error: Error) => callback(error),
+      );
     }
     /** One store for every limit: each key starts with its policy's name. */
     child() {
@@ -62,13 +83,10 @@ function sharedStore(redis: SharedRedis | undefined) {
   };
 }
 
-export async function registerRateLimits(
-  app: FastifyInstance,
-  redis: SharedRedis | undefined,
-): Promise<void> {
+export async function registerRateLimits(app: FastifyInstance, counter: WindowCounter): Promise<void> {
   await app.register(rateLimit, {
     global: false,
-    store: sharedStore(redis),
+    store: sharedStore(counter),
     // The plugin's x-ratelimit-* headers are replaced by the IETF ones this module sets.
     addHeaders: {
       'x-ratelimit-limit': false,

@@ -21,6 +21,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
       'users.disabled',
       'users.username',
       'users.email',
+      'users.email_verified',
       'users.full_name',
       'users.created_at',
       'users.updated_at',
@@ -88,6 +89,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
           'users.username',
           'users.role',
           'users.disabled',
+          'users.email_verified',
         ])
         .where('refresh_tokens.token_hash', '=', tokenHash)
         .executeTakeFirst(),

@@ -9,6 +9,7 @@ import {
   parseScopeParameter,
   type Scope,
   scopesForRole,
+  scopesWhileUnverified,
   UnknownScopeError,
 } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
@@ -68,6 +69,8 @@ export function createSessionsService(deps: {
   idleSeconds: number;
   /** The server key that derives a refresh token's successor (the same on every instance). */
   successorKey: () => Promise<Buffer>;
+  /** EMAIL_VERIFICATION=required: tokens of unverified users carry only `profile`. */
+  verificationRequired?: boolean;
 }) {
   const { repository, tokens, cache, clock, audit, metrics, refreshTtlSeconds, idleSeconds } = deps;
 
@@ -80,10 +83,12 @@ export function createSessionsService(deps: {
     new Date(Math.min(session.expires_at.getTime(), session.last_used_at.getTime() + idleSeconds * 1000));
 
   async function answer(
-    session: { id: string; userId: string; username: string; role: Role },
-    scopes: readonly Scope[],
+    session: { id: string; userId: string; username: string; role: Role; emailVerified: boolean },
+    granted: readonly Scope[],
     refreshToken: string,
   ): Promise<TokenAnswer> {
+    const scopes =
+      deps.verificationRequired && !session.emailVerified ? scopesWhileUnverified(granted) : granted;
     const { token, expiresIn } = await tokens.issue({
       userId: session.userId,
       username: session.username,
@@ -107,7 +112,7 @@ export function createSessionsService(deps: {
    * with its login_succeeded event.
    */
   async function start(input: {
-    user: { id: string; username: string; role: Role };
+    user: { id: string; username: string; role: Role; email_verified: boolean };
     scopes: readonly Scope[];
     userAgent: string;
     ip: string;
@@ -141,7 +146,13 @@ export function createSessionsService(deps: {
       return undefined;
     audit.published(events);
     return answer(
-      { id: session.id, userId: input.user.id, username: input.user.username, role: input.user.role },
+      {
+        id: session.id,
+        userId: input.user.id,
+        username: input.user.username,
+        role: input.user.role,
+        emailVerified: input.user.email_verified,
+      },
       input.scopes,
       refreshToken,
     );
@@ -220,7 +231,13 @@ export function createSessionsService(deps: {
     }
     const scopes = refreshedScopes(row, input.scope);
     const successor = await successorOf(input.refreshToken);
-    const session = { id: row.session_id, userId: row.user_id, username: row.username, role: row.role };
+    const session = {
+      id: row.session_id,
+      userId: row.user_id,
+      username: row.username,
+      role: row.role,
+      emailVerified: row.email_verified,
+    };
 
     if (row.spent_at === null) {
       const childHash = hashToken(successor);
@@ -251,6 +268,7 @@ export function createSessionsService(deps: {
         id: row.user_id,
         username: row.username,
         email: row.email,
+        email_verified: row.email_verified,
         full_name: row.full_name,
         role: row.role,
         disabled: row.disabled,

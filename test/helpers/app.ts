@@ -109,13 +109,19 @@ export async function buildTestApp(
     url?: string;
     onQuery?: (sql: string) => void;
     redis?: SharedRedis;
+    mailPollMs?: number;
   } = {},
 ): Promise<TestApp> {
   // Tests make many users and posts from one address: the route limits are raised unless a test sets them.
+  // Mail goes to a folder of the test's own unless a test points SMTP_URL at its SMTP server.
+  const mailDir = mkdtempSync(join(tmpdir(), 'inkgate-mail-'));
+  t.after(() => rmSync(mailDir, { recursive: true, force: true }));
   const config = loadConfig({
     ISSUER: 'http://inkgate.test',
     RATE_LIMIT_SIGNUP: '100000',
     RATE_LIMIT_WRITES: '100000',
+    RATE_LIMIT_MAIL: '100000',
+    MAIL_DIR: mailDir,
     ...options.env,
   });
   const database = await openTestDatabase(t, options.engine, { url: options.url, onQuery: options.onQuery });
@@ -129,6 +135,7 @@ export async function buildTestApp(
     throttle: options.throttle,
     logger: options.logger,
     redis: options.redis,
+    mailPollMs: options.mailPollMs ?? 100,
   });
   t.after(() => app.close());
   return { app, database, config, keys, clock };

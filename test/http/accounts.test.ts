@@ -32,12 +32,14 @@ describeEachEngine('accounts', (engine) => {
       'created_at',
       'disabled',
       'email',
+      'email_verified',
       'full_name',
       'id',
       'role',
       'updated_at',
       'username',
     ]);
+    assert.equal(user.email_verified, false, 'an address starts unproven');
     assert.equal(user.username, username);
     assert.equal(user.email, 'ada.l@example.com', 'email is stored lower-cased');
     assert.equal(user.role, 'user');
@@ -158,7 +160,7 @@ describeEachEngine('accounts', (engine) => {
       method: 'PATCH',
       url: '/users/me',
       headers: bearer(token),
-      payload: { full_name: 'New Name', email: 'NEW@example.com' },
+      payload: { full_name: 'New Name', email: 'NEW@example.com', current_password: user.password },
     });
     assert.equal(changed.statusCode, 200);
     assert.equal(changed.json().full_name, 'New Name');
@@ -178,7 +180,7 @@ describeEachEngine('accounts', (engine) => {
       method: 'PATCH',
       url: '/users/me',
       headers: bearer(token),
-      payload: { email: other.email },
+      payload: { email: other.email, current_password: user.password },
     });
     assert.equal(conflict.statusCode, 409);
 

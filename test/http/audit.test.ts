@@ -184,7 +184,7 @@ describeEachEngine('audit log', (engine) => {
     const newEmail = `${username}.new@example.com`;
     const patched = await send(testApp, 'PATCH', '/users/me', {
       token: third.access_token,
-      payload: { email: newEmail },
+      payload: { email: newEmail, current_password: newPassword },
     });
     assert.equal(patched.statusCode, 200);
 
@@ -301,6 +301,14 @@ describeEachEngine('audit log', (engine) => {
     assert.equal(allEnded.at(-1)?.session_id, thirdSid, 'the session that changed the password');
     assert.equal(allEnded[0]?.actor_id, admin.user.id, 'the disable was the admin’s');
     assert.equal(fifth.access_token.length > 0, true);
+
+    const verificationsSent = mine.filter((event) => event.type === 'email_verification_sent');
+    assert.deepEqual(
+      verificationsSent.map((event) => event.details.to),
+      [newEmail, user.email],
+      'one at signup, one to the new address',
+    );
+    for (const event of verificationsSent) expectRequest(event);
 
     const emailChanged = only(mine, 'email_changed');
     expectRequest(emailChanged);
@@ -471,7 +479,7 @@ describeEachEngine('audit log', (engine) => {
       signups.filter((row) => row.user_id === racers.find((r) => r.statusCode === 201)?.json().id).length,
       1,
     );
-    assert.equal(await count(), beforeRace + 1);
+    assert.equal(await count(), beforeRace + 2, 'the winner’s signup and its email_verification_sent');
   });
 
   test('GET /audit-events is for admins; GET /users/me/security-events shows the caller only their own', async (t) => {
@@ -509,7 +517,7 @@ describeEachEngine('audit log', (engine) => {
     const data = own.json().data as AuditEvent[];
     assert.deepEqual(
       data.map((event) => event.type),
-      ['login_succeeded', 'signup'],
+      ['login_succeeded', 'email_verification_sent', 'signup'],
     );
     assert.ok(data.every((event) => event.user_id === alice.user.id));
     const bobs = await testApp.app.inject({
@@ -567,7 +575,7 @@ describeEachEngine('audit log', (engine) => {
     const ofOne = (await get(`user_id=${users[2]!.id}`)).json().data as AuditEvent[];
     assert.deepEqual(
       ofOne.map((event) => event.type),
-      ['login_succeeded', 'signup'],
+      ['login_succeeded', 'email_verification_sent', 'signup'],
     );
 
     const since = new Date(start.getTime() + 2 * 60_000).toISOString();

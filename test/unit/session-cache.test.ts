@@ -29,6 +29,7 @@ function fixture() {
         id: userId,
         username: `user-${userId}`,
         email: `${userId}@example.com`,
+        email_verified: false,
         full_name: '',
         role: 'user',
         disabled: false,

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import nodemailer from 'nodemailer';
+
+/** One message as it leaves: a plain-text part and an HTML part. */
+export interface OutgoingMail {
+  readonly from: string;
+  readonly to: string;
+  readonly subject: string;
+  readonly text: string;
+  readonly html: string;
+}
+
+/** Hands a message on; throws when it could not (the outbox tries again later). Answers where it went. */
+export interface MailTransport {
+  readonly kind: 'smtp' | 'directory';
+  send(mail: OutgoingMail): Promise<string>;
+  close(): void;
+}
+
+/**
+ * SMTP through nodemailer (STARTTLS whenever the server offers it; `smtps://` for TLS from the
+ * start). Timeouts are short: a hanging server makes the outbox retry, never a request wait.
+ */
+export function smtpTransport(url: string): MailTransport {
+  const transporter = nodemailer.createTransport(url, {
+    connectionTimeout: 10_000,
+    greetingTimeout: 10_000,
+    socketTimeout: 20_000,
+  } as never);
+  return {
+    kind: 'smtp',
+    send: async (mail) => {
+      const info = await transporter.sendMail(mail);
+      return `smtp ${info.messageId}`;
+    },
+    close: () => transporter.close(),
+  };
+}
+
+/**
+ * Without SMTP_URL: each message becomes an .eml file in `dir` (created 0700, files 0600), which any
+ * mail program opens, so `npm start` works with nothing else installed.
+ */
+export function directoryTransport(dir: string): MailTransport {
+  const folder = resolve(dir);
+  const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    kind: 'directory',
+    send: async (mail) => {
+      mkdirSync(folder, { recursive: true, mode: 0o700 });
+      chmodSync(folder, 0o700);
+      const info = await builder.sendMail(mail);
+      const path = join(folder, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`);
+      await writeFile(path, info.message as Buffer, { mode: 0o600 });
+      return path;
+    },
+    close: () => builder.close(),
+  };
+}

@@ -1,0 +1,206 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
+import { passwordProblem } from '../accounts/password-policy.ts';
+import type { UsersRepository } from '../accounts/repository.ts';
+import type { AccountMail, SessionControl } from '../accounts/service.ts';
+import type { AuditFacts } from '../audit/events.ts';
+import { insertAuditEvents } from '../audit/repository.ts';
+import type { AuditTrail } from '../audit/trail.ts';
+import type { Clock } from '../clock.ts';
+import type { Database, UserRow } from '../db/schema.ts';
+import { HttpError, UnprocessableError } from '../http/errors.ts';
+import type { WindowCounter } from '../http/rate-limits.ts';
+import { messages } from '../mail/messages.ts';
+import type { Outbox } from '../mail/outbox.ts';
+import type { AccountTokens } from './tokens.ts';
+
+/** Where each link of a message leads: a page of this server (pages.ts). */
+export const PAGES = {
+  verifyEmail: '/account/verify-email',
+  resetPassword: '/account/reset-password',
+} as const;
+
+export class InvalidLinkError extends HttpError {
+  constructor() {
+    super(400, 'invalid_link', 'the link is invalid, expired or already used');
+  }
+}
+
+export type RecoveryService = ReturnType<typeof createRecoveryService>;
+
+/**
+ * Email verification, password reset and the messages account changes send (it is accounts'
+ * AccountMail). Every message is written to the outbox in the transaction of what causes it.
+ */
+export function createRecoveryService(deps: {
+  users: UsersRepository;
+  tokens: AccountTokens;
+  outbox: Outbox;
+  audit: AuditTrail;
+  clock: Clock;
+  hash: (password: string) => Promise<string>;
+  sessions: SessionControl;
+  /** Counts messages per recipient (RATE_LIMIT_MAIL per hour), shared over Redis when there is one. */
+  counter: WindowCounter;
+  appUrl: string;
+  resetTtlSeconds: number;
+  verificationTtlSeconds: number;
+  mailPerHour: number;
+  log?: FastifyBaseLogger | undefined;
+}) {
+  const { users, tokens, outbox, audit, clock } = deps;
+  const inFlight = new Set<Promise<void>>();
+
+  const link = (page: string, token: string) => `${deps.appUrl}${page}?token=${token}`;
+
+  /**
+   * Whether one more message may go to this mailbox this hour. Beyond RATE_LIMIT_MAIL the request
+   * still answers as a success and nothing is sent: a mailbox cannot be flooded, nor an account probed.
+   */
+  async function mayMail(recipient: string): Promise<boolean> {
+    const { current } = await deps.counter.increment(`mail:${recipient.toLowerCase()}`, 3_600_000);
+    return current <= deps.mailPerHour;
+  }
+
+  /** A verification link to the user's current address, with its email_verification_sent event. */
+  async function sendVerification(db: Kysely<Database>, user: UserRow, facts: AuditFacts) {
+    const token = await tokens.issue(db, {
+      purpose: 'email_verification',
+      user,
+      now: clock.now(),
+      ttlSeconds: deps.verificationTtlSeconds,
+    });
+    await outbox.enqueue(
+      db,
+      user.email,
+      messages.verifyEmail(user.username, link(PAGES.verifyEmail, token), deps.verificationTtlSeconds),
+    );
+    const events = [
+      audit.event('email_verification_sent', { ...facts, userId: user.id, details: { to: user.email } }),
+    ];
+    await insertAuditEvents(db, events);
+    return events;
+  }
+
+  const mail: AccountMail = {
+    signedUp: (db, user, facts) => sendVerification(db, user, facts),
+    async signupAttempted(db, holder) {
+      if (await mayMail(holder.email))
+        await outbox.enqueue(db, holder.email, messages.signupAttempt(holder.username));
+    },
+    async emailChanged(db, user, previousEmail, facts) {
+      await outbox.enqueue(db, previousEmail, messages.emailChanged(user.username, user.email));
+      return sendVerification(db, user, facts);
+    },
+    async passwordChanged(db, user, how) {
+      await outbox.enqueue(db, user.email, messages.passwordChanged(user.username, how));
+    },
+    async accountDeleted(db, user) {
+      await outbox.enqueue(db, user.email, messages.accountDeleted(user.username));
+    },
+    committed: () => outbox.kick(),
+  };
+
+  /** Work that runs after its answer (so the answer says nothing); tracked so close() can wait for it. */
+  function afterAnswer(work: () => Promise<void>) {
+    const running = work()
+      .catch((error) => deps.log?.error({ err: error }, 'a mail request failed after its answer'))
+      .finally(() => inFlight.delete(running));
+    inFlight.add(running);
+  }
+
+  return {
+    mail,
+
+    /** POST /email-verifications: a fresh link to the caller's address (none when already verified). */
+    async requestVerification(userId: string, facts: AuditFacts): Promise<void> {
+      const user = await users.findById(userId);
+      if (!user || user.email_verified || !(await mayMail(user.email))) return;
+      const events = await users.inTransaction((_repository, trx) => sendVerification(trx, user, facts));
+      audit.published(events);
+      outbox.kick();
+    },
+
+    /** Confirms the address the token was sent to; the token is spent in the same transaction. */
+    async confirmVerification(token: string, facts: AuditFacts): Promise<UserRow> {
+      const user = await tokens.check(token, 'email_verification', clock.now());
+      if (!user) throw new InvalidLinkError();
+      const events = [
+        audit.event('email_verified', { ...facts, userId: user.id, details: { email: user.email } }),
+      ];
+      const verified = await users.inTransaction(async (repository, trx) => {
+        if (!(await tokens.spend(trx, token, 'email_verification', user.id))) return undefined;
+        return repository.update(user.id, { email_verified: true, updated_at: clock.now() }, events);
+      });
+      if (!verified) throw new InvalidLinkError();
+      audit.published(events);
+      deps.sessions.forgetUser(user.id); // the session cache holds email_verified, and scopes follow it
+      return verified;
+    },
+
+    /**
+     * POST /password-resets: answers at once, the same for every address; whether an account has it
+     * is looked at only after the answer, so neither the body nor the time tells.
+     */
+    requestPasswordReset(email: string, facts: AuditFacts): void {
+      afterAnswer(async () => {
+        const user = await users.findByLogin(email.toLowerCase());
+        if (!user || user.disabled || !(await mayMail(user.email))) return;
+        const events = [audit.event('password_reset_requested', { ...facts, userId: user.id })];
+        await users.inTransaction(async (_repository, trx) => {
+          const token = await tokens.issue(trx, {
+            purpose: 'password_reset',
+            user,
+            now: clock.now(),
+            ttlSeconds: deps.resetTtlSeconds,
+          });
+          await outbox.enqueue(
+            trx,
+            user.email,
+            messages.resetPassword(user.username, link(PAGES.resetPassword, token), deps.resetTtlSeconds),
+          );
+          await insertAuditEvents(trx, events);
+        });
+        audit.published(events);
+        outbox.kick();
+      });
+    },
+
+    /** Whether a reset link is still good (the page shows its form only then). */
+    async resetLinkWorks(token: string): Promise<boolean> {
+      return (await tokens.check(token, 'password_reset', clock.now())) !== undefined;
+    },
+
+    /**
+     * Sets the new password (signup's rules: 422, and the link stays good), spends the token, proves
+     * the address (the link reached it), sends a notice, and ends every session of the user.
+     */
+    async confirmPasswordReset(token: string, newPassword: string, facts: AuditFacts): Promise<void> {
+      const user = await tokens.check(token, 'password_reset', clock.now());
+      if (!user) throw new InvalidLinkError();
+      const problem = passwordProblem(newPassword, { username: user.username, email: user.email });
+      if (problem) throw new UnprocessableError([{ path: '/new_password', message: problem }]);
+      const passwordHash = await deps.hash(newPassword);
+      const events = [audit.event('password_reset_completed', { ...facts, userId: user.id })];
+      const changed = await users.inTransaction(async (repository, trx) => {
+        if (!(await tokens.spend(trx, token, 'password_reset', user.id))) return undefined;
+        const updated = await repository.update(
+          user.id,
+          { password_hash: passwordHash, email_verified: true, updated_at: clock.now() },
+          events,
+        );
+        if (updated) await mail.passwordChanged(trx, updated, 'reset');
+        return updated;
+      });
+      if (!changed) throw new InvalidLinkError();
+      audit.published(events);
+      outbox.kick();
+      await deps.sessions.revokeAllOfUser(user.id, 'password_reset', { facts });
+    },
+
+    /** Waits for the work still running after its answer (the database closes next). */
+    async drain(): Promise<void> {
+      await Promise.all([...inFlight]);
+    },
+  };
+}

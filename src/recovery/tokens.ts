@@ -1,0 +1,112 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Kysely } from 'kysely';
+import type { AccountTokensTable, Database, UserRow } from '../db/schema.ts';
+
+export type TokenPurpose = AccountTokensTable['purpose'];
+
+const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
+
+/** Which password a token was issued against, without keeping the hash a second time. */
+export const passwordFingerprint = (passwordHash: string) => sha256(`inkgate:password:${passwordHash}`);
+
+/**
+ * The one-time tokens of mail links: 256 random bits, stored only as SHA-256, bound to a purpose, a
+ * user, the address they were sent to and (for resets) the password they were issued against.
+ */
+export function createAccountTokens(db: Kysely<Database>) {
+  return {
+    /**
+     * A new token, written with `executor` (the transaction that sends it). Older tokens of the same
+     * purpose for the user are deleted: only the newest link works.
+     */
+    async issue(
+      executor: Kysely<Database>,
+      input: { purpose: TokenPurpose; user: UserRow; now: Date; ttlSeconds: number },
+    ): Promise<string> {
+      const token = randomBytes(32).toString('base64url');
+      await executor
+        .deleteFrom('account_tokens')
+        .where('user_id', '=', input.user.id)
+        .where('purpose', '=', input.purpose)
+        .execute();
+      await executor
+        .insertInto('account_tokens')
+        .values({
+          token_hash: sha256(token),
+          purpose: input.purpose,
+          user_id: input.user.id,
+          email: input.user.email,
+          password_fingerprint: passwordFingerprint(input.user.password_hash),
+          created_at: input.now,
+          expires_at: new Date(input.now.getTime() + input.ttlSeconds * 1000),
+        })
+        .execute();
+      return token;
+    },
+
+    /**
+     * The user a token is good for right now, or undefined: unknown, spent, expired, of another
+     * purpose, or void because the address (or, for a reset, the password) changed since.
+     */
+    async check(token: string, purpose: TokenPurpose, now: Date): Promise<UserRow | undefined> {
+      if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+      const row = await db
+        .selectFrom('account_tokens')
+        .innerJoin('users', 'users.id', 'account_tokens.user_id')
+        .selectAll('users')
+        .select([
+          'account_tokens.email as token_email',
+          'account_tokens.password_fingerprint',
+          'account_tokens.expires_at',
+          'account_tokens.purpose',
+        ])
+        .where('account_tokens.token_hash', '=', sha256(token))
+        .executeTakeFirst();
+      if (!row || row.purpose !== purpose || now >= row.expires_at || row.token_email !== row.email)
+        return undefined;
+      if (purpose === 'password_reset' && row.password_fingerprint !== passwordFingerprint(row.password_hash))
+        return undefined;
+      const {
+        token_email: _email,
+        password_fingerprint: _fingerprint,
+        expires_at: _expires,
+        purpose: _p,
+        ...user
+      } = row;
+      return user;
+    },
+
+    /**
+     * Spends the token with `executor` (the transaction of the change it allows): true for exactly one
+     * caller, so a link clicked twice at once changes things once. Every token of its purpose for the
+     * user goes with it.
+     */
+    async spend(
+      executor: Kysely<Database>,
+      token: string,
+      purpose: TokenPurpose,
+      userId: string,
+    ): Promise<boolean> {
+      const spent = await executor
+        .deleteFrom('account_tokens')
+        .where('token_hash', '=', sha256(token))
+        .where('purpose', '=', purpose)
+        .executeTakeFirst();
+      if (Number(spent.numDeletedRows) !== 1) return false;
+      await executor
+        .deleteFrom('account_tokens')
+        .where('user_id', '=', userId)
+        .where('purpose', '=', purpose)
+        .execute();
+      return true;
+    },
+
+    /** Deletes expired tokens (the hourly purge). */
+    purge: async (now: Date): Promise<number> => {
+      const result = await db.deleteFrom('account_tokens').where('expires_at', '<', now).executeTakeFirst();
+      return Number(result.numDeletedRows);
+    },
+  };
+}
+
+export type AccountTokens = ReturnType<typeof createAccountTokens>;

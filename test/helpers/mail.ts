@@ -1,0 +1,80 @@
+import type { TestContext } from 'node:test';
+import { type ParsedMail, simpleParser } from 'mailparser';
+import { SMTPServer } from 'smtp-server';
+
+/**
+ * A real SMTP server on a loopback port, keeping every message it receives (parsed by mailparser).
+ * It can be stopped and started again on the same port, as an outage would.
+ */
+export async function startSmtp(t: TestContext) {
+  const received: ParsedMail[] = [];
+  let server: SMTPServer | undefined;
+  let port = 0;
+
+  const listen = async () => {
+    const next = new SMTPServer({
+      authOptional: true,
+      disabledCommands: ['STARTTLS', 'AUTH'],
+      logger: false,
+      onData(stream, _session, callback) {
+        simpleParser(stream).then(
+          (mail) => {
+            received.push(mail);
+            callback();
+          },
+          (error: Error) => callback(error),
+        );
+      },
+    });
+    await new Promise<void>((resolve, reject) => {
+      next.once('error', reject);
+      next.listen(port, '127.0.0.1', () => resolve());
+    });
+    port = (next.server.address() as { port: number }).port;
+    server = next;
+  };
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      if (!server) return resolve();
+      const closing = server;
+      server = undefined;
+      closing.close(() => resolve());
+    });
+
+  await listen();
+  t.after(stop);
+  return {
+    get url() {
+      return `smtp://127.0.0.1:${port}`;
+    },
+    received,
+    stop,
+    start: listen,
+    /** The next message to `to` not yet taken by an earlier call; fails after `timeoutMs`. */
+    async next(to: string, timeoutMs = 5000): Promise<ParsedMail> {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const index = received.findIndex((mail) => addressesOf(mail).includes(to.toLowerCase()));
+        if (index >= 0) return received.splice(index, 1)[0]!;
+        if (Date.now() > deadline) throw new Error(`no mail to ${to} within ${timeoutMs} ms`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+  };
+}
+
+export function addressesOf(mail: ParsedMail): string[] {
+  const to = Array.isArray(mail.to) ? mail.to : mail.to ? [mail.to] : [];
+  return to.flatMap((group) => group.value.map((entry) => (entry.address ?? '').toLowerCase()));
+}
+
+/** The one link a message's text part holds, and its token. */
+export function linkIn(mail: ParsedMail): { url: URL; token: string } {
+  const match = /https?:\/\/\S+\?token=[A-Za-z0-9_-]+/.exec(mail.text ?? '');
+  if (!match) throw new Error(`no link in: ${mail.text}`);
+  const url = new URL(match[0]);
+  return { url, token: url.searchParams.get('token') ?? '' };
+}
+
+/** Lets the mail worker run: time for a delivery attempt that is due. */
+export const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -1,0 +1,600 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { simpleParser } from 'mailparser';
+import {
+  bearer,
+  buildTestApp,
+  captureLogs,
+  createStorage,
+  createUser,
+  describeEachEngine,
+  type EngineName,
+  FORM,
+  loginPair,
+  refresh,
+  type TestApp,
+  type TestUser,
+  uniqueName,
+} from '../helpers/app.ts';
+import { linkIn, settle, startSmtp } from '../helpers/mail.ts';
+
+type Smtp = Awaited<ReturnType<typeof startSmtp>>;
+
+async function mailApp(
+  t: Parameters<typeof startSmtp>[0],
+  engine: EngineName,
+  env: Record<string, string> = {},
+  options: { url?: string; smtp?: Smtp } = {},
+) {
+  const smtp = options.smtp ?? (await startSmtp(t));
+  const testApp = await buildTestApp(t, {
+    engine,
+    url: options.url,
+    env: {
+      SMTP_URL: smtp.url,
+      APP_URL: 'https://blog.example.com',
+      MAIL_FROM: 'inkgate <no-reply@example.com>',
+      ...env,
+    },
+  });
+  return { testApp, smtp };
+}
+
+const json = (
+  testApp: TestApp,
+  method: 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  payload?: object,
+  token?: string,
+) =>
+  testApp.app.inject({
+    method,
+    url,
+    ...(payload !== undefined && { payload }),
+    headers: token === undefined ? {} : bearer(token),
+  });
+
+async function signup(testApp: TestApp) {
+  const username = uniqueName('mail');
+  const user: TestUser = {
+    id: '',
+    username,
+    email: `${username.toLowerCase()}@example.com`,
+    password: 'a passphrase to recover',
+    role: 'user',
+  };
+  const response = await json(testApp, 'POST', '/users', {
+    username,
+    email: user.email,
+    password: user.password,
+  });
+  return { response, user: { ...user, id: response.statusCode === 201 ? response.json().id : '' } };
+}
+
+async function events(testApp: TestApp, type: string) {
+  return testApp.database.db.selectFrom('audit_events').selectAll().where('type', '=', type).execute();
+}
+
+const isInvalidLink = (response: {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  json(): unknown;
+}) => {
+  assert.equal(response.statusCode, 400);
+  assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.deepEqual(response.json(), {
+    type: 'about:blank',
+    title: 'Bad Request',
+    status: 400,
+    detail: 'the link is invalid, expired or already used',
+  });
+};
+
+describeEachEngine('email and account recovery', (engine) => {
+  test('signup sends a verification link (text and HTML, APP_URL + page + token); confirming verifies the address, once', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const { response, user } = await signup(testApp);
+    assert.equal(response.statusCode, 201);
+    assert.equal(response.json().email_verified, false);
+
+    const mail = await smtp.next(user.email);
+    assert.equal(mail.subject, 'Confirm your email address');
+    assert.equal(mail.from?.value[0]?.address, 'no-reply@example.com');
+    const { url, token } = linkIn(mail);
+    assert.equal(`${url.origin}${url.pathname}`, 'https://blog.example.com/account/verify-email');
+    assert.match(token, /^[A-Za-z0-9_-]{43}$/, '256 bits, base64url');
+    assert.ok(
+      String(mail.html).includes(url.toString().replace(/&/g, '&amp;')),
+      'the HTML part holds the link too',
+    );
+    // The token is stored only as its hash.
+    const stored = await testApp.database.db.selectFrom('account_tokens').selectAll().execute();
+    assert.equal(stored.length, 1);
+    assert.notEqual(stored[0]?.token_hash, token);
+    assert.ok(!JSON.stringify(stored).includes(token));
+
+    const confirmed = await json(testApp, 'POST', '/email-verifications/confirm', { token });
+    assert.equal(confirmed.statusCode, 204);
+    const pair = await loginPair(testApp, user);
+    const me = await testApp.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: bearer(pair.access_token),
+    });
+    assert.equal(me.json().email_verified, true);
+    isInvalidLink(await json(testApp, 'POST', '/email-verifications/confirm', { token }));
+    isInvalidLink(await json(testApp, 'POST', '/email-verifications/confirm', { token: 'not-a-token' }));
+    assert.equal((await json(testApp, 'POST', '/email-verifications/confirm', {})).statusCode, 422);
+
+    assert.equal((await events(testApp, 'email_verification_sent')).length, 1);
+    const verified = await events(testApp, 'email_verified');
+    assert.equal(verified.length, 1);
+    assert.equal(verified[0]?.user_id, user.id);
+  });
+
+  test('POST /email-verifications: a fresh link voids the older one; expired links fail by the clock; none once verified', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const { user } = await signup(testApp);
+    const first = linkIn(await smtp.next(user.email)).token;
+    const pair = await loginPair(testApp, user);
+    const again = await json(testApp, 'POST', '/email-verifications', undefined, pair.access_token);
+    assert.equal(again.statusCode, 202);
+    assert.deepEqual(again.json(), { status: 'accepted' });
+    const second = linkIn(await smtp.next(user.email)).token;
+    isInvalidLink(await json(testApp, 'POST', '/email-verifications/confirm', { token: first }));
+
+    testApp.clock.advance(24 * 3600_000 + 1000);
+    isInvalidLink(await json(testApp, 'POST', '/email-verifications/confirm', { token: second }));
+    const fresh = await json(testApp, 'POST', '/email-verifications', undefined, pair.access_token);
+    assert.equal(fresh.statusCode, 401, 'the access token expired with the clock too');
+    const later = await loginPair(testApp, user);
+    await json(testApp, 'POST', '/email-verifications', undefined, later.access_token);
+    const third = linkIn(await smtp.next(user.email)).token;
+    assert.equal(
+      (await json(testApp, 'POST', '/email-verifications/confirm', { token: third })).statusCode,
+      204,
+    );
+
+    const verified = await json(testApp, 'POST', '/email-verifications', undefined, later.access_token);
+    assert.equal(verified.statusCode, 202);
+    await settle();
+    assert.equal(smtp.received.length, 0, 'nothing to verify: no message');
+    assert.equal((await testApp.app.inject({ method: 'POST', url: '/email-verifications' })).statusCode, 401);
+  });
+
+  test('EMAIL_VERIFICATION=required: signup answers alike for a taken email, the owner is told; tokens carry only profile until verified', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine, { EMAIL_VERIFICATION: 'required' });
+    const fresh = await signup(testApp);
+    assert.equal(fresh.response.statusCode, 202);
+    const owner = fresh.user;
+    const link = linkIn(await smtp.next(owner.email)).token;
+
+    const taken = await json(testApp, 'POST', '/users', {
+      username: uniqueName('other'),
+      email: owner.email.toUpperCase(),
+      password: 'another passphrase here',
+    });
+    const another = await signup(testApp);
+    for (const response of [taken, another.response]) {
+      assert.equal(response.statusCode, 202);
+      assert.equal(response.body, fresh.response.body, 'byte for byte');
+      assert.equal(response.body, '{"status":"accepted"}');
+      assert.equal(response.headers.location, undefined);
+      const { date: _d, 'x-request-id': _r, ...headers } = response.headers;
+      const { date: _d2, 'x-request-id': _r2, ...freshHeaders } = fresh.response.headers;
+      assert.deepEqual(headers, freshHeaders);
+    }
+    const warning = await smtp.next(owner.email);
+    assert.equal(warning.subject, 'Someone tried to sign up with your address');
+    assert.doesNotMatch(warning.text ?? '', /token=/);
+    assert.equal(
+      (await testApp.database.db.selectFrom('users').select('id').where('email', '=', owner.email).execute())
+        .length,
+      1,
+    );
+    // A taken username is no secret (posts show it): still 409.
+    const sameName = await json(testApp, 'POST', '/users', {
+      username: owner.username,
+      email: 'someone.else@example.com',
+      password: 'another passphrase here',
+    });
+    assert.equal(sameName.statusCode, 409);
+
+    const unverified = await loginPair(testApp, owner);
+    assert.equal(unverified.scope, 'profile');
+    assert.equal(decodeJwt(unverified.access_token).scope, 'profile');
+    const post = await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: bearer(unverified.access_token),
+      payload: { title: 'Hi', content: 'there' },
+    });
+    assert.equal(post.statusCode, 403);
+    assert.equal(
+      (await json(testApp, 'POST', '/email-verifications/confirm', { token: link })).statusCode,
+      204,
+    );
+    // The session was granted what the role allows: the next refresh gives it back.
+    const refreshed = await refresh(testApp, unverified.refresh_token);
+    assert.equal(refreshed.json().scope, 'profile posts:write');
+    const written = await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: bearer(refreshed.json().access_token),
+      payload: { title: 'Hi', content: 'there' },
+    });
+    assert.equal(written.statusCode, 201);
+  });
+
+  test('password reset: the same answer for any address; the link sets the password once, ends every session and sends a notice', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const user = await createUser(testApp);
+    await smtp.next(user.email); // the signup's verification
+    const session = await loginPair(testApp, user);
+
+    const known = await json(testApp, 'POST', '/password-resets', { email: user.email.toUpperCase() });
+    const unknown = await json(testApp, 'POST', '/password-resets', { email: 'nobody-at-all@example.com' });
+    for (const response of [known, unknown]) {
+      assert.equal(response.statusCode, 202);
+      assert.equal(response.body, '{"status":"accepted"}');
+    }
+    const { date: _a, 'x-request-id': _b, ...knownHeaders } = known.headers;
+    const { date: _c, 'x-request-id': _d, ...unknownHeaders } = unknown.headers;
+    assert.deepEqual(knownHeaders, unknownHeaders);
+    const mail = await smtp.next(user.email);
+    assert.equal(mail.subject, 'Reset your password');
+    const { url, token } = linkIn(mail);
+    assert.equal(url.pathname, '/account/reset-password');
+    await settle();
+    assert.equal(smtp.received.length, 0, 'nothing for an address without an account');
+    const requested = await events(testApp, 'password_reset_requested');
+    assert.deepEqual(
+      requested.map((event) => event.user_id),
+      [user.id],
+    );
+
+    // Signup's rules apply, and a refused password leaves the link good.
+    const weak = await json(testApp, 'POST', '/password-resets/confirm', { token, new_password: 'password' });
+    assert.equal(weak.statusCode, 422);
+    assert.equal(weak.json().errors[0].path, '/new_password');
+    const same = await json(testApp, 'POST', '/password-resets/confirm', {
+      token,
+      new_password: user.username,
+    });
+    assert.equal(same.statusCode, 422);
+
+    const done = await json(testApp, 'POST', '/password-resets/confirm', {
+      token,
+      new_password: 'a brand new passphrase',
+    });
+    assert.equal(done.statusCode, 204);
+    isInvalidLink(
+      await json(testApp, 'POST', '/password-resets/confirm', { token, new_password: 'yet another one!' }),
+    );
+
+    // Every session ended; the old password is gone; the new one works.
+    assert.equal((await refresh(testApp, session.refresh_token)).statusCode, 400);
+    const me = await testApp.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: bearer(session.access_token),
+    });
+    assert.equal(me.statusCode, 401);
+    await assert.rejects(loginPair(testApp, user));
+    const renewed = await loginPair(testApp, { ...user, password: 'a brand new passphrase' });
+    const after = await testApp.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: bearer(renewed.access_token),
+    });
+    assert.equal(after.json().email_verified, true, 'the link proved the address');
+    const notice = await smtp.next(user.email);
+    assert.equal(notice.subject, 'Your password was changed');
+    assert.equal((await events(testApp, 'password_reset_completed')).length, 1);
+    const ended = await events(testApp, 'sessions_revoked_all');
+    assert.equal(JSON.parse(ended[0]!.details).reason, 'password_reset');
+  });
+
+  test('a reset link dies with its clock, with a newer link, and with a password change', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const user = await createUser(testApp);
+    await smtp.next(user.email);
+    const ask = async () => {
+      await json(testApp, 'POST', '/password-resets', { email: user.email });
+      return linkIn(await smtp.next(user.email)).token;
+    };
+    const confirm = (token: string) =>
+      json(testApp, 'POST', '/password-resets/confirm', { token, new_password: 'the chosen passphrase' });
+
+    const expiring = await ask();
+    testApp.clock.advance(30 * 60_000 + 1000);
+    isInvalidLink(await confirm(expiring));
+
+    const older = await ask();
+    const newer = await ask();
+    isInvalidLink(await confirm(older));
+
+    const pair = await loginPair(testApp, user);
+    const changed = await json(
+      testApp,
+      'POST',
+      '/users/me/password',
+      { current_password: user.password, new_password: 'changed by the owner' },
+      pair.access_token,
+    );
+    assert.equal(changed.statusCode, 204);
+    assert.equal((await smtp.next(user.email)).subject, 'Your password was changed');
+    isInvalidLink(await confirm(newer));
+  });
+
+  test('PATCH /users/me email: needs the current password; the new address is unverified and verified by mail, the old one is told', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const { user } = await signup(testApp);
+    const signupLink = linkIn(await smtp.next(user.email)).token;
+    const pair = await loginPair(testApp, user);
+    const newEmail = `moved.${user.email}`;
+
+    const missing = await json(testApp, 'PATCH', '/users/me', { email: newEmail }, pair.access_token);
+    assert.equal(missing.statusCode, 422);
+    assert.equal(missing.json().errors[0].path, '/current_password');
+    const wrong = await json(
+      testApp,
+      'PATCH',
+      '/users/me',
+      { email: newEmail, current_password: 'not my password' },
+      pair.access_token,
+    );
+    assert.equal(wrong.statusCode, 403);
+    // A name alone needs no password.
+    assert.equal(
+      (await json(testApp, 'PATCH', '/users/me', { full_name: 'Moved' }, pair.access_token)).statusCode,
+      200,
+    );
+
+    const moved = await json(
+      testApp,
+      'PATCH',
+      '/users/me',
+      { email: newEmail, current_password: user.password },
+      pair.access_token,
+    );
+    assert.equal(moved.statusCode, 200);
+    assert.equal(moved.json().email, newEmail);
+    assert.equal(moved.json().email_verified, false);
+    const notice = await smtp.next(user.email);
+    assert.equal(notice.subject, 'Your email address was changed');
+    assert.match(notice.text ?? '', /m\*+@example\.com/);
+    assert.ok(!(notice.text ?? '').includes(newEmail), 'the new address is partly masked');
+    const verification = await smtp.next(newEmail);
+    isInvalidLink(await json(testApp, 'POST', '/email-verifications/confirm', { token: signupLink }));
+    assert.equal(
+      (await json(testApp, 'POST', '/email-verifications/confirm', { token: linkIn(verification).token }))
+        .statusCode,
+      204,
+    );
+  });
+
+  test('DELETE /users/me: the password, then the account with its posts and sessions, and a notice; never the last admin', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const user = await createUser(testApp);
+    await smtp.next(user.email);
+    const pair = await loginPair(testApp, user);
+    await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: bearer(pair.access_token),
+      payload: { title: 'Mine', content: 'soon gone' },
+    });
+
+    assert.equal(
+      (await json(testApp, 'DELETE', '/users/me', { password: 'wrong one' }, pair.access_token)).statusCode,
+      403,
+    );
+    assert.equal((await json(testApp, 'DELETE', '/users/me', {}, pair.access_token)).statusCode, 422);
+    assert.equal((await json(testApp, 'DELETE', '/users/me', { password: user.password })).statusCode, 401);
+    const deleted = await json(
+      testApp,
+      'DELETE',
+      '/users/me',
+      { password: user.password },
+      pair.access_token,
+    );
+    assert.equal(deleted.statusCode, 204);
+    const { db } = testApp.database;
+    assert.equal((await db.selectFrom('users').select('id').where('id', '=', user.id).execute()).length, 0);
+    assert.equal(
+      (await db.selectFrom('posts').select('id').where('author_id', '=', user.id).execute()).length,
+      0,
+    );
+    assert.equal(
+      (await db.selectFrom('sessions').select('id').where('user_id', '=', user.id).execute()).length,
+      0,
+    );
+    assert.equal((await refresh(testApp, pair.refresh_token)).statusCode, 400);
+    assert.equal((await smtp.next(user.email)).subject, 'Your account was deleted');
+    const recorded = await events(testApp, 'account_deleted');
+    assert.equal(recorded[0]?.user_id, user.id);
+    assert.equal(recorded[0]?.session_id, decodeJwt(pair.access_token).sid);
+
+    const admin = await createUser(testApp, { role: 'admin' });
+    const adminPair = await loginPair(testApp, admin);
+    const refused = await json(
+      testApp,
+      'DELETE',
+      '/users/me',
+      { password: admin.password },
+      adminPair.access_token,
+    );
+    assert.equal(refused.statusCode, 409);
+    assert.equal((await db.selectFrom('users').select('id').where('id', '=', admin.id).execute()).length, 1);
+  });
+
+  test('an SMTP outage loses nothing: the request answers, the message is retried and delivered once SMTP is back', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const user = await createUser(testApp);
+    await smtp.next(user.email);
+    await smtp.stop();
+
+    const asked = await json(testApp, 'POST', '/password-resets', { email: user.email });
+    assert.equal(asked.statusCode, 202);
+    const { db } = testApp.database;
+    for (let i = 0; i < 100; i += 1) {
+      const row = await db
+        .selectFrom('mail_outbox')
+        .selectAll()
+        .where('sent_at', 'is', null)
+        .executeTakeFirst();
+      if (row && row.attempts > 0) break;
+      await settle(50);
+    }
+    const pending = await db.selectFrom('mail_outbox').selectAll().where('sent_at', 'is', null).execute();
+    assert.equal(pending.length, 1);
+    assert.ok(pending[0]!.attempts >= 1, 'a delivery was tried');
+    assert.ok(pending[0]!.last_error);
+
+    await smtp.start();
+    testApp.clock.advance(60_000); // past the retry backoff
+    const mail = await smtp.next(user.email, 10_000);
+    assert.equal(mail.subject, 'Reset your password');
+    // The server has the message; the outbox marks it sent when the server's answer is back.
+    let sent = await db
+      .selectFrom('mail_outbox')
+      .selectAll()
+      .where('id', '=', pending[0]!.id)
+      .executeTakeFirstOrThrow();
+    for (let i = 0; i < 100 && !sent.sent_at; i += 1) {
+      await settle(20);
+      sent = await db
+        .selectFrom('mail_outbox')
+        .selectAll()
+        .where('id', '=', pending[0]!.id)
+        .executeTakeFirstOrThrow();
+    }
+    assert.ok(sent.sent_at);
+    assert.equal(sent.body, '', 'a sent message keeps no link');
+    await settle();
+    assert.equal(smtp.received.length, 0, 'delivered once');
+  });
+
+  test('two instances sharing a database deliver each message once', async (t) => {
+    const smtp = await startSmtp(t);
+    const url = await createStorage(t, engine);
+    const first = await mailApp(t, engine, {}, { url, smtp });
+    const second = await mailApp(t, engine, {}, { url, smtp });
+    const users = [];
+    for (let i = 0; i < 6; i += 1) users.push(await createUser(i % 2 === 0 ? first.testApp : second.testApp));
+    for (const user of users) await smtp.next(user.email);
+    await settle(500);
+    assert.equal(smtp.received.length, 0, 'no message twice');
+  });
+
+  test('RATE_LIMIT_MAIL: beyond the per-mailbox limit the answer stays 202 and nothing is sent; beyond the per-address limit, 429', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine, { RATE_LIMIT_MAIL: '2' });
+    const user = await createUser(testApp);
+    await smtp.next(user.email);
+    for (let i = 0; i < 3; i += 1) {
+      const response = await json(testApp, 'POST', '/password-resets', { email: user.email });
+      assert.equal(response.statusCode, 202);
+      assert.equal(response.headers['ratelimit-policy'], '"mail";q=8;w=3600');
+    }
+    await smtp.next(user.email);
+    await smtp.next(user.email);
+    await settle();
+    assert.equal(smtp.received.length, 0, 'the third went nowhere');
+    for (let i = 0; i < 5; i += 1)
+      await json(testApp, 'POST', '/password-resets', { email: `x${i}@example.com` });
+    const limited = await json(testApp, 'POST', '/password-resets', { email: user.email });
+    assert.equal(limited.statusCode, 429);
+    assert.ok(Number(limited.headers['retry-after']) > 0);
+    assert.match(String(limited.headers.ratelimit), /^"mail";r=0;t=\d+$/);
+  });
+
+  test('the pages: verify-email confirms and says so, reset-password shows a form; strict CSP, no referrer, no store', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine);
+    const { user } = await signup(testApp);
+    const { token } = linkIn(await smtp.next(user.email));
+    const page = await testApp.app.inject({ method: 'GET', url: `/account/verify-email?token=${token}` });
+    assert.equal(page.statusCode, 200);
+    assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
+    assert.match(
+      String(page.headers['content-security-policy']),
+      /^default-src 'none'; style-src 'sha256-[A-Za-z0-9+/=]+'; form-action 'self'/,
+    );
+    assert.equal(page.headers['referrer-policy'], 'no-referrer');
+    assert.equal(page.headers['cache-control'], 'no-store');
+    assert.match(page.body, /is confirmed/);
+    assert.doesNotMatch(page.body, /<script/);
+    const again = await testApp.app.inject({ method: 'GET', url: `/account/verify-email?token=${token}` });
+    assert.equal(again.statusCode, 400);
+    assert.match(again.body, /does not work/);
+
+    await json(testApp, 'POST', '/password-resets', { email: user.email });
+    const reset = linkIn(await smtp.next(user.email)).token;
+    const form = await testApp.app.inject({ method: 'GET', url: `/account/reset-password?token=${reset}` });
+    assert.equal(form.statusCode, 200);
+    assert.match(form.body, /<form method="post" action="\/account\/reset-password">/);
+    assert.equal(form.headers['referrer-policy'], 'no-referrer');
+    assert.equal(
+      (await testApp.app.inject({ method: 'GET', url: '/account/reset-password?token=nope' })).statusCode,
+      400,
+    );
+    const mismatch = await testApp.app.inject({
+      method: 'POST',
+      url: '/account/reset-password',
+      headers: FORM,
+      payload: new URLSearchParams({
+        token: reset,
+        new_password: 'one new passphrase',
+        new_password_again: 'another',
+      }).toString(),
+    });
+    assert.equal(mismatch.statusCode, 422);
+    assert.match(mismatch.body, /The two passwords differ/);
+    const posted = await testApp.app.inject({
+      method: 'POST',
+      url: '/account/reset-password',
+      headers: FORM,
+      payload: new URLSearchParams({
+        token: reset,
+        new_password: 'one new passphrase',
+        new_password_again: 'one new passphrase',
+      }).toString(),
+    });
+    assert.equal(posted.statusCode, 200);
+    assert.match(posted.body, /Password changed/);
+  });
+});
+
+test('without SMTP_URL each message is an .eml file in MAIL_DIR (folder 0700, file 0600), its path logged, its link working', async (t) => {
+  const { logger, lines } = captureLogs();
+  const root = mkdtempSync(join(tmpdir(), 'inkgate-maildir-'));
+  t.after(() => rmSync(root, { recursive: true, force: true }));
+  const dir = join(root, 'not', 'there', 'yet');
+  const testApp = await buildTestApp(t, { logger, env: { MAIL_DIR: dir } });
+  const user = await createUser(testApp);
+  let files: string[] = [];
+  for (let i = 0; i < 100 && files.length === 0; i += 1) {
+    await settle(30);
+    files = readdirSync(dir).filter((name) => name.endsWith('.eml'));
+  }
+  assert.equal(files.length, 1);
+  assert.equal(statSync(dir).mode & 0o777, 0o700);
+  assert.equal(statSync(join(dir, files[0]!)).mode & 0o777, 0o600);
+  const mail = await simpleParser(readFileSync(join(dir, files[0]!)));
+  assert.equal(mail.subject, 'Confirm your email address');
+  assert.equal(mail.to && !Array.isArray(mail.to) ? mail.to.value[0]?.address : undefined, user.email);
+  const { url, token } = linkIn(mail);
+  assert.equal(url.origin, 'http://inkgate.test', 'APP_URL defaults to ISSUER');
+  const sent = lines.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'mail sent');
+  assert.equal(sent.to, join(dir, files[0]!));
+  const confirmed = await testApp.app.inject({
+    method: 'POST',
+    url: '/email-verifications/confirm',
+    payload: { token },
+  });
+  assert.equal(confirmed.statusCode, 204);
+});
