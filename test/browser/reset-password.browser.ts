@@ -1,16 +1,10 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { buildTestApp, createUser, loginPair } from '../helpers/app.ts';
+import { cspViolations, openPage, SHOTS } from '../helpers/browser.ts';
 import { linkIn, startSmtp } from '../helpers/mail.ts';
 
-// Debian's Chromium, never a downloaded browser build (.ci/run installs the package when missing).
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = 'test-results';
-
 test('password reset in a browser: the link from a delivered message opens the form, the new password is set, the old one is gone', async (t) => {
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install chromium`);
   const smtp = await startSmtp(t);
   // APP_URL is where the server listens, so the link in the message opens this server's page.
   const testApp = await buildTestApp(t, { env: { SMTP_URL: smtp.url, APP_URL: 'http://127.0.0.1:0' } });
@@ -29,24 +23,7 @@ test('password reset in a browser: the link from a delivered message opens the f
   assert.equal(url.pathname, '/account/reset-password');
   const link = `${base}${url.pathname}${url.search}`;
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--no-first-run',
-      '--disable-background-networking',
-    ],
-  });
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  mkdirSync(SHOTS, { recursive: true });
+  const { page, problems } = await openPage(t);
 
   const opened = await page.goto(link);
   assert.equal(opened?.status(), 200);
@@ -75,9 +52,6 @@ test('password reset in a browser: the link from a delivered message opens the f
   assert.equal((await smtp.next(user.email)).subject, 'Your password was changed');
 
   // The pages ran under their policy without a single violation, their style allowed by its hash.
-  assert.deepEqual(
-    problems.filter((text) => /Content Security Policy|Refused/.test(text)),
-    [],
-  );
+  assert.deepEqual(cspViolations(problems), []);
   assert.equal(await page.evaluate('getComputedStyle(document.body).maxWidth'), '512px');
 });

@@ -1,40 +1,14 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
 import { test } from 'node:test';
-import { chromium } from 'playwright-core';
 import { buildTestApp, createUser } from '../helpers/app.ts';
-
-// Debian's Chromium, never a downloaded browser build (.ci/run installs the package when missing).
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const SHOTS = 'test-results';
+import { cspViolations, openPage, SHOTS } from '../helpers/browser.ts';
 
 test('Swagger UI: Authorize logs in with the password flow, then "Try it out" on GET /users/me answers 200', async (t) => {
-  assert.ok(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install chromium`);
   const testApp = await buildTestApp(t);
   const user = await createUser(testApp, { password: 'swagger ui passphrase' });
   const base = await testApp.app.listen({ port: 0, host: '127.0.0.1' });
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
-  });
-  t.after(() => browser.close());
-  const page = await browser.newPage();
-  const problems: string[] = [];
-  page.on('console', (message) => {
-    if (message.type() === 'error') problems.push(message.text());
-  });
-  page.on('pageerror', (error) => problems.push(error.message));
-  mkdirSync(SHOTS, { recursive: true });
+  const { page, problems } = await openPage(t);
 
   await page.goto(`${base}/docs/`);
   await page.locator('.btn.authorize').first().click();
@@ -61,8 +35,5 @@ test('Swagger UI: Authorize logs in with the password flow, then "Try it out" on
   await page.screenshot({ path: `${SHOTS}/swagger-users-me.png`, fullPage: false });
 
   // The page ran under its content security policy without a single violation.
-  assert.deepEqual(
-    problems.filter((text) => /Content Security Policy|Refused/.test(text)),
-    [],
-  );
+  assert.deepEqual(cspViolations(problems), []);
 });

@@ -297,6 +297,11 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.equal((await events(testApp, 'password_reset_completed')).length, 1);
     const ended = await events(testApp, 'sessions_revoked_all');
     assert.equal(JSON.parse(ended[0]!.details).reason, 'password_reset');
+    // No link token or password in any stored event.
+    const stored = JSON.stringify(await testApp.database.db.selectFrom('audit_events').selectAll().execute());
+    for (const secret of [token, user.password, 'a brand new passphrase', session.refresh_token]) {
+      assert.equal(stored.includes(secret), false);
+    }
   });
 
   test('a reset link dies with its clock, with a newer link, and with a password change', async (t) => {

@@ -109,6 +109,47 @@ test('config: AUDIT_RETENTION_DAYS', () => {
     assert.match(problemsOf({ AUDIT_RETENTION_DAYS: bad })[0]!, /^AUDIT_RETENTION_DAYS: /);
 });
 
+test('config: mail and account recovery settings', () => {
+  const defaults = loadConfig({ ISSUER: 'https://api.example.com' });
+  assert.equal(defaults.smtpUrl, undefined);
+  assert.equal(defaults.mailFrom, 'inkgate <no-reply@localhost>');
+  assert.equal(defaults.mailDir, './data/mail/');
+  assert.equal(defaults.appUrl, 'https://api.example.com', 'APP_URL defaults to ISSUER');
+  assert.equal(defaults.emailVerification, 'optional');
+  assert.equal(defaults.passwordResetTtlSeconds, 1800);
+  assert.equal(defaults.emailVerificationTtlSeconds, 86400);
+  assert.equal(defaults.rateLimitMail, 5);
+  assert.deepEqual(defaults.warnings, []);
+  const set = loadConfig({
+    SMTP_URL: 'smtp://user:pass@mail.example.com:587',
+    APP_URL: 'https://blog.example.com/',
+    EMAIL_VERIFICATION: 'required',
+    PASSWORD_RESET_TTL: '10m',
+    EMAIL_VERIFICATION_TTL: '2h',
+  });
+  assert.equal(set.appUrl, 'https://blog.example.com');
+  assert.equal(set.passwordResetTtlSeconds, 600);
+  assert.equal(set.emailVerificationTtlSeconds, 7200);
+  assert.match(loadConfig({ PASSWORD_RESET_TTL: '30' }).warnings[0]!, /^PASSWORD_RESET_TTL is 30 s/);
+  for (const [name, bad] of [
+    ['SMTP_URL', 'mail.example.com'],
+    ['APP_URL', 'blog.example.com'],
+    ['EMAIL_VERIFICATION', 'sometimes'],
+    ['PASSWORD_RESET_TTL', '0'],
+    ['EMAIL_VERIFICATION_TTL', 'forever'],
+    ['MAIL_FROM', 'not an address'],
+    ['RATE_LIMIT_MAIL', '0'],
+  ] as const) {
+    assert.match(problemsOf({ [name]: bad })[0]!, new RegExp(`^${name}: `), name);
+  }
+  const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), KEY_ENCRYPTION_KEY: KEK };
+  assert.match(
+    problemsOf({ ...production, ISSUER: 'https://api.example.com', EMAIL_VERIFICATION: 'required' })[0]!,
+    /^SMTP_URL: is required when NODE_ENV=production and EMAIL_VERIFICATION=required/,
+  );
+  assert.equal(loadConfig({ ...production, EMAIL_VERIFICATION: 'optional' }).smtpUrl, undefined);
+});
+
 test('config: JWT_SECRET counts UTF-8 bytes', () => {
   assert.equal(loadConfig({ JWT_SECRET: 'é'.repeat(16) }).jwtSecret, 'é'.repeat(16));
   assert.match(problemsOf({ JWT_SECRET: 'x'.repeat(31) })[0]!, /at least 32 bytes/);
