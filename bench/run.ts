@@ -203,6 +203,8 @@ function inkgateEnv(databaseUrl: string, secrets: Record<string, string>) {
     ISSUER: 'http://127.0.0.1',
     // The signup flood comes from many addresses: the benchmark is the proxy that says which.
     TRUST_PROXY: '127.0.0.1',
+    // Each signup's verification message is written as a file here, as on a server without SMTP_URL.
+    MAIL_DIR: join(dir, 'mail'),
     ...secrets,
   };
 }

@@ -19,12 +19,12 @@ function message(
   paragraphs: readonly string[],
   link?: { url: string; label: string },
 ): MailContent {
-  const text = [...paragraphs, ...(link ? [`${link.label}:\n${link.url}`] : []), '— inkgate'].join('\n\n');
+  const text = [...paragraphs, ...(link ? [`${link.label}:\n${link.url}`] : []), '-- inkgate'].join('\n\n');
   const html = [
     '<!doctype html><html><body style="font-family:sans-serif;line-height:1.5">',
     ...paragraphs.map((p) => `<p>${escapeHtml(p)}</p>`),
     ...(link ? [`<p><a href="${escapeHtml(link.url)}">${escapeHtml(link.label)}</a></p>`] : []),
-    '<p>— inkgate</p></body></html>',
+    '<p>-- inkgate</p></body></html>',
   ].join('\n');
   return { subject, text: `${text}\n`, html };
 }

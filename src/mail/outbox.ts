@@ -21,6 +21,7 @@ const FIRST_RETRY_MS = 10_000;
 const MAX_RETRY_MS = 600_000;
 const GIVE_UP_MS = 3 * 86_400_000;
 const BATCH = 10;
+const KICK_MS = 50;
 
 const bodyContext = (id: string) => `mail_outbox:${id}`;
 
@@ -44,6 +45,7 @@ export function createOutbox(deps: {
 }) {
   const { db, clock, cipher, transport, from } = deps;
   let timer: NodeJS.Timeout | undefined;
+  let kicked: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
   let failing = false;
@@ -174,9 +176,17 @@ export function createOutbox(deps: {
   return {
     enqueue,
     deliverDue,
-    /** Called after a commit that enqueued mail: deliver soon, without making the answer wait. */
+    /**
+     * Called after a commit that enqueued mail: deliver soon, without making the answer wait. Kicks
+     * within KICK_MS share one delivery run, so a burst of signups is claimed in batches.
+     */
     kick(): void {
-      setImmediate(() => void deliverDue());
+      if (kicked) return;
+      kicked = setTimeout(() => {
+        kicked = undefined;
+        void deliverDue();
+      }, KICK_MS);
+      kicked.unref();
     },
     start(): void {
       if (timer) return;
@@ -186,7 +196,9 @@ export function createOutbox(deps: {
     },
     async stop(): Promise<void> {
       if (timer) clearInterval(timer);
+      if (kicked) clearTimeout(kicked);
       timer = undefined;
+      kicked = undefined;
       await running;
       transport.close();
     },

@@ -3,6 +3,7 @@ import { chmodSync, mkdirSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
+import { addressOf, buildMime } from './mime.ts';
 
 /** One message as it leaves: a plain-text part and an HTML part. */
 export interface OutgoingMail {
@@ -22,10 +23,14 @@ export interface MailTransport {
 
 /**
  * SMTP through nodemailer (STARTTLS whenever the server offers it; `smtps://` for TLS from the
- * start). Timeouts are short: a hanging server makes the outbox retry, never a request wait.
+ * start), over a small pool of connections kept between messages. The message is handed over as
+ * built by mime.ts. Timeouts are short: a hanging server makes the outbox retry, never a request wait.
  */
 export function smtpTransport(url: string): MailTransport {
-  const transporter = nodemailer.createTransport(url, {
+  const transporter = nodemailer.createTransport({
+    url,
+    pool: true,
+    maxConnections: 2,
     connectionTimeout: 10_000,
     greetingTimeout: 10_000,
     socketTimeout: 20_000,
@@ -33,8 +38,11 @@ export function smtpTransport(url: string): MailTransport {
   return {
     kind: 'smtp',
     send: async (mail) => {
-      const info = await transporter.sendMail(mail);
-      return `smtp ${info.messageId}`;
+      const info = await transporter.sendMail({
+        envelope: { from: addressOf(mail.from), to: [mail.to] },
+        raw: buildMime(mail),
+      });
+      return `smtp ${info.messageId ?? ''}`.trim();
     },
     close: () => transporter.close(),
   };
@@ -46,17 +54,15 @@ export function smtpTransport(url: string): MailTransport {
  */
 export function directoryTransport(dir: string): MailTransport {
   const folder = resolve(dir);
-  const builder = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
   return {
     kind: 'directory',
     send: async (mail) => {
       mkdirSync(folder, { recursive: true, mode: 0o700 });
       chmodSync(folder, 0o700);
-      const info = await builder.sendMail(mail);
       const path = join(folder, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`);
-      await writeFile(path, info.message as Buffer, { mode: 0o600 });
+      await writeFile(path, buildMime(mail), { mode: 0o600 });
       return path;
     },
-    close: () => builder.close(),
+    close: () => {},
   };
 }

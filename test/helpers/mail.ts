@@ -16,6 +16,8 @@ export async function startSmtp(t: TestContext) {
       authOptional: true,
       disabledCommands: ['STARTTLS', 'AUTH'],
       logger: false,
+      // A stop is an outage: open connections (nodemailer keeps a pool) are cut at once.
+      closeTimeout: 50,
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
