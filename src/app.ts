@@ -19,6 +19,7 @@ import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
 import { canonicalAddress } from './http/client-address.ts';
 import { answerClientError, registerErrorHandlers } from './http/error-handler.ts';
+import { HttpError } from './http/errors.ts';
 import { loggableUrl, requestLineLogger } from './http/logging.ts';
 import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
@@ -112,6 +113,21 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.setValidatorCompiler(createValidatorCompiler());
   // JSON only (API.md): Fastify's default text/plain parser would let a text body reach validation.
   app.removeContentTypeParser('text/plain');
+  // RFC 8259 §8.1: JSON text is UTF-8. Fastify's parser decodes bytes that are not UTF-8 as U+FFFD
+  // and goes on; this one refuses them with 400, then parses as Fastify does (proto poisoning refused).
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new HttpError(400, 'invalid_utf8', 'the body is not valid UTF-8 (RFC 8259 §8.1)'), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
   registerErrorHandlers(app);
 
   // The app-wide hooks run on every request, so they take Fastify's callback form (no promise each).
@@ -198,6 +214,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     issuer: config.issuer,
     audience: config.audience,
+    clientId: config.clientId,
     ttlSeconds: config.accessTokenTtlSeconds,
     onLookup: lookups('token'),
   });

@@ -17,6 +17,8 @@ export interface Config {
   readonly redisPrefix: string;
   readonly issuer: string;
   readonly audience: string;
+  /** CLIENT_ID: the first-party client every access token names in client_id (RFC 9068 §2.2). */
+  readonly clientId: string;
   readonly jwtAlg: SigningAlgorithm;
   /** HS256 secret from JWT_SECRET; undefined means "generate one and keep it in the database". */
   readonly jwtSecret: string | undefined;
@@ -137,6 +139,9 @@ export function loadConfig(env: Env): Config {
     bad('ISSUER', `"${issuer}" is not an http(s) URL`, 'https://blog.example.com');
   }
   const audience = value('JWT_AUDIENCE') ?? 'inkgate';
+  const clientId = value('CLIENT_ID') ?? 'inkgate';
+  if (!/^[\x21-\x7e]{1,100}$/.test(clientId))
+    bad('CLIENT_ID', `"${clientId}" must be 1 to 100 visible ASCII characters`, 'inkgate');
 
   const algText = value('JWT_ALG') ?? 'HS256';
   const jwtAlg = (ALGORITHMS as readonly string[]).includes(algText)
@@ -408,6 +413,7 @@ export function loadConfig(env: Env): Config {
     redisPrefix,
     issuer: issuer.replace(/\/+$/, ''),
     audience,
+    clientId,
     jwtAlg,
     jwtSecret,
     jwtPrivateKey,

@@ -77,7 +77,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/users/me',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Your account',
@@ -95,7 +95,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/users/me',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Change your name or email address',
@@ -124,7 +124,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/users/me',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Delete your account, with your posts and sessions',
@@ -154,7 +154,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/users/me/password',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Change your password; every other session ends',
@@ -182,7 +182,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/users',
     {
-      preHandler: requireAuth('admin'),
+      onRequest: requireAuth('admin'),
       schema: {
         tags: ['admin'],
         summary: 'List users, newest first',
@@ -200,7 +200,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/users/:id',
     {
-      preHandler: requireAuth('admin'),
+      onRequest: requireAuth('admin'),
       schema: {
         tags: ['admin'],
         summary: 'Read a user',
@@ -215,7 +215,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/users/:id',
     {
-      preHandler: requireAuth('admin'),
+      onRequest: requireAuth('admin'),
       schema: {
         tags: ['admin'],
         summary: 'Change a user’s role, status, name or email',
@@ -235,7 +235,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/users/:id',
     {
-      preHandler: requireAuth('admin'),
+      onRequest: requireAuth('admin'),
       schema: {
         tags: ['admin'],
         summary: 'Delete a user with their posts and sessions',

@@ -16,7 +16,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/audit-events',
     {
-      preHandler: requireAuth('admin'),
+      onRequest: requireAuth('admin'),
       schema: {
         tags: ['admin'],
         summary: 'The audit log: security events of every account, newest first',
@@ -35,7 +35,7 @@ export const auditRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/users/me/security-events',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Your account’s security events, newest first',

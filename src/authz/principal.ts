@@ -1,4 +1,4 @@
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
 import type { Role } from './roles.ts';
 import type { Scope } from './scopes.ts';
 
@@ -43,8 +43,11 @@ declare module 'fastify' {
   }
 }
 
-/** Declared on each protected route (never by URL prefix): the guard for these scopes. */
-export type RequireAuth = (...scopes: Scope[]) => preHandlerAsyncHookHandler;
+/**
+ * Declared on each protected route (never by URL prefix) as its onRequest hook: the guard for these
+ * scopes runs before the body is read, so no token or a bad one is 401 whatever the body (API.md).
+ */
+export type RequireAuth = (...scopes: Scope[]) => onRequestAsyncHookHandler;
 
 /** The principal a guarded handler runs for; a route without requireAuth has none. */
 export function principalOf(request: FastifyRequest): Principal {

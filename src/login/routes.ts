@@ -32,7 +32,9 @@ const TokenRequest = Type.Object(
       }),
     ),
     refresh_token: Type.Optional(
-      Type.String({ maxLength: 200, description: 'for grant_type=refresh_token' }),
+      // RFC 6749 §5.2: whatever is sent that is not a live refresh token of ours is invalid_grant,
+      // an access token or a long string included: the body limit is the only bound.
+      Type.String({ maxLength: 65_536, description: 'for grant_type=refresh_token' }),
     ),
     client_id: Type.Optional(Type.String({ maxLength: 200, description: 'accepted and ignored' })),
   },

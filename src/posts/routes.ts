@@ -84,7 +84,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/posts',
     {
-      preHandler: [requireAuth('posts:write'), writeLimit],
+      onRequest: requireAuth('posts:write'),
+      preHandler: writeLimit,
       schema: {
         tags: ['posts'],
         summary: 'Write a post',
@@ -102,7 +103,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.put(
     '/posts/:id',
     {
-      preHandler: [requireAuth('posts:write'), writeLimit],
+      onRequest: requireAuth('posts:write'),
+      preHandler: writeLimit,
       schema: {
         tags: ['posts'],
         summary: 'Replace a post (its author, or an admin)',
@@ -118,7 +120,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.patch(
     '/posts/:id',
     {
-      preHandler: [requireAuth('posts:write'), writeLimit],
+      onRequest: requireAuth('posts:write'),
+      preHandler: writeLimit,
       schema: {
         tags: ['posts'],
         summary: 'Change a post’s title or content (its author, or an admin)',
@@ -134,7 +137,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/posts/:id',
     {
-      preHandler: [requireAuth('posts:write'), writeLimit],
+      onRequest: requireAuth('posts:write'),
+      preHandler: writeLimit,
       schema: {
         tags: ['posts'],
         summary: 'Delete a post (its author, or an admin)',
@@ -152,7 +156,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/users/me/posts',
     {
-      preHandler: requireAuth(),
+      onRequest: requireAuth(),
       schema: {
         tags: ['accounts'],
         summary: 'Your posts, newest first',

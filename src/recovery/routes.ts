@@ -57,7 +57,8 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/email-verifications',
     {
-      preHandler: [requireAuth('profile'), mailLimit],
+      onRequest: requireAuth('profile'),
+      preHandler: mailLimit,
       schema: {
         tags: ['accounts'],
         summary: 'Send a fresh verification link to your address',

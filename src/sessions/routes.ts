@@ -36,7 +36,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/users/me/sessions',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Your live sessions (logins), newest first',
@@ -59,7 +59,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/users/me/sessions/:id',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Log one session out: its refresh and access tokens stop working',
@@ -82,7 +82,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/users/me/sessions',
     {
-      preHandler: requireAuth('profile'),
+      onRequest: requireAuth('profile'),
       schema: {
         tags: ['accounts'],
         summary: 'Log out everywhere: every session ends, this one included',

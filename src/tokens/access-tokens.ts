@@ -68,17 +68,23 @@ export function createAccessTokens(options: {
   clock: Clock;
   issuer: string;
   audience: string;
+  /** The first-party client named in every token's client_id (CLIENT_ID). */
+  clientId?: string;
   ttlSeconds: number;
   /** Told of every verified-token cache lookup, hit or not (for /metrics). */
   onLookup?: (hit: boolean) => void;
 }): AccessTokens {
   const { keys, clock, issuer, audience, ttlSeconds } = options;
+  const clientId = options.clientId ?? 'inkgate';
 
   async function issue(subject: AccessTokenSubject) {
     await keys.refresh();
     const now = Math.floor(clock.now().getTime() / 1000);
     const current = keys.current();
     const token = await new SignJWT({
+      // RFC 9068 §2.2: client_id is a required claim of a JWT access token; ours are all the
+      // first-party client's (the password grant is for first-party clients only, RFC 9700 §2.4).
+      client_id: clientId,
       sid: subject.sessionId,
       scope: subject.scopes.join(' '),
       role: subject.role,

@@ -98,6 +98,44 @@ test('guard: no token, or another scheme, is 401 with exactly Bearer realm="inkg
   }
 });
 
+test('guard: authentication comes before the body: no or a bad token is 401 whatever the body', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const created = await testApp.app.inject({
+    method: 'POST',
+    url: '/posts',
+    headers: bearer(token),
+    payload: { title: 't', content: 'c' },
+  });
+  const id = created.json().id as string;
+  const cases: Array<{ headers: Record<string, string>; payload: string | Buffer }> = [
+    { headers: { 'content-type': 'application/json' }, payload: '{}' },
+    { headers: { 'content-type': 'application/json' }, payload: '{"title": ' },
+    { headers: { 'content-type': 'text/plain' }, payload: 'hello' },
+    { headers: { 'content-type': 'application/json' }, payload: Buffer.alloc(70_000, 0x20) },
+  ];
+  for (const auth of [{}, bearer('not.a.token')]) {
+    for (const { headers, payload } of cases) {
+      const response = await testApp.app.inject({
+        method: 'PUT',
+        url: `/posts/${id}`,
+        headers: { ...headers, ...auth },
+        payload,
+      });
+      assert.equal(response.statusCode, 401, `${JSON.stringify(auth)} ${headers['content-type']}`);
+      assert.match(String(response.headers['www-authenticate']), /^Bearer realm="inkgate"/);
+    }
+  }
+  // With a good token the body is looked at: 422 for {}.
+  const invalid = await testApp.app.inject({
+    method: 'PUT',
+    url: `/posts/${id}`,
+    headers: bearer(token),
+    payload: {},
+  });
+  assert.equal(invalid.statusCode, 422);
+});
+
 test('guard: alg none is refused', async (t) => {
   const testApp = await buildTestApp(t);
   const valid = await forge(testApp);

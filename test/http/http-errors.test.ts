@@ -27,6 +27,40 @@ test('malformed JSON is 400, an empty JSON body is 400, prototype poisoning is 4
   }
 });
 
+test('a JSON body that is not valid UTF-8 is 400 (RFC 8259 §8.1) and stores nothing', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  for (const bytes of [
+    Buffer.concat([Buffer.from('{"title": "caf'), Buffer.from([0xe9]), Buffer.from('", "content": "c"}')]),
+    Buffer.concat([Buffer.from('{"title": "t", "content": "'), Buffer.from([0xc3, 0x28]), Buffer.from('"}')]),
+    Buffer.concat([
+      Buffer.from('{"title": "t", "content": "'),
+      Buffer.from([0xed, 0xa0, 0x80]),
+      Buffer.from('"}'),
+    ]),
+  ]) {
+    const response = await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: { ...bearer(token), 'content-type': 'application/json' },
+      payload: bytes,
+    });
+    assert.equal(response.statusCode, 400);
+    assert.equal(response.headers['content-type'], PROBLEM);
+    assert.equal(response.json().detail, 'the body is not valid UTF-8 (RFC 8259 §8.1)');
+  }
+  const valid = await testApp.app.inject({
+    method: 'POST',
+    url: '/posts',
+    headers: { ...bearer(token), 'content-type': 'application/json; charset=utf-8' },
+    payload: Buffer.from('{"title": "café ☕", "content": "ünïcödé 𝄞"}'),
+  });
+  assert.equal(valid.statusCode, 201);
+  assert.equal(valid.json().title, 'café ☕');
+  const count = await testApp.database.db.selectFrom('posts').select('id').execute();
+  assert.equal(count.length, 1, 'only the valid one was stored');
+});
+
 test('a body over 64 KiB is 413', async (t) => {
   const testApp = await buildTestApp(t);
   const response = await testApp.app.inject({

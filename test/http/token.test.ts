@@ -57,6 +57,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(claims.iss, 'http://inkgate.test');
     assert.equal(claims.aud, 'inkgate');
     assert.equal(claims.sub, user.id);
+    assert.equal(claims.client_id, 'inkgate', 'RFC 9068 §2.2: client_id, the first-party client');
     assert.equal(claims.iat, now);
     assert.equal(claims.exp, now + 900);
     assert.equal(claims.scope, 'profile posts:write');
@@ -188,6 +189,19 @@ describeEachEngine('POST /token', (engine) => {
     assertOAuthError(json, 400, 'invalid_request');
     const big = await postToken(testApp, `grant_type=password&username=a&password=${'x'.repeat(70_000)}`);
     assertOAuthError(big, 413, 'invalid_request');
+  });
+
+  test('refresh grant: anything that is not a live refresh token of ours is invalid_grant, an access token and 10,000 characters included', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const user = await createUser(testApp);
+    const access = (await login(testApp, user)).json().access_token as string;
+    for (const refreshToken of [access, 'x'.repeat(10_000), 'garbage', '\u00e9\u00e9\u00e9']) {
+      assertOAuthError(
+        await postToken(testApp, { grant_type: 'refresh_token', refresh_token: refreshToken }),
+        400,
+        'invalid_grant',
+      );
+    }
   });
 
   test('throttling: after 5 failures for one account from one address, 429 with Retry-After, even for the right password', async (t) => {

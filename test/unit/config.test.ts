@@ -102,6 +102,12 @@ test('config: REQUEST_TIMEOUT and METRICS_TOKEN', () => {
   assert.equal(loadConfig({ ...production, METRICS_TOKEN: 'm'.repeat(16) }).metrics, true);
 });
 
+test('config: CLIENT_ID names the first-party client', () => {
+  assert.equal(loadConfig({}).clientId, 'inkgate');
+  assert.equal(loadConfig({ CLIENT_ID: 'blog-web' }).clientId, 'blog-web');
+  assert.match(problemsOf({ CLIENT_ID: 'has space' })[0]!, /^CLIENT_ID: /);
+});
+
 test('config: AUDIT_RETENTION_DAYS', () => {
   assert.equal(loadConfig({}).auditRetentionDays, 90);
   assert.equal(loadConfig({ AUDIT_RETENTION_DAYS: '7' }).auditRetentionDays, 7);
