@@ -134,9 +134,20 @@ export function loadConfig(env: Env): Config {
     bad('REDIS_PREFIX', `"${redisPrefix}" must be 1 to 64 of A-Z a-z 0-9 : _ . -`, 'blog-prod:');
   }
 
-  const issuer = value('ISSUER') ?? `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const issuerText = value('ISSUER');
+  // The default names this listener (a bad PORT is blamed once, on PORT, not on ISSUER too).
+  const listenPort = Number.isInteger(port) && port <= 65535 ? port : 8000;
+  const issuer = issuerText ?? `http://${host.includes(':') ? `[${host}]` : host}:${listenPort}`;
   if (!URL.canParse(issuer) || !/^https?:$/.test(new URL(issuer).protocol)) {
     bad('ISSUER', `"${issuer}" is not an http(s) URL`, 'https://blog.example.com');
+  }
+  if (issuerText === undefined && production) {
+    // Every instance must name the same issuer, or each refuses the others' tokens (RFC 9068 §4).
+    bad(
+      'ISSUER',
+      'is required when NODE_ENV=production: the public URL every instance names in its tokens',
+      'https://api.example.com',
+    );
   }
   const audience = value('JWT_AUDIENCE') ?? 'inkgate';
   const clientId = value('CLIENT_ID') ?? 'inkgate';
@@ -256,14 +267,14 @@ export function loadConfig(env: Env): Config {
     return fallback;
   };
   const accessTokenTtlSeconds = duration('ACCESS_TOKEN_TTL', 900, 1, 86400, '1s to 1d', '15m');
-  const refreshTokenTtlSeconds = duration(
-    'REFRESH_TOKEN_TTL',
-    30 * 86400,
-    60,
-    30 * 86400,
-    '1m to 30d',
-    '30d',
-  );
+  const refreshTokenTtlSeconds = duration('REFRESH_TOKEN_TTL', 30 * 86400, 1, 30 * 86400, '1s to 30d', '30d');
+  if (refreshTokenTtlSeconds < accessTokenTtlSeconds) {
+    bad(
+      'REFRESH_TOKEN_TTL',
+      `is shorter than ACCESS_TOKEN_TTL (${accessTokenTtlSeconds} s): a session would end before its first access token`,
+      '30d',
+    );
+  }
 
   let sessionIdleSeconds = 14 * 86400;
   const idleText = value('SESSION_IDLE_DAYS');
@@ -359,6 +370,16 @@ export function loadConfig(env: Env): Config {
   const auditRetentionDays = count('AUDIT_RETENTION_DAYS', 90, 1, 36_500, '90');
 
   const warnings: string[] = [];
+  // Allowed (tests and demonstrations want them), but worth a line at start.
+  if (accessTokenTtlSeconds < 60)
+    warnings.push(`ACCESS_TOKEN_TTL is ${accessTokenTtlSeconds} s: clients will refresh constantly`);
+  if (refreshTokenTtlSeconds < 3600)
+    warnings.push(`REFRESH_TOKEN_TTL is ${refreshTokenTtlSeconds} s: sessions end within the hour`);
+  if (issuerText === undefined && /^postgres/.test(databaseUrl)) {
+    warnings.push(
+      `ISSUER is not set: tokens name ${issuer}, which other instances sharing this PostgreSQL database refuse; set ISSUER to the public URL`,
+    );
+  }
   const smtpUrl = value('SMTP_URL');
   if (smtpUrl !== undefined && !/^smtps?:\/\/[^/]+/.test(smtpUrl)) {
     bad('SMTP_URL', 'must be an smtp:// or smtps:// URL', 'smtp://user:pass@mail.example.com:587');

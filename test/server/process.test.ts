@@ -174,6 +174,7 @@ test('NODE_ENV=production without JWT_SECRET exits non-zero with one line naming
   const { code, stderr } = await run('npm', ['start', '--silent'], {
     env: {
       NODE_ENV: 'production',
+      ISSUER: 'https://api.example.com',
       JWT_SECRET: '',
       KEY_ENCRYPTION_KEY: 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=',
       PORT: '0',

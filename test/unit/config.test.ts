@@ -30,6 +30,20 @@ test('config: the defaults are what API.md says', () => {
   assert.ok(Object.isFrozen(config));
 });
 
+test('config: a bad PORT is blamed once, on PORT; a default ISSUER beside PostgreSQL is a warning', () => {
+  const problems = problemsOf({ PORT: 'abc' });
+  assert.equal(problems.length, 1);
+  assert.match(problems[0]!, /^PORT: /);
+  assert.match(
+    loadConfig({ DATABASE_URL: 'postgres://db.example.com/inkgate' }).warnings.join('\n'),
+    /^ISSUER is not set: tokens name http:\/\/127\.0\.0\.1:8000, which other instances sharing this PostgreSQL database refuse/,
+  );
+  assert.deepEqual(
+    loadConfig({ DATABASE_URL: 'postgres://db/x', ISSUER: 'https://api.example.com' }).warnings,
+    [],
+  );
+});
+
 test('config: ISSUER follows HOST and PORT unless set, without a trailing slash', () => {
   assert.equal(loadConfig({ HOST: '0.0.0.0', PORT: '9000' }).issuer, 'http://0.0.0.0:9000');
   assert.equal(loadConfig({ HOST: '::1' }).issuer, 'http://[::1]:8000');
@@ -63,12 +77,18 @@ test('config: each bad variable is one line naming it, what is wrong and a good 
 
 const KEK = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 
-test('config: production refuses to start without JWT_SECRET or KEY_ENCRYPTION_KEY', () => {
+test('config: production refuses to start without ISSUER, JWT_SECRET or KEY_ENCRYPTION_KEY', () => {
   const problems = problemsOf({ NODE_ENV: 'production' });
-  assert.equal(problems.length, 2);
-  assert.match(problems[0]!, /^JWT_SECRET: is required when NODE_ENV=production/);
-  assert.match(problems[1]!, /^KEY_ENCRYPTION_KEY: is required when NODE_ENV=production/);
-  const config = loadConfig({ NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), KEY_ENCRYPTION_KEY: KEK });
+  assert.equal(problems.length, 3);
+  assert.match(problems[0]!, /^ISSUER: is required when NODE_ENV=production/);
+  assert.match(problems[1]!, /^JWT_SECRET: is required when NODE_ENV=production/);
+  assert.match(problems[2]!, /^KEY_ENCRYPTION_KEY: is required when NODE_ENV=production/);
+  const config = loadConfig({
+    NODE_ENV: 'production',
+    ISSUER: 'https://api.example.com',
+    JWT_SECRET: 'x'.repeat(32),
+    KEY_ENCRYPTION_KEY: KEK,
+  });
   assert.equal(config.production, true);
   assert.deepEqual(
     [...config.keyEncryptionKey!],
@@ -97,7 +117,12 @@ test('config: REQUEST_TIMEOUT and METRICS_TOKEN', () => {
   for (const bad of ['0', '3601', '1.5', 'abc'])
     assert.match(problemsOf({ REQUEST_TIMEOUT: bad })[0]!, /^REQUEST_TIMEOUT: /);
   assert.match(problemsOf({ METRICS_TOKEN: 'short' })[0]!, /^METRICS_TOKEN: must be at least 16 bytes/);
-  const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), KEY_ENCRYPTION_KEY: KEK };
+  const production = {
+    NODE_ENV: 'production',
+    ISSUER: 'https://api.example.com',
+    JWT_SECRET: 'x'.repeat(32),
+    KEY_ENCRYPTION_KEY: KEK,
+  };
   assert.equal(loadConfig(production).metrics, false, 'production without METRICS_TOKEN: off');
   assert.equal(loadConfig({ ...production, METRICS_TOKEN: 'm'.repeat(16) }).metrics, true);
 });
@@ -148,7 +173,12 @@ test('config: mail and account recovery settings', () => {
   ] as const) {
     assert.match(problemsOf({ [name]: bad })[0]!, new RegExp(`^${name}: `), name);
   }
-  const production = { NODE_ENV: 'production', JWT_SECRET: 'x'.repeat(32), KEY_ENCRYPTION_KEY: KEK };
+  const production = {
+    NODE_ENV: 'production',
+    ISSUER: 'https://api.example.com',
+    JWT_SECRET: 'x'.repeat(32),
+    KEY_ENCRYPTION_KEY: KEK,
+  };
   assert.match(
     problemsOf({ ...production, ISSUER: 'https://api.example.com', EMAIL_VERIFICATION: 'required' })[0]!,
     /^SMTP_URL: is required when NODE_ENV=production and EMAIL_VERIFICATION=required/,
@@ -189,8 +219,19 @@ test('config: sessions last at most 30 days; the idle limit is whole days', () =
   assert.equal(loadConfig({ SESSION_IDLE_DAYS: '3' }).sessionIdleSeconds, 3 * 86400);
   assert.match(
     problemsOf({ REFRESH_TOKEN_TTL: '31d' })[0]!,
-    /^REFRESH_TOKEN_TTL: "31d" is not a duration from 1m to 30d/,
+    /^REFRESH_TOKEN_TTL: "31d" is not a duration from 1s to 30d/,
   );
+  // Seconds work, very short values start with a warning, a refresh shorter than an access token is refused.
+  const short = loadConfig({ ACCESS_TOKEN_TTL: '2', REFRESH_TOKEN_TTL: '3' });
+  assert.equal(short.accessTokenTtlSeconds, 2);
+  assert.equal(short.refreshTokenTtlSeconds, 3);
+  assert.match(short.warnings.join('\n'), /ACCESS_TOKEN_TTL is 2 s/);
+  assert.match(short.warnings.join('\n'), /REFRESH_TOKEN_TTL is 3 s/);
+  assert.match(
+    problemsOf({ REFRESH_TOKEN_TTL: '3' })[0]!,
+    /^REFRESH_TOKEN_TTL: is shorter than ACCESS_TOKEN_TTL \(900 s\)/,
+  );
+  assert.equal(loadConfig({ ACCESS_TOKEN_TTL: '15m', REFRESH_TOKEN_TTL: '900' }).refreshTokenTtlSeconds, 900);
   assert.match(problemsOf({ SESSION_IDLE_DAYS: '0' })[0]!, /^SESSION_IDLE_DAYS/);
   assert.match(problemsOf({ SESSION_IDLE_DAYS: '1.5' })[0]!, /^SESSION_IDLE_DAYS/);
 });
@@ -239,7 +280,12 @@ test('config: JWT_ALG with JWT_PRIVATE_KEY (PEM text, escaped newlines or @path)
   assert.match(problemsOf({ JWT_ALG: 'ES256', JWT_SECRET: 'x'.repeat(40) })[0]!, /^JWT_SECRET: is for HS256/);
   assert.match(problemsOf({ JWT_PRIVATE_KEY: ec })[0]!, /^JWT_PRIVATE_KEY: is for RS256, ES256 or EdDSA/);
   assert.match(
-    problemsOf({ JWT_ALG: 'ES256', NODE_ENV: 'production', KEY_ENCRYPTION_KEY: KEK })[0]!,
+    problemsOf({
+      JWT_ALG: 'ES256',
+      NODE_ENV: 'production',
+      ISSUER: 'https://api.example.com',
+      KEY_ENCRYPTION_KEY: KEK,
+    })[0]!,
     /^JWT_PRIVATE_KEY: is required with JWT_ALG=ES256 when NODE_ENV=production/,
   );
 });
