@@ -18,13 +18,13 @@ import { type Clock, systemClock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
 import { canonicalAddress } from './http/client-address.ts';
-import { answerClientError, registerErrorHandlers } from './http/error-handler.ts';
+import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers } from './http/error-handler.ts';
 import { HttpError } from './http/errors.ts';
 import { loggableUrl, requestLineLogger } from './http/logging.ts';
 import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
-import { Problem } from './http/problem.ts';
+import { PROBLEM_CONTENT_TYPE, Problem, toProblem } from './http/problem.ts';
 import { createWindowCounter, limitRoute, registerRateLimits } from './http/rate-limits.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { createValidatorCompiler } from './http/validation.ts';
@@ -85,6 +85,8 @@ const KEEP_ALIVE_MS = 72_000;
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, database, keys } = deps;
   const clock = deps.clock ?? systemClock;
+  // The security headers of every answer, the framework's own refusals included.
+  const headers = securityHeaders({ crossOrigin: config.corsOrigins.length > 0 });
 
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
@@ -99,14 +101,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       requestTimeout: config.requestTimeoutSeconds * 1000,
       connectionsCheckingInterval: 1000,
     },
-    clientErrorHandler: answerClientError,
+    clientErrorHandler: clientErrorHandler(headers),
+    frameworkErrors: frameworkErrorHandler(headers),
     trustProxy: config.trustProxy === false ? false : config.trustProxy,
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: () => randomUUID(),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    return503OnClosing: true,
+    // Answered by the onRequest hook below instead, as a problem document with the usual headers.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -132,9 +136,23 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
 
   // The app-wide hooks run on every request, so they take Fastify's callback form (no promise each).
   // Every answer: the security headers and its id (also returned as X-Request-Id for support).
-  const headers = securityHeaders({ crossOrigin: config.corsOrigins.length > 0 });
+  let closing = false;
+  app.addHook('preClose', (done) => {
+    closing = true;
+    done();
+  });
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(headers).header('x-request-id', request.id);
+    // While the server drains (SIGTERM), new requests are told to go elsewhere, and the connection closes.
+    if (closing) {
+      void reply
+        .code(503)
+        .header('connection', 'close')
+        .header('retry-after', '5')
+        .type(PROBLEM_CONTENT_TYPE)
+        .send(toProblem(503, 'the server is shutting down; try again'));
+      return;
+    }
     done();
   });
   // An answer to a request that carried credentials is private, whatever the route: no shared or

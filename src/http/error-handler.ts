@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -95,26 +96,60 @@ const CLIENT_ERRORS: Record<string, [number, string, string]> = {
  * time, oversized headers, bytes that are not HTTP): one log line without a stack, a problem
  * document when the socket can still take one, and the socket closed.
  */
-export function answerClientError(
-  this: FastifyInstance,
-  error: Error & { code?: string },
-  socket: Duplex,
-): void {
-  const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
-    400,
-    'client_error',
-    'the request is not valid HTTP',
-  ];
-  if (error.code !== 'ECONNRESET' && !socket.destroyed) {
-    const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
-    this.log.info({ event: 'request_aborted', reason, code: error.code, address: remote }, 'request aborted');
-    if (socket.writable) {
-      const body = JSON.stringify(toProblem(status, detail));
-      socket.write(
-        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+export function clientErrorHandler(headers: Readonly<Record<string, string>>) {
+  const securityLines = Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  return function answerClientError(
+    this: FastifyInstance,
+    error: Error & { code?: string },
+    socket: Duplex,
+  ): void {
+    const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
+      400,
+      'client_error',
+      'the request is not valid HTTP',
+    ];
+    if (error.code !== 'ECONNRESET' && !socket.destroyed) {
+      const remote = (socket as Duplex & { remoteAddress?: string }).remoteAddress;
+      const requestId = randomUUID();
+      this.log.info(
+        { event: 'request_aborted', reason, code: error.code, address: remote, reqId: requestId },
+        'request aborted',
       );
+      if (socket.writable) {
+        const body = JSON.stringify(toProblem(status, detail));
+        socket.write(
+          `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${securityLines}x-request-id: ${requestId}\r\n` +
+            `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+            `Connection: close\r\n\r\n${body}`,
+        );
+      }
     }
-  }
-  socket.destroy();
+    socket.destroy();
+  };
+}
+
+/**
+ * Errors Fastify answers before any route or hook runs (a path parameter over maxParamLength: 414, a
+ * path that is not a valid URL component: 400): a problem document with the usual headers, never
+ * Fastify's own body, which echoes the URL.
+ */
+export function frameworkErrorHandler(headers: Readonly<Record<string, string>>) {
+  return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (error.statusCode ?? 400);
+    const detail =
+      status === 414
+        ? 'a path segment is longer than 200 characters'
+        : status < 500
+          ? 'the request path is not valid'
+          : 'an unexpected error occurred; it has been logged';
+    if (status >= 500) request.log.error({ err: error }, 'request failed');
+    void reply
+      .code(status)
+      .headers(headers)
+      .header('x-request-id', request.id)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(toProblem(status, detail));
+  };
 }

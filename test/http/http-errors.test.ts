@@ -61,6 +61,54 @@ test('a JSON body that is not valid UTF-8 is 400 (RFC 8259 §8.1) and stores not
   assert.equal(count.length, 1, 'only the valid one was stored');
 });
 
+test('errors Fastify raises itself are problem documents with the security headers and x-request-id', async (t) => {
+  const testApp = await buildTestApp(t);
+  const long = 'x'.repeat(201);
+  const tooLong = await testApp.app.inject({ method: 'GET', url: `/posts/${long}` });
+  assert.equal(tooLong.statusCode, 414);
+  assert.equal(tooLong.headers['content-type'], PROBLEM);
+  assert.deepEqual(tooLong.json(), {
+    type: 'about:blank',
+    title: 'URI Too Long',
+    status: 414,
+    detail: 'a path segment is longer than 200 characters',
+  });
+  assert.ok(!tooLong.body.includes(long), 'the URL is not echoed');
+  const badUrl = await testApp.app.inject({ method: 'GET', url: '/posts/%E0%A4%A' });
+  assert.equal(badUrl.statusCode, 400);
+  assert.equal(badUrl.headers['content-type'], PROBLEM);
+  for (const response of [tooLong, badUrl]) {
+    assert.match(String(response.headers['x-request-id']), /^[0-9a-f-]{36}$/);
+    assert.equal(response.headers['x-frame-options'], 'DENY');
+    assert.match(String(response.headers['content-security-policy']), /default-src 'none'/);
+  }
+});
+
+test('while the server closes, a new request is 503, a problem document with Retry-After', async (t) => {
+  const testApp = await buildTestApp(t);
+  let release: () => void = () => {};
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  testApp.app.addHook('preClose', async () => gate);
+  const base = await testApp.app.listen({ port: 0, host: '127.0.0.1' });
+  assert.equal((await fetch(`${base}/healthz`)).status, 200);
+  const closing = testApp.app.close();
+  await new Promise((resolve) => setImmediate(resolve));
+  // Still listening while it drains (the load balancer has not noticed yet): a real socket asks.
+  const during = await fetch(`${base}/healthz`);
+  const body = (await during.json()) as { detail: string };
+  release();
+  await closing;
+  assert.equal(during.status, 503);
+  assert.equal(during.headers.get('content-type'), PROBLEM);
+  assert.equal(during.headers.get('retry-after'), '5');
+  assert.equal(during.headers.get('connection'), 'close');
+  assert.equal(during.headers.get('x-frame-options'), 'DENY');
+  assert.match(String(during.headers.get('x-request-id')), /^[0-9a-f-]{36}$/);
+  assert.equal(body.detail, 'the server is shutting down; try again');
+});
+
 test('a body over 64 KiB is 413', async (t) => {
   const testApp = await buildTestApp(t);
   const response = await testApp.app.inject({
