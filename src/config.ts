@@ -2,6 +2,7 @@ import { Buffer } from 'node:buffer';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { passwordProblem } from './accounts/password-policy.ts';
 import { ALGORITHMS, type KeySettings, type SigningAlgorithm } from './tokens/keys.ts';
 
 /**
@@ -289,19 +290,29 @@ export function loadConfig(env: Env): Config {
   const adminVars = ['ADMIN_USERNAME', 'ADMIN_EMAIL', 'ADMIN_PASSWORD'] as const;
   const adminSet = adminVars.filter((name) => value(name) !== undefined);
   let admin: Config['admin'];
+  const adminExamples = {
+    ADMIN_USERNAME: 'admin',
+    ADMIN_EMAIL: 'admin@example.com',
+    ADMIN_PASSWORD: '"a long passphrase of your own"',
+  };
   if (adminSet.length === adminVars.length) {
     admin = {
       username: value('ADMIN_USERNAME')!,
       email: value('ADMIN_EMAIL')!,
       password: env.ADMIN_PASSWORD!,
     };
+    // Signup's rules, checked here so that a bad value is one line naming it, not a crash at start.
+    if (!/^[A-Za-z0-9_.-]{3,32}$/.test(admin.username)) {
+      bad('ADMIN_USERNAME', 'must be 3 to 32 of A-Z a-z 0-9 _ . -', adminExamples.ADMIN_USERNAME);
+    }
+    if (!/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(admin.email) || admin.email.length > 254) {
+      bad('ADMIN_EMAIL', `"${admin.email}" is not an email address`, adminExamples.ADMIN_EMAIL);
+    }
+    const problem = passwordProblem(admin.password, { username: admin.username, email: admin.email });
+    if (problem) bad('ADMIN_PASSWORD', problem, adminExamples.ADMIN_PASSWORD);
   } else if (adminSet.length > 0) {
     for (const name of adminVars.filter((n) => !adminSet.includes(n))) {
-      bad(
-        name,
-        'must be set together with the other ADMIN_* variables',
-        name === 'ADMIN_EMAIL' ? 'admin@example.com' : 'admin',
-      );
+      bad(name, 'must be set together with the other ADMIN_* variables', adminExamples[name]);
     }
   }
 

@@ -1,5 +1,5 @@
 import { createLogger, exitWithLine } from './http/logging.ts';
-import { configFromEnvironment, startServer } from './server.ts';
+import { configFromEnvironment, startFailure, startServer } from './server.ts';
 
 // The process: configuration, database, migrations, app, listen; SIGTERM/SIGINT drain and close.
 const config = configFromEnvironment();
@@ -35,5 +35,8 @@ try {
   process.on('SIGTERM', () => shutdown('SIGTERM'));
   process.on('SIGINT', () => shutdown('SIGINT'));
 } catch (error) {
-  exitWithLine(log, { level: 'fatal', message: 'could not start', err: error }, 1);
+  // One line for the person at the terminal, and one log line without a stack.
+  const reason = startFailure(error, config.databaseUrl);
+  process.stderr.write(`inkgate: could not start: ${reason}\n`);
+  exitWithLine(log, { level: 'fatal', message: `could not start: ${reason}` }, 1);
 }

@@ -11,6 +11,7 @@ import { createAuditTrail } from './audit/trail.ts';
 import { systemClock } from './clock.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
+import { isConnectionError } from './db/errors.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { type ScheduledJob, startScheduledJobs } from './db/scheduled-jobs.ts';
 import { createLogger } from './http/logging.ts';
@@ -22,6 +23,29 @@ import { connectRedis } from './shared/redis.ts';
 import { loadKeyRing } from './tokens/keys.ts';
 
 export const VERSION: string = packageJson.version;
+
+/**
+ * Why the server could not start, in one line for a person: the database that does not answer (and
+ * which), or the error's own message, following its causes (a failed migration names its cause).
+ */
+export function startFailure(error: unknown, databaseUrl: string): string {
+  const chain: unknown[] = [];
+  for (let cause: unknown = error; cause !== undefined && chain.length < 5; ) {
+    chain.push(cause);
+    cause = (cause as { cause?: unknown }).cause;
+  }
+  const unreachable = chain.find(isConnectionError) as { code?: string; message?: string } | undefined;
+  if (unreachable) {
+    let where = 'the database';
+    if (URL.canParse(databaseUrl)) {
+      const url = new URL(databaseUrl);
+      where = `the database at ${url.hostname}:${url.port || '5432'}`;
+    }
+    return `${where} does not answer (${unreachable.code ?? unreachable.message}): check DATABASE_URL and that the server runs`;
+  }
+  const messages = chain.map((each) => (each instanceof Error ? each.message : String(each)));
+  return messages.join(': ').replace(/\s+/g, ' ').slice(0, 500);
+}
 
 /** Reads `.env` (when present) into process.env without overriding what is already set, then validates. */
 export function configFromEnvironment(): Config {

@@ -187,6 +187,31 @@ test('NODE_ENV=production without JWT_SECRET exits non-zero with one line naming
   assert.match(lines[0]!, /^inkgate: configuration error: JWT_SECRET: is required when NODE_ENV=production/);
 });
 
+test('an unreachable PostgreSQL and a bad ADMIN_PASSWORD each stop the start with one line, no stack', async () => {
+  for (const [env, expected] of [
+    [
+      { DATABASE_URL: 'postgres://root@127.0.0.1:1/test' },
+      /^inkgate: could not start: the database at 127\.0\.0\.1:1 does not answer \(ECONNREFUSED\)/,
+    ],
+    [
+      {
+        DATABASE_URL: 'sqlite::memory:',
+        ADMIN_USERNAME: 'admin',
+        ADMIN_EMAIL: 'admin@example.com',
+        ADMIN_PASSWORD: 'admin',
+      },
+      /^inkgate: configuration error: ADMIN_PASSWORD: must be at least 8 characters/,
+    ],
+  ] as const) {
+    const { code, stdout, stderr } = await run('npm', ['start', '--silent'], { env: { PORT: '0', ...env } });
+    assert.notEqual(code, 0);
+    const lines = stderr.split('\n').filter((line) => line.trim() !== '');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, expected);
+    assert.doesNotMatch(`${stdout}${stderr}`, /\n\s+at /, 'no stack trace');
+  }
+});
+
 test('ADMIN_* create the first admin at start, and a .env file in the working folder is read', async (t) => {
   const dir = tempDir(t);
   writeFileSync(

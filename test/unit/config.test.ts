@@ -195,11 +195,41 @@ test('config: the ADMIN_* variables go together', () => {
   const admin = loadConfig({
     ADMIN_USERNAME: 'root',
     ADMIN_EMAIL: 'root@example.com',
-    ADMIN_PASSWORD: 'pw',
+    ADMIN_PASSWORD: 'a long admin passphrase',
   }).admin;
-  assert.deepEqual(admin, { username: 'root', email: 'root@example.com', password: 'pw' });
+  assert.deepEqual(admin, {
+    username: 'root',
+    email: 'root@example.com',
+    password: 'a long admin passphrase',
+  });
   const problems = problemsOf({ ADMIN_USERNAME: 'root' });
   assert.deepEqual(problems.map((line) => line.split(':')[0]).sort(), ['ADMIN_EMAIL', 'ADMIN_PASSWORD']);
+  assert.match(
+    problems.find((line) => line.startsWith('ADMIN_PASSWORD'))!,
+    /e\.g\. ADMIN_PASSWORD="a long passphrase of your own"$/,
+  );
+});
+
+test('config: ADMIN_* follow signup’s rules, one line each (ADMIN_PASSWORD=admin is refused, not a crash)', () => {
+  const ok = {
+    ADMIN_USERNAME: 'root',
+    ADMIN_EMAIL: 'root@example.com',
+    ADMIN_PASSWORD: 'a long admin passphrase',
+  };
+  assert.match(
+    problemsOf({ ...ok, ADMIN_PASSWORD: 'admin' })[0]!,
+    /^ADMIN_PASSWORD: must be at least 8 characters, e\.g\. /,
+  );
+  assert.match(
+    problemsOf({ ...ok, ADMIN_PASSWORD: 'password1' })[0]!,
+    /^ADMIN_PASSWORD: is one of the most commonly used passwords/,
+  );
+  assert.match(problemsOf({ ...ok, ADMIN_USERNAME: 'has space' })[0]!, /^ADMIN_USERNAME: must be 3 to 32/);
+  assert.match(
+    problemsOf({ ...ok, ADMIN_EMAIL: 'nope' })[0]!,
+    /^ADMIN_EMAIL: "nope" is not an email address/,
+  );
+  for (const line of problemsOf({ ...ok, ADMIN_PASSWORD: 'admin' })) assert.doesNotMatch(line, /\n/);
 });
 
 test('config: TRUST_PROXY takes addresses and ranges', () => {
