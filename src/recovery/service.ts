@@ -7,12 +7,12 @@ import type { AuditFacts } from '../audit/events.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Clock } from '../clock.ts';
-import type { Database, UserRow } from '../db/schema.ts';
+import type { Database, NewAuditEvent, UserRow } from '../db/schema.ts';
 import { HttpError, UnprocessableError } from '../http/errors.ts';
 import type { WindowCounter } from '../http/rate-limits.ts';
 import { messages } from '../mail/messages.ts';
 import type { Outbox } from '../mail/outbox.ts';
-import type { AccountTokens } from './tokens.ts';
+import type { AccountTokens, TokenPurpose } from './tokens.ts';
 
 /** Where each link of a message leads: a page of this server (pages.ts). */
 export const PAGES = {
@@ -62,25 +62,35 @@ export function createRecoveryService(deps: {
     return current <= deps.mailPerHour;
   }
 
-  /** A verification link to the user's current address, with its email_verification_sent event. */
-  async function sendVerification(db: Kysely<Database>, user: UserRow, facts: AuditFacts) {
-    const token = await tokens.issue(db, {
-      purpose: 'email_verification',
-      user,
-      now: clock.now(),
+  const links = {
+    email_verification: {
+      page: PAGES.verifyEmail,
       ttlSeconds: deps.verificationTtlSeconds,
-    });
-    await outbox.enqueue(
-      db,
-      user.email,
-      messages.verifyEmail(user.username, link(PAGES.verifyEmail, token), deps.verificationTtlSeconds),
-    );
-    const events = [
-      audit.event('email_verification_sent', { ...facts, userId: user.id, details: { to: user.email } }),
-    ];
-    await insertAuditEvents(db, events);
-    return events;
+      compose: messages.verifyEmail,
+    },
+    password_reset: {
+      page: PAGES.resetPassword,
+      ttlSeconds: deps.resetTtlSeconds,
+      compose: messages.resetPassword,
+    },
+  } as const;
+
+  /** A link of `purpose` to the user's current address, written with `db` together with its event. */
+  async function sendLink(db: Kysely<Database>, user: UserRow, purpose: TokenPurpose, event: NewAuditEvent) {
+    const { page, ttlSeconds, compose } = links[purpose];
+    const token = await tokens.issue(db, { purpose, user, now: clock.now(), ttlSeconds });
+    await outbox.enqueue(db, user.email, compose(user.username, link(page, token), ttlSeconds));
+    await insertAuditEvents(db, [event]);
+    return [event];
   }
+
+  const sendVerification = (db: Kysely<Database>, user: UserRow, facts: AuditFacts) =>
+    sendLink(
+      db,
+      user,
+      'email_verification',
+      audit.event('email_verification_sent', { ...facts, userId: user.id, details: { to: user.email } }),
+    );
 
   const mail: AccountMail = {
     signedUp: (db, user, facts) => sendVerification(db, user, facts),
@@ -146,21 +156,14 @@ export function createRecoveryService(deps: {
       afterAnswer(async () => {
         const user = await users.findByLogin(email.toLowerCase());
         if (!user || user.disabled || !(await mayMail(user.email))) return;
-        const events = [audit.event('password_reset_requested', { ...facts, userId: user.id })];
-        await users.inTransaction(async (_repository, trx) => {
-          const token = await tokens.issue(trx, {
-            purpose: 'password_reset',
-            user,
-            now: clock.now(),
-            ttlSeconds: deps.resetTtlSeconds,
-          });
-          await outbox.enqueue(
+        const events = await users.inTransaction((_repository, trx) =>
+          sendLink(
             trx,
-            user.email,
-            messages.resetPassword(user.username, link(PAGES.resetPassword, token), deps.resetTtlSeconds),
-          );
-          await insertAuditEvents(trx, events);
-        });
+            user,
+            'password_reset',
+            audit.event('password_reset_requested', { ...facts, userId: user.id }),
+          ),
+        );
         audit.published(events);
         outbox.kick();
       });
