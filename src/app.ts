@@ -192,7 +192,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     maxAge: 600,
   });
 
-  await registerOpenApi(app, { version: deps.version ?? '0.0.0' });
+  await registerOpenApi(app, { version: deps.version ?? '0.0.0', clientId: config.clientId });
   // Shared schemas are added here, at the root: a plugin that adds one gets a scope with Fastify's
   // default validator (which drops unknown fields instead of refusing them with 422).
   for (const schema of [

@@ -10,7 +10,10 @@ export const SECURITY_SCHEME = 'OAuth2PasswordBearer';
  * npm package's own files (no CDN). The password flow's tokenUrl is relative, so the Authorize
  * dialog logs in against this same server.
  */
-export async function registerOpenApi(app: FastifyInstance, options: { version: string }): Promise<void> {
+export async function registerOpenApi(
+  app: FastifyInstance,
+  options: { version: string; clientId: string },
+): Promise<void> {
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -28,6 +31,7 @@ export async function registerOpenApi(app: FastifyInstance, options: { version: 
         { name: 'admin', description: 'User management (scope admin)' },
         { name: 'posts', description: 'The blog' },
         { name: 'meta', description: 'Health, readiness and metrics' },
+        { name: 'pages', description: 'The HTML pages that the links in messages open' },
       ],
       components: {
         securitySchemes: {
@@ -44,6 +48,8 @@ export async function registerOpenApi(app: FastifyInstance, options: { version: 
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { deepLinking: true, persistAuthorization: false, validatorUrl: null, layout: 'BaseLayout' },
+    // The Authorize dialog logs in as the first-party client: its id filled in, no secret to give.
+    initOAuth: { clientId: options.clientId },
     // A policy of our own for the UI's pages: scripts only from this server, nothing from elsewhere.
     // Styles may be inline: Swagger UI's syntax highlighter colours responses with style attributes.
     staticCSP: {
