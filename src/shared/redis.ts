@@ -95,8 +95,24 @@ export function connectRedis(url: string, prefix: string, log: FastifyBaseLogger
       }
       listeners.get(name)!.push(listener);
     },
+    /**
+     * QUIT after what is under way (a resubscription after a reconnect, say), so no command of
+     * ioredis's own is cut off and rejected unheard; a connection that cannot say goodbye within
+     * half a second is cut.
+     */
     async close() {
       closing = true;
+      const goodbye = (connection: typeof client) =>
+        connection.status === 'ready'
+          ? Promise.race([
+              connection.quit().then(
+                () => {},
+                () => {},
+              ),
+              new Promise<void>((resolve) => setTimeout(resolve, 500).unref()),
+            ])
+          : Promise.resolve();
+      await Promise.all([goodbye(client), goodbye(subscriber)]);
       client.disconnect();
       subscriber.disconnect();
     },
