@@ -1,31 +1,101 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
+import { CreateUserBody } from './accounts/schemas.ts';
 import { createAccountsService } from './accounts/service.ts';
 import { createAuditTrail } from './audit/trail.ts';
 import { ROLES, type Role } from './authz/roles.ts';
 import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
+import { createValidatorCompiler, toFieldErrors } from './http/validation.ts';
 import { configFromEnvironment, openMigratedDatabase } from './server.ts';
 import { createKeyCipher } from './tokens/key-encryption.ts';
 import { jwksMaxAge, rotateKeys } from './tokens/keys.ts';
 
-const USAGE = `usage: inkgate <command>
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Each command: its usage line, what it does, and the flags it takes (nothing else is accepted). */
+const COMMANDS: Record<string, { usage: string; does: string; options: Options }> = {
+  serve: { usage: 'serve', does: 'start the server (the same as npm start)', options: {} },
+  migrate: { usage: 'migrate', does: 'apply pending database migrations and exit', options: {} },
+  'create-user': {
+    usage: 'create-user --username U --email E [--role user|admin] [--full-name N]',
+    does:
+      "create an account by signup's rules; the password comes from INKGATE_PASSWORD, or is asked\n" +
+      'for (hidden, ending at Enter) on a terminal, or is read from standard input',
+    options: {
+      username: { type: 'string' },
+      email: { type: 'string' },
+      role: { type: 'string', default: 'user' },
+      'full-name': { type: 'string' },
+    },
+  },
+  'rotate-keys': {
+    usage: 'rotate-keys',
+    does:
+      'make a new signing key: published in the JWKS at once, signing once every cached JWKS\n' +
+      'holds it; the previous key verifies until its tokens expire',
+    options: {},
+  },
+};
+
+const USAGE = `usage: inkgate <command> [--help]
 
 commands:
-  serve                      start the server (same as npm start)
-  migrate                    apply pending database migrations and exit
-  create-user --username U --email E [--role user|admin] [--full-name N]
-                             create an account; the password is read from INKGATE_PASSWORD or standard input
-  rotate-keys                make a new signing key: published in the JWKS at once, signing once every
-                             cached JWKS holds it; the previous key verifies until its tokens expire
+${Object.values(COMMANDS)
+  .map(
+    ({ usage, does }) =>
+      `  ${usage.padEnd(27)}${usage.length > 26 ? `\n${' '.repeat(29)}` : ''}${does.replace(/\n/g, `\n${' '.repeat(29)}`)}`,
+  )
+  .join('\n')}
 `;
+
+const usageOf = (name: string) =>
+  `usage: inkgate ${COMMANDS[name]!.usage}\n\n  ${COMMANDS[name]!.does.replace(/\n/g, '\n  ')}\n`;
+
+/** One line, then the usage: what a mistyped command line gets (exit 2, never a stack trace). */
+class UsageError extends Error {
+  readonly command: string | undefined;
+  constructor(message: string, command?: string) {
+    super(message);
+    this.command = command;
+  }
+}
+
+/** A password typed at a terminal: not echoed, ended by Enter; Ctrl-C stops. */
+function promptHidden(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const input = process.stdin;
+    process.stderr.write('password: ');
+    let typed = '';
+    input.setRawMode(true);
+    input.resume();
+    input.setEncoding('utf8');
+    const done = (error?: Error) => {
+      input.setRawMode(false);
+      input.pause();
+      input.off('data', onData);
+      process.stderr.write('\n');
+      if (error) reject(error);
+      else resolve(typed);
+    };
+    const onData = (chunk: string) => {
+      for (const character of chunk) {
+        if (character === '\r' || character === '\n') return done();
+        if (character === '\u0003') return done(new UsageError('cancelled'));
+        if (character === '\u007f' || character === '\b') typed = [...typed].slice(0, -1).join('');
+        else if (character >= ' ') typed += character;
+      }
+    };
+    input.on('data', onData);
+  });
+}
 
 async function readPassword(): Promise<string> {
   if (process.env.INKGATE_PASSWORD) return process.env.INKGATE_PASSWORD;
-  if (process.stdin.isTTY) process.stderr.write('password: ');
+  if (process.stdin.isTTY) return promptHidden();
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks)
@@ -33,16 +103,86 @@ async function readPassword(): Promise<string> {
     .replace(/\r?\n$/, '');
 }
 
+/** The flags of `command`, strictly: an unknown flag, a missing value or a stray argument is a UsageError. */
+function flagsOf(command: string, args: string[]) {
+  try {
+    const { values } = parseArgs({
+      args,
+      options: { ...COMMANDS[command]!.options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals: false,
+    });
+    return values as Record<string, string | boolean | undefined>;
+  } catch (error) {
+    throw new UsageError((error as Error).message, command);
+  }
+}
+
+const FLAG_RULES: Record<string, string> = {
+  '/username': 'must be 3 to 32 of A-Z a-z 0-9 _ . -',
+  '/email': 'must be an email address',
+  '/full_name': 'must be at most 100 characters, without NUL',
+};
+
+/**
+ * The same rules as POST /users, from the same schema, checked before the password is asked for:
+ * one line per wrong flag.
+ */
+function requireSignupFlags(values: Record<string, string | boolean | undefined>) {
+  const username = values.username;
+  const email = values.email;
+  if (typeof username !== 'string') throw new UsageError('--username is required', 'create-user');
+  if (typeof email !== 'string') throw new UsageError('--email is required', 'create-user');
+  const role = String(values.role);
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new UsageError(`--role must be ${ROLES.join(' or ')}, not "${role}"`, 'create-user');
+  }
+  const fullName = values['full-name'];
+  const validate = createValidatorCompiler()({
+    schema: CreateUserBody,
+    httpPart: 'body',
+    method: 'POST',
+    url: '/users',
+  }) as ((body: unknown) => boolean) & { errors?: Parameters<typeof toFieldErrors>[0] };
+  const body = {
+    username,
+    email,
+    password: 'a placeholder of valid length',
+    ...(typeof fullName === 'string' && { full_name: fullName }),
+  };
+  if (!validate(body)) {
+    const [first] = toFieldErrors(validate.errors ?? []);
+    if (first) {
+      const flag = first.path === '/full_name' ? '--full-name' : `--${first.path.slice(1)}`;
+      throw new UsageError(`${flag} ${FLAG_RULES[first.path] ?? first.message}`, 'create-user');
+    }
+  }
+  return {
+    username,
+    email,
+    role: role as Role,
+    fullName: typeof fullName === 'string' ? fullName : undefined,
+  };
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (!(command in COMMANDS)) throw new UsageError(`unknown command "${command.slice(0, 40)}"`);
+  const values = flagsOf(command, rest);
+  if (values.help) {
+    process.stdout.write(usageOf(command));
+    return 0;
+  }
   if (command === 'serve') {
     await import('./main.ts');
     return -1; // keeps running
   }
-  if (command !== 'migrate' && command !== 'create-user' && command !== 'rotate-keys') {
-    process.stderr.write(USAGE);
-    return command === undefined || command === '--help' || command === 'help' ? 0 : 2;
-  }
+  const signup = command === 'create-user' ? requireSignupFlags(values) : undefined;
+
   const config = configFromEnvironment();
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
   const database = await openMigratedDatabase(config, log);
@@ -52,44 +192,7 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write('migrations are up to date\n');
       return 0;
     }
-    if (command === 'rotate-keys') {
-      if (config.jwtSecret !== undefined || config.jwtPrivateKey !== undefined) {
-        process.stderr.write(
-          'inkgate: the signing key comes from JWT_SECRET or JWT_PRIVATE_KEY; rotate it there, and list the old ' +
-            'key in JWT_PREVIOUS_KEYS until its tokens have expired\n',
-        );
-        return 1;
-      }
-      const rotated = await rotateKeys(database.db, {
-        alg: config.jwtAlg,
-        now: systemClock.now(),
-        accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-        cipher: createKeyCipher(config.keyEncryptionKey),
-        audit,
-      });
-      const maxAge = jwksMaxAge(config.accessTokenTtlSeconds);
-      const startsNow = rotated !== undefined && rotated.activatesAt.getTime() <= Date.now();
-      process.stdout.write(
-        startsNow
-          ? `new ${config.jwtAlg} key ${rotated.kid} signs from now (the first of its algorithm)\n`
-          : `new ${config.jwtAlg} key ${rotated?.kid} is in the JWKS now and signs from ${rotated?.activatesAt.toISOString()} ` +
-              `(after the JWKS max-age of ${maxAge} s); the previous key verifies until its last tokens expire\n`,
-      );
-      return 0;
-    }
-    const { values } = parseArgs({
-      args: rest,
-      options: {
-        username: { type: 'string' },
-        email: { type: 'string' },
-        role: { type: 'string', default: 'user' },
-        'full-name': { type: 'string' },
-      },
-    });
-    if (!values.username || !values.email || !(ROLES as readonly string[]).includes(values.role ?? '')) {
-      process.stderr.write(USAGE);
-      return 2;
-    }
+    if (command === 'rotate-keys') return await rotate(config, database, audit);
     const accounts = createAccountsService({
       users: createUsersRepository(database.db),
       clock: systemClock,
@@ -99,11 +202,11 @@ async function main(argv: string[]): Promise<number> {
     try {
       const user = await accounts.signup(
         {
-          username: values.username,
-          email: values.email,
+          username: signup!.username,
+          email: signup!.email,
           password: await readPassword(),
-          full_name: values['full-name'],
-          role: values.role as Role,
+          full_name: signup!.fullName,
+          role: signup!.role,
         },
         { via: 'cli' },
       );
@@ -126,5 +229,45 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-const code = await main(process.argv.slice(2));
-if (code >= 0) process.exitCode = code;
+async function rotate(
+  config: ReturnType<typeof configFromEnvironment>,
+  database: Awaited<ReturnType<typeof openMigratedDatabase>>,
+  audit: ReturnType<typeof createAuditTrail>,
+): Promise<number> {
+  if (config.jwtSecret !== undefined || config.jwtPrivateKey !== undefined) {
+    process.stderr.write(
+      'inkgate: the signing key comes from JWT_SECRET or JWT_PRIVATE_KEY; rotate it there, and list the old ' +
+        'key in JWT_PREVIOUS_KEYS until its tokens have expired\n',
+    );
+    return 1;
+  }
+  const rotated = await rotateKeys(database.db, {
+    alg: config.jwtAlg,
+    now: systemClock.now(),
+    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+    cipher: createKeyCipher(config.keyEncryptionKey),
+    audit,
+  });
+  const maxAge = jwksMaxAge(config.accessTokenTtlSeconds);
+  const startsNow = rotated !== undefined && rotated.activatesAt.getTime() <= Date.now();
+  const secret = config.jwtAlg === 'HS256';
+  const published = secret
+    ? 'is kept in the database (an HS256 key is a secret: the JWKS stays empty by design)'
+    : 'is in the JWKS now';
+  process.stdout.write(
+    startsNow
+      ? `new ${config.jwtAlg} key ${rotated.kid} signs from now (the first of its algorithm)\n`
+      : `new ${config.jwtAlg} key ${rotated?.kid} ${published} and signs from ${rotated?.activatesAt.toISOString()} ` +
+          `(after the JWKS max-age of ${maxAge} s); the previous key verifies until its last tokens expire\n`,
+  );
+  return 0;
+}
+
+try {
+  const code = await main(process.argv.slice(2));
+  if (code >= 0) process.exitCode = code;
+} catch (error) {
+  if (!(error instanceof UsageError)) throw error;
+  process.stderr.write(`inkgate: ${error.message}\n${error.command ? usageOf(error.command) : USAGE}`);
+  process.exitCode = error.message === 'cancelled' ? 130 : 2;
+}

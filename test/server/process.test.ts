@@ -250,6 +250,82 @@ test('inkgate create-user makes an account from the command line', async (t) => 
   assert.match(refused.stderr, /password is one of the most commonly used passwords/);
 });
 
+test('inkgate create-user: the flags follow signup’s rules; a wrong command line is one line and the usage, exit 2', async (t) => {
+  const dir = tempDir(t);
+  const env = { DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`, INKGATE_PASSWORD: 'a long cli passphrase' };
+  const ok = ['--username', 'good_name', '--email', 'good@example.com'];
+  for (const [args, first] of [
+    [
+      ['create-user', '--username', 'has space', '--email', 'a@example.com'],
+      /^inkgate: --username must be 3 to 32/,
+    ],
+    [['create-user', '--username', 'x', '--email', 'a@example.com'], /^inkgate: --username must be 3 to 32/],
+    [
+      ['create-user', '--username', 'good_name', '--email', 'nope'],
+      /^inkgate: --email must be an email address$/,
+    ],
+    [['create-user', ...ok, '--role', 'god'], /^inkgate: --role must be user or admin, not "god"$/],
+    [['create-user', ...ok, '--full-name', 'x'.repeat(101)], /^inkgate: --full-name must be at most 100/],
+    [['create-user', '--email', 'a@example.com'], /^inkgate: --username is required$/],
+    [['create-user', ...ok, '--bogus'], /^inkgate: Unknown option '--bogus'/],
+    [['create-user', '--username'], /^inkgate: Option '--username <value>' argument missing/],
+    [['create-user', ...ok, 'stray'], /^inkgate: Unexpected argument 'stray'/],
+    [['serve', '--port', '9000'], /^inkgate: Unknown option '--port'/],
+    [['migrate', 'now'], /^inkgate: Unexpected argument 'now'/],
+    [['frobnicate'], /^inkgate: unknown command "frobnicate"$/],
+  ] as const) {
+    const { code, stdout, stderr } = await cli(dir, [...args], env);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    const lines = stderr.split('\n');
+    assert.match(lines[0]!, first, args.join(' '));
+    assert.match(lines[1]!, /^usage: inkgate /);
+    assert.doesNotMatch(`${stdout}${stderr}`, /\n\s+at /, 'no stack trace');
+  }
+  // Nothing was created by any of them.
+  const none = await cli(dir, ['create-user', ...ok], env);
+  assert.equal(none.code, 0, none.stderr);
+
+  for (const command of ['serve', 'migrate', 'create-user', 'rotate-keys']) {
+    for (const flag of ['-h', '--help']) {
+      const help = await cli(dir, [command, flag], env);
+      assert.equal(help.code, 0, `${command} ${flag}`);
+      assert.match(help.stdout, new RegExp(`^usage: inkgate ${command}`));
+    }
+  }
+  const top = await cli(dir, ['--help'], env);
+  assert.equal(top.code, 0);
+  assert.match(top.stdout, /^usage: inkgate <command>/);
+});
+
+test('inkgate create-user asks for the password on a terminal without echoing it, and Enter ends it', async (t) => {
+  const dir = tempDir(t);
+  const child = spawn(
+    'script',
+    [
+      '-q',
+      '-e',
+      '-c',
+      `${process.execPath} ${join(ROOT, 'src/cli.ts')} create-user --username tty_user --email tty@example.com`,
+      '/dev/null',
+    ],
+    {
+      cwd: dir,
+      env: { ...process.env, DATABASE_URL: `sqlite:${join(dir, 'tty.db')}`, INKGATE_PASSWORD: '' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  child.stdout.on('data', (chunk) => {
+    output += chunk;
+    if (output.includes('password: ') && !child.stdin.writableEnded)
+      child.stdin.end('typed secret passphrase\r');
+  });
+  const code = await new Promise((resolve) => child.on('exit', resolve));
+  assert.equal(code, 0, output);
+  assert.match(output, /created user tty_user \(/);
+  assert.ok(!output.includes('typed secret passphrase'), 'the password is not echoed');
+});
+
 test('inkgate rotate-keys: a new key in the database, published now, signing after the JWKS max-age', async (t) => {
   const dir = tempDir(t);
   const env = {
@@ -283,4 +359,13 @@ test('inkgate rotate-keys: a new key in the database, published now, signing aft
   const refused = await rotate({ JWT_ALG: 'HS256', JWT_SECRET: 'x'.repeat(40) });
   assert.equal(refused.code, 1);
   assert.match(refused.out, /comes from JWT_SECRET or JWT_PRIVATE_KEY/);
+
+  // HS256 keys kept in the database: the output says what happened, and that the JWKS stays empty.
+  await rotate({ JWT_ALG: 'HS256' });
+  const secret = await rotate({ JWT_ALG: 'HS256' });
+  assert.equal(secret.code, 0, secret.out);
+  assert.match(
+    secret.out,
+    /^new HS256 key \S+ is kept in the database \(an HS256 key is a secret: the JWKS stays empty by design\)/,
+  );
 });
