@@ -37,6 +37,9 @@ export async function registerOpenApi(
         securitySchemes: {
           [SECURITY_SCHEME]: {
             type: 'oauth2',
+            description:
+              'No account yet? Sign up with POST /users first (Try it out). Then log in here with your username ' +
+              '(or email) and password; the first-party client id is filled in and there is no client secret.',
             flows: { password: { tokenUrl: '/token', scopes: { ...SCOPE_DESCRIPTIONS } } },
           },
         },
@@ -48,8 +51,19 @@ export async function registerOpenApi(
   await app.register(swaggerUi, {
     routePrefix: '/docs',
     uiConfig: { deepLinking: true, persistAuthorization: false, validatorUrl: null, layout: 'BaseLayout' },
-    // The Authorize dialog logs in as the first-party client: its id filled in, no secret to give.
+    // The Authorize dialog logs in as the first-party client: its id filled in, no secret to give,
+    // so the secret field and the choice of where to send it are hidden.
     initOAuth: { clientId: options.clientId },
+    theme: {
+      css: [
+        {
+          filename: 'inkgate.css',
+          content:
+            '.auth-container .wrapper:has(> section > #client_secret_password),\n' +
+            '.auth-container .wrapper:has(> section > #password_type) { display: none; }\n',
+        },
+      ],
+    },
     // A policy of our own for the UI's pages: scripts only from this server, nothing from elsewhere.
     // Styles may be inline: Swagger UI's syntax highlighter colours responses with style attributes.
     staticCSP: {

@@ -51,13 +51,32 @@ const DESCRIPTIONS: Record<number, string> = {
   503: 'Database unavailable; retry after Retry-After seconds',
 };
 
-/** Response entries for the OpenAPI document: problem+json for each listed status. */
+/** What each status's example says in the OpenAPI document (Swagger UI shows it under the route). */
+const EXAMPLE_DETAILS: Record<number, string> = {
+  400: 'the body is not valid JSON',
+  401: 'the access token is invalid, expired or revoked',
+  403: 'this request needs the scope: admin',
+  404: 'not found',
+  409: 'that email address is taken',
+  413: 'the body is larger than 64 KiB',
+  415: 'this Content-Type is not accepted here; send application/json',
+  422: 'the request has invalid fields',
+  429: 'too many requests; try again in 60 s',
+  503: 'the database is unavailable; try again shortly',
+};
+
+/** Response entries for the OpenAPI document: problem+json for each listed status, with its own example. */
 export function problemResponses(...statuses: number[]): Record<number, unknown> {
   const responses: Record<number, unknown> = {};
   for (const status of statuses) {
+    const example = toProblem(
+      status,
+      EXAMPLE_DETAILS[status] ?? STATUS_CODES[status] ?? 'error',
+      status === 422 ? [{ path: '/title', message: 'must NOT have fewer than 1 characters' }] : undefined,
+    );
     responses[status] = {
       description: DESCRIPTIONS[status] ?? STATUS_CODES[status],
-      content: { 'application/problem+json': { schema: { $ref: 'Problem#' } } },
+      content: { 'application/problem+json': { schema: { $ref: 'Problem#' }, example } },
     };
   }
   return responses;

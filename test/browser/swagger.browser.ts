@@ -12,6 +12,11 @@ test('Swagger UI: Authorize logs in with the password flow, then "Try it out" on
 
   await page.goto(`${base}/docs/`);
   await page.locator('.btn.authorize').first().click();
+  // The dialog says how to get an account, fills in the client id and asks for no secret.
+  await page.getByText('Sign up with POST /users first').first().waitFor();
+  assert.equal(await page.locator('#client_id_password').inputValue(), 'inkgate');
+  assert.equal(await page.locator('#client_secret_password').isVisible(), false);
+  assert.equal(await page.locator('#password_type').isVisible(), false);
   await page.locator('#oauth_username').fill(user.username);
   await page.locator('#oauth_password').fill(user.password);
   const tokenAnswer = page.waitForResponse((response) => response.url().endsWith('/token'));

@@ -75,8 +75,13 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
   assert.equal(response.statusCode, 200);
   const doc = response.json();
   assert.equal(doc.openapi, '3.1.0');
+  assert.match(
+    doc.components.securitySchemes.OAuth2PasswordBearer.description,
+    /Sign up with POST \/users first/,
+  );
   assert.deepEqual(doc.components.securitySchemes.OAuth2PasswordBearer, {
     type: 'oauth2',
+    description: doc.components.securitySchemes.OAuth2PasswordBearer.description,
     flows: {
       password: {
         tokenUrl: '/token',
@@ -144,7 +149,15 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     if (op.security) {
       assert.ok(op.responses['401'], `${key} documents 401`);
     }
+    // Each error's example is a problem document of that status (Swagger UI shows it under the route).
+    for (const [status, response] of Object.entries(op.responses)) {
+      const problem = (response as { content?: Record<string, { example?: { status?: number } }> }).content?.[
+        'application/problem+json'
+      ];
+      if (problem) assert.equal(problem.example?.status, Number(status), `${key} ${status} example`);
+    }
   }
+  assert.deepEqual(doc.components.schemas.User.properties.disabled.examples, [false]);
   const token = doc.paths['/token'].post;
   assert.ok(
     token.requestBody.content['application/x-www-form-urlencoded'],
