@@ -68,9 +68,10 @@ class UsageError extends Error {
 function promptHidden(): Promise<string> {
   return new Promise((resolve, reject) => {
     const input = process.stdin;
-    process.stderr.write('password: ');
     let typed = '';
+    // Raw before the prompt shows: whatever is typed after it is never echoed.
     input.setRawMode(true);
+    process.stderr.write('password: ');
     input.resume();
     input.setEncoding('utf8');
     const done = (error?: Error) => {

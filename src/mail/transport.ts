@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import nodemailer from 'nodemailer';
 import { addressOf, buildMime } from './mime.ts';
@@ -60,7 +60,9 @@ export function directoryTransport(dir: string): MailTransport {
       mkdirSync(folder, { recursive: true, mode: 0o700 });
       chmodSync(folder, 0o700);
       const path = join(folder, `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID()}.eml`);
-      await writeFile(path, buildMime(mail), { mode: 0o600 });
+      // Written under another name and renamed: a reader of the folder never sees half a message.
+      await writeFile(`${path}.part`, buildMime(mail), { mode: 0o600 });
+      await rename(`${path}.part`, path);
       return path;
     },
     close: () => {},
