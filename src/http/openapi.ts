@@ -5,6 +5,18 @@ import { SCOPE_DESCRIPTIONS } from '../authz/scopes.ts';
 
 export const SECURITY_SCHEME = 'OAuth2PasswordBearer';
 
+/** `get` + `/users/me/sessions/:id` → `getUsersMeSessionsById`; `/` → `getRoot`. */
+export function operationIdOf(method: string, url: string): string {
+  const words = url
+    .split('/')
+    .filter(Boolean)
+    .flatMap((segment) =>
+      segment.startsWith(':') ? ['by', segment.slice(1)] : segment.split(/[^A-Za-z0-9]+/).filter(Boolean),
+    );
+  const name = words.map((word) => word[0]!.toUpperCase() + word.slice(1)).join('');
+  return `${method}${name || 'Root'}`;
+}
+
 /**
  * OpenAPI 3.1 from the route schemas, served at /openapi.json, and Swagger UI at /docs from the
  * npm package's own files (no CDN). The password flow's tokenUrl is relative, so the Authorize
@@ -25,6 +37,7 @@ export async function registerOpenApi(
           'Click Authorize, log in with a username (or email) and password, then try any route. ' +
           'Errors are RFC 9457 problem documents, except on /token, which answers RFC 6749 errors.',
       },
+      servers: [{ url: '/', description: 'this server' }],
       tags: [
         { name: 'auth', description: 'OAuth 2.0 token and revocation endpoints, keys and metadata' },
         { name: 'accounts', description: 'Signup, your own account and your sessions' },
@@ -46,6 +59,20 @@ export async function registerOpenApi(
       },
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+    // Every operation gets a stable operationId from its method and path, and a route that declares
+    // no security says so (`security: []`): a public operation, not one that forgot its requirement.
+    transform: ({ schema, url, route }) => {
+      if (!schema) return { schema, url };
+      const method = String(Array.isArray(route.method) ? route.method[0] : route.method).toLowerCase();
+      return {
+        schema: {
+          ...schema,
+          operationId: schema.operationId ?? operationIdOf(method, url),
+          security: schema.security ?? [],
+        },
+        url,
+      };
+    },
   });
 
   await app.register(swaggerUi, {

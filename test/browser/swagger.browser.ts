@@ -26,7 +26,7 @@ test('Swagger UI: Authorize logs in with the password flow, then "Try it out" on
   await page.screenshot({ path: `${SHOTS}/swagger-authorized.png` });
   await page.locator('.btn-done').click();
 
-  const operation = page.locator('#operations-accounts-get_users_me');
+  const operation = page.locator('#operations-accounts-getUsersMe');
   await operation.locator('.opblock-summary').click();
   await operation.locator('.try-out__btn').click();
   const meAnswer = page.waitForResponse((response) => response.url().endsWith('/users/me'));

@@ -143,10 +143,23 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     [...open, ...protectedRoutes].sort(),
     'every route is documented',
   );
-  const secured = operations.filter((o) => o.op.security).map((o) => o.key);
+  const secured = operations
+    .filter((o) => Array.isArray(o.op.security) && (o.op.security as unknown[]).length > 0)
+    .map((o) => o.key);
+  for (const { key, op } of operations) {
+    assert.ok(Array.isArray(op.security), `${key} declares its security, [] when public`);
+    assert.match(
+      String((op as { operationId?: string }).operationId),
+      /^(get|post|put|patch|delete)[A-Z]/,
+      key,
+    );
+  }
+  const ids = operations.map((o) => (o.op as { operationId?: string }).operationId);
+  assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
+  assert.deepEqual(doc.servers, [{ url: '/', description: 'this server' }]);
   assert.deepEqual(secured.sort(), protectedRoutes, 'exactly the protected routes declare security');
   for (const { key, op } of operations) {
-    if (op.security) {
+    if (Array.isArray(op.security) && op.security.length > 0) {
       assert.ok(op.responses['401'], `${key} documents 401`);
     }
     // Each error's example is a problem document of that status (Swagger UI shows it under the route).
