@@ -1,6 +1,6 @@
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../accounts/password-policy.ts';
 import { Accepted } from '../accounts/schemas.ts';
@@ -148,10 +148,10 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
   { recovery },
 ) => {
   await pagesScope.register(formbody, { bodyLimit: 16_384 });
-  pagesScope.addHook('onSend', (_request, reply, payload, done) => {
-    reply.headers(PAGE_HEADERS);
-    done(null, payload);
-  });
+  // A page goes out with the pages' own headers; an error (a 503 while the database is down) stays
+  // the problem document it is, with the API's headers.
+  const page = (reply: FastifyReply, status: number, html: string) =>
+    reply.code(status).headers(PAGE_HEADERS).send(html);
 
   pagesScope.get(
     PAGES.verifyEmail,
@@ -166,9 +166,9 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
     async (request, reply) => {
       try {
         const user = await recovery.confirmVerification(request.query.token ?? '', requestFacts(request));
-        return reply.code(200).send(pages.verified(user.email));
+        return page(reply, 200, pages.verified(user.email));
       } catch (error) {
-        if (error instanceof InvalidLinkError) return reply.code(400).send(pages.invalidLink());
+        if (error instanceof InvalidLinkError) return page(reply, 400, pages.invalidLink());
         throw error;
       }
     },
@@ -186,8 +186,8 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
     },
     async (request, reply) => {
       const token = request.query.token ?? '';
-      if (!(await recovery.resetLinkWorks(token))) return reply.code(400).send(pages.invalidLink());
-      return reply.code(200).send(pages.resetForm(token));
+      if (!(await recovery.resetLinkWorks(token))) return page(reply, 400, pages.invalidLink());
+      return page(reply, 200, pages.resetForm(token));
     },
   );
 
@@ -209,17 +209,15 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
     async (request, reply) => {
       const { token = '', new_password = '', new_password_again } = request.body ?? {};
       if (new_password_again !== undefined && new_password_again !== new_password) {
-        return reply.code(422).send(pages.resetForm(token, 'The two passwords differ.'));
+        return page(reply, 422, pages.resetForm(token, 'The two passwords differ.'));
       }
       try {
         await recovery.confirmPasswordReset(token, new_password, requestFacts(request));
-        return reply.code(200).send(pages.passwordReset());
+        return page(reply, 200, pages.passwordReset());
       } catch (error) {
-        if (error instanceof InvalidLinkError) return reply.code(400).send(pages.invalidLink());
+        if (error instanceof InvalidLinkError) return page(reply, 400, pages.invalidLink());
         if (error instanceof UnprocessableError) {
-          return reply
-            .code(422)
-            .send(pages.resetForm(token, `The new password ${error.errors[0]?.message}.`));
+          return page(reply, 422, pages.resetForm(token, `The new password ${error.errors[0]?.message}.`));
         }
         throw error;
       }

@@ -603,3 +603,15 @@ test('without SMTP_URL each message is an .eml file in MAIL_DIR (folder 0700, fi
   });
   assert.equal(confirmed.statusCode, 204);
 });
+
+test('a page whose request fails stays a problem document, not HTML-labelled JSON', async (t) => {
+  const testApp = await buildTestApp(t);
+  await testApp.database.close();
+  const response = await testApp.app.inject({
+    method: 'GET',
+    url: `/account/reset-password?token=${'A'.repeat(43)}`,
+  });
+  assert.ok(response.statusCode >= 500, String(response.statusCode));
+  assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+  assert.equal(response.json().status, response.statusCode);
+});
