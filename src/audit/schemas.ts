@@ -41,8 +41,12 @@ const filters = {
       examples: ['login_failed,login_throttled'],
     }),
   ),
-  since: Type.Optional(Type.String({ format: 'date-time', description: 'RFC 3339; events at or after it' })),
-  until: Type.Optional(Type.String({ format: 'date-time', description: 'RFC 3339; events before it' })),
+  since: Type.Optional(
+    Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339; events at or after it' }),
+  ),
+  until: Type.Optional(
+    Type.String({ format: 'date-time', maxLength: 40, description: 'RFC 3339; events before it' }),
+  ),
   ...PageQuery,
 };
 
@@ -50,7 +54,7 @@ export const ListAuditEventsQuery = Type.Object(
   {
     ...filters,
     user_id: Type.Optional(
-      Type.String({ pattern: UUID_PATTERN, description: 'only the events of this user' }),
+      Type.String({ pattern: UUID_PATTERN, maxLength: 36, description: 'only the events of this user' }),
     ),
   },
   { additionalProperties: false },

@@ -36,7 +36,7 @@ export function decodeCursor(text: string): Cursor {
 
 export const PageQuery = {
   limit: Type.Optional(
-    Type.Integer({ minimum: 1, maximum: 100, default: 20, description: 'items per page' }),
+    Type.Integer({ format: 'int32', minimum: 1, maximum: 100, default: 20, description: 'items per page' }),
   ),
   cursor: Type.Optional(Type.String({ maxLength: 200, description: 'next_cursor of the previous page' })),
 };

@@ -15,6 +15,7 @@ const TokenRequest = Type.Object(
   {
     grant_type: Type.Optional(
       Type.String({
+        maxLength: 100,
         description:
           '`password` or `refresh_token`; taken as `password` when absent and username and password are sent',
         examples: ['password'],

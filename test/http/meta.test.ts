@@ -182,6 +182,36 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
   assert.doesNotMatch(response.body, /password_hash/);
 });
 
+test('OpenAPI: every request string, array and integer is bounded (OWASP API4:2023, bounded inputs)', async (t) => {
+  const testApp = await buildTestApp(t);
+  const doc = (await testApp.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  const unbounded: string[] = [];
+  const walk = (node: unknown, where: string) => {
+    if (!node || typeof node !== 'object') return;
+    const schema = node as Record<string, unknown>;
+    if (
+      schema.type === 'string' &&
+      schema.maxLength === undefined &&
+      !schema.enum &&
+      schema.const === undefined
+    )
+      unbounded.push(`${where}: string without maxLength`);
+    if (schema.type === 'array' && schema.maxItems === undefined)
+      unbounded.push(`${where}: array without maxItems`);
+    if (schema.type === 'integer' && (schema.maximum === undefined || schema.format === undefined))
+      unbounded.push(`${where}: integer without maximum and format`);
+    for (const [key, value] of Object.entries(schema)) walk(value, `${where}/${key}`);
+  };
+  for (const [path, operations] of Object.entries(doc.paths as Record<string, Record<string, unknown>>)) {
+    for (const [method, operation] of Object.entries(operations)) {
+      const { requestBody, parameters } = operation as { requestBody?: unknown; parameters?: unknown };
+      walk(requestBody, `${method} ${path} body`);
+      walk(parameters, `${method} ${path} parameters`);
+    }
+  }
+  assert.deepEqual(unbounded, []);
+});
+
 test('logs: one line per request with its id; no token, password or cookie ever appears', async (t) => {
   const { logger, lines } = captureLogs();
   const testApp = await buildTestApp(t, { logger });
