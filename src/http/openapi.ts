@@ -82,6 +82,21 @@ export async function registerOpenApi(
     // so the secret field and the choice of where to send it are hidden.
     initOAuth: { clientId: options.clientId },
     theme: {
+      // The document's address under the title is /openapi.json, the one clients should use (the
+      // plugin serves the same document at /docs/json and names that one).
+      js: [
+        {
+          filename: 'inkgate.js',
+          content:
+            'new MutationObserver(function () {\n' +
+            "  document.querySelectorAll('.info a.link, .info .url').forEach(function (link) {\n" +
+            "    if (!/\\/docs\\/json$/.test(link.textContent || '')) return;\n" +
+            "    link.textContent = new URL('/openapi.json', location.href).href;\n" +
+            "    if (link.href) link.href = '/openapi.json';\n" +
+            '  });\n' +
+            '}).observe(document.documentElement, { childList: true, subtree: true });\n',
+        },
+      ],
       css: [
         {
           filename: 'inkgate.css',

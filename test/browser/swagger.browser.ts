@@ -11,6 +11,14 @@ test('Swagger UI: Authorize logs in with the password flow, then "Try it out" on
   const { page, problems } = await openPage(t);
 
   await page.goto(`${base}/docs/`);
+  // The link under the title names the document's own address.
+  await page.locator('.info').first().waitFor();
+  let titleLink = '';
+  for (let i = 0; i < 50 && !titleLink.endsWith('/openapi.json'); i += 1) {
+    titleLink = (await page.locator('.info a').first().textContent()) ?? '';
+    if (!titleLink.endsWith('/openapi.json')) await page.waitForTimeout(100);
+  }
+  assert.equal(titleLink, `${base}/openapi.json`);
   await page.locator('.btn.authorize').first().click();
   // The dialog says how to get an account, fills in the client id and asks for no secret.
   await page.getByText('Sign up with POST /users first').first().waitFor();
