@@ -2,14 +2,13 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
-import { CreateUserBody } from './accounts/schemas.ts';
 import { createAccountsService } from './accounts/service.ts';
+import { accountFieldProblems } from './accounts/signup-rules.ts';
 import { createAuditTrail } from './audit/trail.ts';
 import { ROLES, type Role } from './authz/roles.ts';
 import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
-import { createValidatorCompiler, toFieldErrors } from './http/validation.ts';
 import { configFromEnvironment, openMigratedDatabase } from './server.ts';
 import { createKeyCipher } from './tokens/key-encryption.ts';
 import { jwksMaxAge, rotateKeys } from './tokens/keys.ts';
@@ -119,15 +118,9 @@ function flagsOf(command: string, args: string[]) {
   }
 }
 
-const FLAG_RULES: Record<string, string> = {
-  '/username': 'must be 3 to 32 of A-Z a-z 0-9 _ . -',
-  '/email': 'must be an email address',
-  '/full_name': 'must be at most 100 characters, without NUL',
-};
-
 /**
- * The same rules as POST /users, from the same schema, checked before the password is asked for:
- * one line per wrong flag.
+ * The same rules as POST /users (accounts/signup-rules.ts), checked before the password is asked
+ * for: one line for the first wrong flag.
  */
 function requireSignupFlags(values: Record<string, string | boolean | undefined>) {
   const username = values.username;
@@ -138,32 +131,13 @@ function requireSignupFlags(values: Record<string, string | boolean | undefined>
   if (!(ROLES as readonly string[]).includes(role)) {
     throw new UsageError(`--role must be ${ROLES.join(' or ')}, not "${role}"`, 'create-user');
   }
-  const fullName = values['full-name'];
-  const validate = createValidatorCompiler()({
-    schema: CreateUserBody,
-    httpPart: 'body',
-    method: 'POST',
-    url: '/users',
-  }) as ((body: unknown) => boolean) & { errors?: Parameters<typeof toFieldErrors>[0] };
-  const body = {
-    username,
-    email,
-    password: 'a placeholder of valid length',
-    ...(typeof fullName === 'string' && { full_name: fullName }),
-  };
-  if (!validate(body)) {
-    const [first] = toFieldErrors(validate.errors ?? []);
-    if (first) {
-      const flag = first.path === '/full_name' ? '--full-name' : `--${first.path.slice(1)}`;
-      throw new UsageError(`${flag} ${FLAG_RULES[first.path] ?? first.message}`, 'create-user');
-    }
+  const fullName = typeof values['full-name'] === 'string' ? values['full-name'] : undefined;
+  const [first] = accountFieldProblems({ username, email, full_name: fullName });
+  if (first) {
+    const flag = first.path === '/full_name' ? '--full-name' : `--${first.path.slice(1)}`;
+    throw new UsageError(`${flag} ${first.message}`, 'create-user');
   }
-  return {
-    username,
-    email,
-    role: role as Role,
-    fullName: typeof fullName === 'string' ? fullName : undefined,
-  };
+  return { username, email, role: role as Role, fullName };
 }
 
 async function main(argv: string[]): Promise<number> {
