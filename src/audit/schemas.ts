@@ -1,8 +1,7 @@
 import { Type } from 'typebox';
-import { PageQuery } from '../http/pagination.ts';
+import { PageQuery, UUID_PATTERN } from '../http/pagination.ts';
 import { AUDIT_EVENT_TYPES } from './events.ts';
 
-const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
 const nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);
 
 export const AuditEventPublic = Type.Object(

@@ -1,10 +1,5 @@
+import { escapeHtml } from '../shared/html.ts';
 import type { MailContent } from './outbox.ts';
-
-const escapeHtml = (text: string) =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
 
 /** `ada@example.com` → `a**@example.com`: enough for its owner to recognise, not to read it off. */
 export function maskEmail(email: string): string {

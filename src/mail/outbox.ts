@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { type Kysely, PostgresAdapter } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Clock } from '../clock.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
@@ -221,15 +221,4 @@ export function purgeOutbox(db: Kysely<Database>, now: Date): Promise<number> {
       .executeTakeFirst();
     return Number(result.numDeletedRows);
   }, 500);
-}
-
-/** How many messages wait to be delivered. */
-export async function pendingMail(db: Kysely<Database>): Promise<number> {
-  const row = await db
-    .selectFrom('mail_outbox')
-    .select(sql<number | string>`count(*)`.as('n'))
-    .where('sent_at', 'is', null)
-    .where('failed_at', 'is', null)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
 }

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../shared/html.ts';
 
 /**
  * The two pages a link in a message opens. Server-rendered, no script at all; the one style block is
@@ -17,12 +18,6 @@ export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 });
-
-const escapeHtml = (text: string) =>
-  text.replace(
-    /[&<>"']/g,
-    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
-  );
 
 function page(title: string, body: string): string {
   return `<!doctype html>

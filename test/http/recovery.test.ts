@@ -395,19 +395,11 @@ describeEachEngine('email and account recovery', (engine) => {
       payload: { title: 'Mine', content: 'soon gone' },
     });
 
-    assert.equal(
-      (await json(testApp, 'DELETE', '/users/me', { password: 'wrong one' }, pair.access_token)).statusCode,
-      403,
-    );
-    assert.equal((await json(testApp, 'DELETE', '/users/me', {}, pair.access_token)).statusCode, 422);
-    assert.equal((await json(testApp, 'DELETE', '/users/me', { password: user.password })).statusCode, 401);
-    const deleted = await json(
-      testApp,
-      'DELETE',
-      '/users/me',
-      { password: user.password },
-      pair.access_token,
-    );
+    const deleteMe = (body: object, token?: string) => json(testApp, 'DELETE', '/users/me', body, token);
+    assert.equal((await deleteMe({ password: 'wrong one' }, pair.access_token)).statusCode, 403);
+    assert.equal((await deleteMe({}, pair.access_token)).statusCode, 422);
+    assert.equal((await deleteMe({ password: user.password })).statusCode, 401);
+    const deleted = await deleteMe({ password: user.password }, pair.access_token);
     assert.equal(deleted.statusCode, 204);
     const { db } = testApp.database;
     assert.equal((await db.selectFrom('users').select('id').where('id', '=', user.id).execute()).length, 0);
@@ -427,13 +419,7 @@ describeEachEngine('email and account recovery', (engine) => {
 
     const admin = await createUser(testApp, { role: 'admin' });
     const adminPair = await loginPair(testApp, admin);
-    const refused = await json(
-      testApp,
-      'DELETE',
-      '/users/me',
-      { password: admin.password },
-      adminPair.access_token,
-    );
+    const refused = await deleteMe({ password: admin.password }, adminPair.access_token);
     assert.equal(refused.statusCode, 409);
     assert.equal((await db.selectFrom('users').select('id').where('id', '=', admin.id).execute()).length, 1);
   });
