@@ -25,7 +25,7 @@ import { metaRoutes } from './http/meta-routes.ts';
 import { createMetrics, instrumentRequests } from './http/metrics.ts';
 import { registerOpenApi } from './http/openapi.ts';
 import { PROBLEM_CONTENT_TYPE, Problem, toProblem } from './http/problem.ts';
-import { createWindowCounter, limitRoute, registerRateLimits } from './http/rate-limits.ts';
+import { createWindowCounter, limitRoute } from './http/rate-limits.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { createValidatorCompiler } from './http/validation.ts';
 import { createDevices } from './login/devices.ts';
@@ -188,7 +188,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     origin: config.corsOrigins.length > 0 ? [...config.corsOrigins] : false,
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'],
     allowedHeaders: ['authorization', 'content-type'],
-    exposedHeaders: ['location', 'retry-after', 'www-authenticate', 'x-request-id'],
+    exposedHeaders: [
+      'location',
+      'ratelimit',
+      'ratelimit-policy',
+      'retry-after',
+      'www-authenticate',
+      'x-request-id',
+    ],
     maxAge: 600,
   });
 
@@ -320,10 +327,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(metaRoutes, { database, metrics, metricsToken: config.metricsToken });
   await app.register(tokenRoutes, { login, sessions });
   await app.register(metadataRoutes, { keys, issuer: config.issuer });
-  await registerRateLimits(app, counter);
   const refused = metrics && ((policy: string) => metrics.rateLimited.inc({ policy }));
   const signupLimit = limitRoute(
-    app,
+    counter,
     {
       name: 'signup',
       max: config.rateLimitSignup,
@@ -333,7 +339,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     refused,
   );
   const writeLimit = limitRoute(
-    app,
+    counter,
     {
       name: 'writes',
       max: config.rateLimitWrites,
@@ -345,7 +351,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await app.register(accountsRoutes, { accounts, requireAuth, signupLimit });
   // Mail requests per address: four times what one mailbox may receive (RATE_LIMIT_MAIL per hour).
   const mailLimit = limitRoute(
-    app,
+    counter,
     {
       name: 'mail',
       max: config.rateLimitMail * 4,

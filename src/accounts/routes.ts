@@ -81,6 +81,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Your account',
+        description:
+          'Your profile: username, email (and whether it is verified), full name, role and whether the account is disabled. Needs the profile scope.',
         security: profile,
         response: { 200: ref(UserPublic, 'Your account'), ...problemResponses(401, 403) },
       },
@@ -158,6 +160,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Change your password; every other session ends',
+        description:
+          'Needs `current_password` (limited per session: 429 after too many wrong ones); the new one must meet the signup rules. Every other session ends at once, this one stays, and a notice goes to your address.',
         security: profile,
         body: ChangePasswordBody,
         response: {
@@ -186,6 +190,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['admin'],
         summary: 'List users, newest first',
+        description:
+          'Every account, disabled ones included, a page at a time (`limit`, `cursor`). Needs the admin scope.',
         security: admin,
         querystring: ListUsersQuery,
         response: { 200: Page(ref(UserPublic), 'A page of users'), ...problemResponses(401, 403, 422) },
@@ -204,6 +210,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['admin'],
         summary: 'Read a user',
+        description:
+          'One account by its id; an id that is not a UUID is a 404, like an unknown one. Needs the admin scope.',
         security: admin,
         params: UserIdParams,
         response: { 200: User, ...problemResponses(401, 403, 404) },

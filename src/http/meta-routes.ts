@@ -29,6 +29,7 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['meta'],
         summary: 'Welcome',
+        description: 'Names the service and where its documentation is.',
         response: {
           200: Type.Object({ message: Type.String(), docs: Type.String({ examples: ['/docs'] }) }),
         },
@@ -43,6 +44,7 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['meta'],
         summary: 'Liveness: 200 while the process is up',
+        description: 'Answers without touching the database, so an outage never makes the process look dead.',
         response: { 200: Type.Object({ status: Type.Literal('ok') }, { description: 'The process is up' }) },
       },
     },
@@ -55,6 +57,7 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['meta'],
         summary: 'Readiness: 200 when the database answers, else 503',
+        description: 'For a load balancer: 503 with Retry-After while the database does not answer.',
         response: {
           200: Type.Object({ status: Type.Literal('ok') }, { description: 'The database answers' }),
           ...problemResponses(503),

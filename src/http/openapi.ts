@@ -2,6 +2,7 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { FastifyInstance } from 'fastify';
 import { SCOPE_DESCRIPTIONS } from '../authz/scopes.ts';
+import { limitOf, type RouteLimit } from './rate-limits.ts';
 
 export const SECURITY_SCHEME = 'OAuth2PasswordBearer';
 
@@ -17,6 +18,46 @@ export function operationIdOf(method: string, url: string): string {
   return `${method}${name || 'Root'}`;
 }
 
+type Responses = Record<string, { headers?: Record<string, unknown> }>;
+type Operations = Record<string, Record<string, { responses?: Responses }>>;
+
+const RETRY_AFTER = {
+  description: 'Seconds to wait before trying again',
+  required: true,
+  schema: { type: 'integer', format: 'int32', minimum: 1, maximum: 86_400 },
+  example: 60,
+};
+
+/**
+ * The headers of a limited route's answers. Every answer that got as far as the count (every 2xx and
+ * 429, and the errors found after it) names the policy and what is left of the caller's window; a
+ * request refused before it (a bad body, no token) has nothing counted and carries neither.
+ */
+function documentLimit(responses: Responses, limit: RouteLimit): void {
+  for (const [status, response] of Object.entries(responses)) {
+    if (!/^[24]/.test(status)) continue;
+    const counted = status.startsWith('2') || status === '429';
+    response.headers = {
+      ...response.headers,
+      'RateLimit-Policy': {
+        description: `The limit this route counts against (draft-ietf-httpapi-ratelimit-headers): "${limit.name}", q requests per w seconds`,
+        required: counted,
+        schema: { type: 'string', maxLength: 100 },
+        example: `"${limit.name}";q=${limit.max};w=${limit.windowSeconds}`,
+      },
+      RateLimit: {
+        description: 'What is left of your window: r more requests, t seconds until it starts over',
+        required: counted,
+        schema: { type: 'string', maxLength: 100 },
+        example: `"${limit.name}";r=${status === '429' ? 0 : limit.max - 1};t=${limit.windowSeconds}`,
+      },
+    };
+  }
+}
+
+/** `/posts/:id` → `/posts/{id}`, the OpenAPI spelling of a Fastify path. */
+const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
+
 /**
  * OpenAPI 3.1 from the route schemas, served at /openapi.json, and Swagger UI at /docs from the
  * npm package's own files (no CDN). The password flow's tokenUrl is relative, so the Authorize
@@ -26,6 +67,7 @@ export async function registerOpenApi(
   app: FastifyInstance,
   options: { version: string; clientId: string },
 ): Promise<void> {
+  const limited = new Map<string, RouteLimit>();
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',
@@ -36,8 +78,10 @@ export async function registerOpenApi(
           'A blog API with OAuth2 password login, short-lived JWT access tokens and scopes. ' +
           'Click Authorize, log in with a username (or email) and password, then try any route. ' +
           'Errors are RFC 9457 problem documents, except on /token, which answers RFC 6749 errors.',
+        license: { name: 'MIT', identifier: 'MIT' },
       },
-      servers: [{ url: '/', description: 'this server' }],
+      // The instance serving this document, wherever it runs; a public API, not an internal one.
+      servers: [{ url: '/', description: 'this server', 'x-internal': false } as { url: string }],
       tags: [
         { name: 'auth', description: 'OAuth 2.0 token and revocation endpoints, keys and metadata' },
         { name: 'accounts', description: 'Signup, your own account and your sessions' },
@@ -52,11 +96,33 @@ export async function registerOpenApi(
             type: 'oauth2',
             description:
               'No account yet? Sign up with POST /users first (Try it out). Then log in here with your username ' +
-              '(or email) and password; the first-party client id is filled in and there is no client secret.',
-            flows: { password: { tokenUrl: '/token', scopes: { ...SCOPE_DESCRIPTIONS } } },
+              '(or email) and password; the first-party client id is filled in and there is no client secret. ' +
+              'Access tokens are short-lived JWTs (RFC 9068) issued and checked as RFC8725 (JWT best current ' +
+              'practices) asks; the refresh token that comes with them rotates on every use.',
+            flows: {
+              password: { tokenUrl: '/token', refreshUrl: '/token', scopes: { ...SCOPE_DESCRIPTIONS } },
+            },
           },
         },
       },
+    },
+    // Every 429 and 503 says when to retry; limited routes (the hook limitRoute made) document their
+    // RateLimit headers, read from the route itself so the document cannot forget one.
+    transformObject: (documentObject) => {
+      if (!('openapiObject' in documentObject)) return documentObject.swaggerObject;
+      const document = documentObject.openapiObject as { paths?: Operations };
+      for (const [path, operations] of Object.entries(document.paths ?? {})) {
+        for (const [method, operation] of Object.entries(operations)) {
+          const responses = operation.responses ?? {};
+          for (const status of ['429', '503']) {
+            const response = responses[status];
+            if (response) response.headers = { ...response.headers, 'Retry-After': RETRY_AFTER };
+          }
+          const limit = limited.get(`${method} ${path}`);
+          if (limit) documentLimit(responses, limit);
+        }
+      }
+      return document;
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     // Every operation gets a stable operationId from its method and path, and a route that declares
@@ -64,6 +130,8 @@ export async function registerOpenApi(
     transform: ({ schema, url, route }) => {
       if (!schema) return { schema, url };
       const method = String(Array.isArray(route.method) ? route.method[0] : route.method).toLowerCase();
+      const limit = limitOf(route.preHandler);
+      if (limit) limited.set(`${method} ${openApiPath(url)}`, limit);
       return {
         schema: {
           ...schema,

@@ -1,15 +1,14 @@
-import rateLimit from '@fastify/rate-limit';
-import type { FastifyInstance, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { SharedRedis } from '../shared/redis.ts';
 import { HttpError } from './errors.ts';
 
 /**
- * Per-route limits (API.md "Abuse limits") through @fastify/rate-limit, fixed windows. With Redis the
- * counts are shared by every instance; while Redis is unreachable each instance counts on its own
- * (as the login throttle does) instead of letting everything through. A limited route's answers
- * name their policy in `RateLimit-Policy`; a refusal is a 429 problem document with `Retry-After`
- * and `RateLimit` (draft-ietf-httpapi-ratelimit-headers).
+ * Per-route limits (API.md "Abuse limits"), fixed windows. With Redis the counts are shared by every
+ * instance; while Redis is unreachable each instance counts on its own (as the login throttle does)
+ * instead of letting everything through. A limited route's answers carry `RateLimit-Policy` and
+ * `RateLimit` (draft-ietf-httpapi-ratelimit-headers); a refusal is a 429 problem document with
+ * `Retry-After` too.
  */
 export interface RouteLimit {
   /** The policy's name in the headers: `"signup";q=10;w=3600`. */
@@ -28,7 +27,6 @@ local current = redis.call('INCR', KEYS[1])
 if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { current, redis.call('PTTL', KEYS[1]) }
 `;
-type Callback = (error: Error | null, result?: Counter) => void;
 
 /** Fixed-window counts: in Redis while it answers, in this instance's memory otherwise. */
 export interface WindowCounter {
@@ -67,66 +65,42 @@ export function createWindowCounter(redis: SharedRedis | undefined): WindowCount
   };
 }
 
-/** The store @fastify/rate-limit instantiates, over one WindowCounter. */
-function sharedStore(counter: WindowCounter) {
-  return class SharedStore {
-    incr(key: string, callback: Callback, windowMs: number): void {
-      counter.increment(key, windowMs).then(
-        (result) => callback(null, result),
-        (error: Error) => callback(error),
-      );
-    }
-    /** One store for every limit: each key starts with its policy's name. */
-    child() {
-      return this;
-    }
-  };
+const POLICIES = new WeakMap<object, RouteLimit>();
+
+/** The limit a route enforces, read from its preHandler hooks (the OpenAPI document names it). */
+export function limitOf(preHandler: unknown): RouteLimit | undefined {
+  const hooks = Array.isArray(preHandler) ? preHandler : [preHandler];
+  for (const hook of hooks) {
+    const limit = typeof hook === 'function' ? POLICIES.get(hook) : undefined;
+    if (limit) return limit;
+  }
+  return undefined;
 }
 
-export async function registerRateLimits(app: FastifyInstance, counter: WindowCounter): Promise<void> {
-  await app.register(rateLimit, {
-    global: false,
-    store: sharedStore(counter),
-    // The plugin's x-ratelimit-* headers are replaced by the IETF ones this module sets.
-    addHeaders: {
-      'x-ratelimit-limit': false,
-      'x-ratelimit-remaining': false,
-      'x-ratelimit-reset': false,
-      'retry-after': false,
-    },
-    addHeadersOnExceeding: {
-      'x-ratelimit-limit': false,
-      'x-ratelimit-remaining': false,
-      'x-ratelimit-reset': false,
-    },
-  });
-}
-
-/** A preHandler enforcing `limit` (after the guard, where the key is the caller). */
+/**
+ * A preHandler enforcing `limit` (after the guard, where the key is the caller). Every answer of the
+ * route names its policy and what is left of the caller's window (`RateLimit: "writes";r=59;t=42`),
+ * so a client can slow down before it is refused.
+ */
 export function limitRoute(
-  app: FastifyInstance,
+  counter: WindowCounter,
   limit: RouteLimit,
   onRefused?: (policy: string) => void,
 ): preHandlerAsyncHookHandler {
   const policy = `"${limit.name}";q=${limit.max};w=${limit.windowSeconds}`;
-  const enforce = app.rateLimit({
-    max: limit.max,
-    timeWindow: limit.windowSeconds * 1000,
-    keyGenerator: (request) => `${limit.name}:${limit.key(request)}`,
-    errorResponseBuilder: (_request, context) => {
-      onRefused?.(limit.name);
-      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
-      return new HttpError(429, 'rate_limited', `too many requests; try again in ${seconds} s`, {
-        headers: {
-          'retry-after': String(seconds),
-          'ratelimit-policy': policy,
-          ratelimit: `"${limit.name}";r=0;t=${seconds}`,
-        },
-      });
-    },
-  });
-  return async function limited(request, reply) {
+  const windowMs = limit.windowSeconds * 1000;
+  const limited: preHandlerAsyncHookHandler = async (request, reply) => {
+    const { current, ttl } = await counter.increment(`${limit.name}:${limit.key(request)}`, windowMs);
+    const seconds = Math.max(1, Math.ceil(ttl / 1000));
+    const remaining = Math.max(0, limit.max - current);
     reply.header('ratelimit-policy', policy);
-    await enforce.call(this, request, reply);
+    reply.header('ratelimit', `"${limit.name}";r=${remaining};t=${seconds}`);
+    if (current <= limit.max) return;
+    onRefused?.(limit.name);
+    throw new HttpError(429, 'rate_limited', `too many requests; try again in ${seconds} s`, {
+      headers: { 'retry-after': String(seconds) },
+    });
   };
+  POLICIES.set(limited, limit);
+  return limited;
 }

@@ -7,7 +7,7 @@ import { requestFacts } from '../audit/events.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import { classifyError } from '../http/error-handler.ts';
 import type { SessionsService } from '../sessions/service.ts';
-import { OAuthError, OAuthErrorBody } from '../tokens/oauth-error.ts';
+import { OAuthError } from '../tokens/oauth-error.ts';
 import { DEVICE_COOKIE, DEVICE_TRUST_DAYS } from './devices.ts';
 import type { LoginService } from './service.ts';
 
@@ -58,7 +58,7 @@ const TokenResponse = Type.Object(
 );
 
 function oauthResponse(description: string) {
-  return { description, content: { 'application/json': { schema: OAuthErrorBody } } };
+  return { description, content: { 'application/json': { schema: { $ref: 'OAuthError#' } } } };
 }
 
 /** Any failure on the token endpoint → an RFC 6749 §5.2 error, never a problem document. */

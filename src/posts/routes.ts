@@ -53,6 +53,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['posts'],
         summary: 'List posts, newest first',
+        description:
+          'Anyone may read. Filter by `author` (a username) or search `q` (3 to 200 characters, found anywhere in the title or content, case-insensitive); a page at a time with `limit` and `cursor`.',
         querystring: ListPostsQuery,
         response: { 200: PostsPage, ...problemResponses(422) },
       },
@@ -74,6 +76,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['posts'],
         summary: 'Read a post',
+        description: 'Anyone may read. An id that is not a UUID is a 404, like an unknown one.',
         params: PostIdParams,
         response: { 200: Post, ...problemResponses(404) },
       },
@@ -89,6 +92,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['posts'],
         summary: 'Write a post',
+        description:
+          'You are its author. The title is trimmed (1 to 200 characters), the content 1 to 60000 characters. Limited per user per minute (RATE_LIMIT_WRITES); `Location` names the new post.',
         security: write,
         body: CreatePostBody,
         response: { 201: Created, ...problemResponses(400, 401, 403, 413, 415, 422, 429) },
@@ -108,6 +113,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['posts'],
         summary: 'Replace a post (its author, or an admin)',
+        description:
+          'Both title and content. Someone else’s post is 403 unless you are an admin; a missing one is 404. Limited per user per minute.',
         security: write,
         params: PostIdParams,
         body: CreatePostBody,
@@ -125,6 +132,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['posts'],
         summary: 'Change a post’s title or content (its author, or an admin)',
+        description:
+          'Either field or both; the other stays. Someone else’s post is 403 unless you are an admin; a missing one is 404. Limited per user per minute.',
         security: write,
         params: PostIdParams,
         body: PatchPostBody,
@@ -142,6 +151,8 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['posts'],
         summary: 'Delete a post (its author, or an admin)',
+        description:
+          'Someone else’s post is 403 unless you are an admin; a missing one is 404. Limited per user per minute.',
         security: write,
         params: PostIdParams,
         response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(401, 403, 404, 429) },
@@ -160,6 +171,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Your posts, newest first',
+        description: 'The posts you wrote, a page at a time (`limit`, `cursor`).',
         security: [{ [SECURITY_SCHEME]: [] }],
         querystring: MyPostsQuery,
         response: { 200: PostsPage, ...problemResponses(401, 422) },

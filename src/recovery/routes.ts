@@ -81,6 +81,8 @@ export const recoveryRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Confirm your address with the token from the link',
+        description:
+          'The token from a verification link, once: the address it was sent to becomes verified. An invalid, expired or used token is 400, and changes nothing.',
         body: ConfirmBody,
         response: {
           204: Type.Null({ description: 'The address is verified' }),
@@ -159,6 +161,8 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
       schema: {
         tags: ['pages'],
         summary: 'The page a verification link opens: confirms the address and says so',
+        description:
+          'HTML for a person who clicked the link in a message; the same as POST /email-verifications/confirm. No script, a strict Content-Security-Policy, never cached, no referrer.',
         querystring: PageQuery,
         response: { 200: html('Confirmed'), 400: html('The link is invalid, expired or used') },
       },
@@ -180,6 +184,8 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
       schema: {
         tags: ['pages'],
         summary: 'The page a reset link opens: a form for the new password',
+        description:
+          'HTML for a person who clicked the link in a message. Opening it spends nothing: the token is only used when the form is sent.',
         querystring: PageQuery,
         response: { 200: html('The form'), 400: html('The link is invalid, expired or used') },
       },
@@ -197,6 +203,8 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
       schema: {
         tags: ['pages'],
         summary: 'Where the reset form posts (form-encoded); the same as POST /password-resets/confirm',
+        description:
+          'Answers a page: done, the form again with what is wrong (422), or the link is invalid, expired or used (400).',
         consumes: ['application/x-www-form-urlencoded'],
         body: ResetForm,
         response: {

@@ -40,6 +40,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Your live sessions (logins), newest first',
+        description:
+          'Each login that has not ended or expired: when and from where it started (address, user agent), when it was last used, when it expires, and which one is this one.',
         security: profile,
         response: {
           200: Type.Object(
@@ -63,6 +65,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Log one session out: its refresh and access tokens stop working',
+        description:
+          'One of your sessions by its id, on every instance within a second. Someone else’s session, or one that has ended, is 404.',
         security: profile,
         params: SessionIdParams,
         response: { 204: Type.Null({ description: 'Revoked' }), ...problemResponses(401, 403, 404) },
@@ -86,6 +90,8 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['accounts'],
         summary: 'Log out everywhere: every session ends, this one included',
+        description:
+          'Every refresh token and every access token of your account stops working, on every instance within a second.',
         security: profile,
         response: { 204: Type.Null({ description: 'All sessions revoked' }), ...problemResponses(401, 403) },
       },

@@ -86,6 +86,8 @@ export const metadataRoutes: FastifyPluginAsyncTypebox<{ keys: KeyRing; issuer: 
       schema: {
         tags: ['auth'],
         summary: 'OAuth 2.0 authorization server metadata (RFC 8414)',
+        description:
+          'Where the token and revocation endpoints and the keys are, and what they support: the issuer, grant types, scopes and client authentication methods.',
         response: { 200: Metadata },
       },
     },

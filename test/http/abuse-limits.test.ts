@@ -41,6 +41,7 @@ describeEachEngine('abuse limits', (engine) => {
       const created = await signup(testApp, '203.0.113.1');
       assert.equal(created.statusCode, 201);
       assert.equal(created.headers['ratelimit-policy'], '"signup";q=3;w=3600');
+      assert.match(String(created.headers.ratelimit), new RegExp(`^"signup";r=${2 - i};t=\\d+$`));
     }
     assertLimited(await signup(testApp, '203.0.113.1'), '"signup";q=3;w=3600');
     assertLimited(await signup(testApp, '::ffff:203.0.113.1'), '"signup";q=3;w=3600');

@@ -225,6 +225,16 @@ test('CORS: open to the origins in CORS_ORIGINS only', async (t) => {
   assert.equal(allowed.statusCode, 204);
   assert.equal(allowed.headers['access-control-allow-origin'], 'https://app.example');
   assert.match(String(allowed.headers['access-control-allow-headers']), /authorization/);
+  const read = await testApp.app.inject({
+    method: 'GET',
+    url: '/posts',
+    headers: { origin: 'https://app.example' },
+  });
+  assert.equal(
+    read.headers['access-control-expose-headers'],
+    'location, ratelimit, ratelimit-policy, retry-after, www-authenticate, x-request-id',
+    'a page on an allowed origin can read the limits, the challenge and the request id',
+  );
   const other = await testApp.app.inject({
     method: 'GET',
     url: '/posts',

@@ -85,6 +85,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     flows: {
       password: {
         tokenUrl: '/token',
+        refreshUrl: '/token',
         scopes: {
           profile: 'Read and change your own account',
           'posts:write': 'Create, change and delete your own posts',
@@ -156,7 +157,43 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
   }
   const ids = operations.map((o) => (o.op as { operationId?: string }).operationId);
   assert.equal(new Set(ids).size, ids.length, 'operationIds are unique');
-  assert.deepEqual(doc.servers, [{ url: '/', description: 'this server' }]);
+  assert.deepEqual(doc.servers, [{ url: '/', description: 'this server', 'x-internal': false }]);
+  assert.match(doc.components.securitySchemes.OAuth2PasswordBearer.description, /RFC8725/);
+  // The limited routes (API.md "Abuse limits") name their policy on every answer that was counted; every
+  // 429 and 503 says when to retry.
+  const limited = operations
+    .filter(
+      (o) =>
+        (o.op.responses['429'] as { headers?: object } | undefined)?.headers &&
+        'RateLimit-Policy' in (o.op.responses['429'] as { headers: object }).headers,
+    )
+    .map((o) => o.key)
+    .sort();
+  assert.deepEqual(limited, [
+    'DELETE /posts/{id}',
+    'PATCH /posts/{id}',
+    'POST /email-verifications',
+    'POST /password-resets',
+    'POST /posts',
+    'POST /users',
+    'PUT /posts/{id}',
+  ]);
+  for (const { key, op } of operations) {
+    for (const [status, response] of Object.entries(
+      op.responses as Record<string, { headers?: Record<string, { required?: boolean }> }>,
+    )) {
+      if (status === '429' || status === '503')
+        assert.equal(response.headers?.['Retry-After']?.required, true, `${key} ${status}`);
+      if (limited.includes(key) && (status.startsWith('2') || status === '429')) {
+        assert.equal(response.headers?.RateLimit?.required, true, `${key} ${status} RateLimit`);
+        assert.equal(
+          response.headers?.['RateLimit-Policy']?.required,
+          true,
+          `${key} ${status} RateLimit-Policy`,
+        );
+      }
+    }
+  }
   assert.deepEqual(secured.sort(), protectedRoutes, 'exactly the protected routes declare security');
   for (const { key, op } of operations) {
     if (Array.isArray(op.security) && op.security.length > 0) {

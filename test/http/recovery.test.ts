@@ -184,8 +184,9 @@ describeEachEngine('email and account recovery', (engine) => {
       assert.equal(response.body, fresh.response.body, 'byte for byte');
       assert.equal(response.body, '{"status":"accepted"}');
       assert.equal(response.headers.location, undefined);
-      const { date: _d, 'x-request-id': _r, ...headers } = response.headers;
-      const { date: _d2, 'x-request-id': _r2, ...freshHeaders } = fresh.response.headers;
+      // RateLimit counts this address's requests, whatever the address in the body: not an oracle.
+      const { date: _d, 'x-request-id': _r, ratelimit: _l, ...headers } = response.headers;
+      const { date: _d2, 'x-request-id': _r2, ratelimit: _l2, ...freshHeaders } = fresh.response.headers;
       assert.deepEqual(headers, freshHeaders);
     }
     const warning = await smtp.next(owner.email);
@@ -242,8 +243,9 @@ describeEachEngine('email and account recovery', (engine) => {
       assert.equal(response.statusCode, 202);
       assert.equal(response.body, '{"status":"accepted"}');
     }
-    const { date: _a, 'x-request-id': _b, ...knownHeaders } = known.headers;
-    const { date: _c, 'x-request-id': _d, ...unknownHeaders } = unknown.headers;
+    // RateLimit counts this address's requests, whatever the address in the body: not an oracle.
+    const { date: _a, 'x-request-id': _b, ratelimit: _l, ...knownHeaders } = known.headers;
+    const { date: _c, 'x-request-id': _d, ratelimit: _l2, ...unknownHeaders } = unknown.headers;
     assert.deepEqual(knownHeaders, unknownHeaders);
     const mail = await smtp.next(user.email);
     assert.equal(mail.subject, 'Reset your password');
