@@ -4,7 +4,7 @@ import { buildTestApp, createUser, loginPair } from '../helpers/app.ts';
 import { cspViolations, openPage, SHOTS } from '../helpers/browser.ts';
 import { linkIn, startSmtp } from '../helpers/mail.ts';
 
-test('password reset in a browser: the link from a delivered message opens the form, the new password is set, the old one is gone', async (t) => {
+test('password reset in a browser: the link from a delivered message opens the form, the new password is set, the old one is gone [ASVS V6.4.3]', async (t) => {
   const smtp = await startSmtp(t);
   // APP_URL is where the server listens, so the link in the message opens this server's page.
   const testApp = await buildTestApp(t, { env: { SMTP_URL: smtp.url, APP_URL: 'http://127.0.0.1:0' } });

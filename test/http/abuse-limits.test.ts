@@ -35,7 +35,7 @@ function assertLimited(response: Awaited<ReturnType<TestApp['app']['inject']>>, 
 }
 
 describeEachEngine('abuse limits', (engine) => {
-  test('signup: RATE_LIMIT_SIGNUP per canonical address per hour, then a 429 problem with Retry-After and RateLimit headers', async (t) => {
+  test('signup: RATE_LIMIT_SIGNUP per canonical address per hour, then a 429 problem with Retry-After and RateLimit headers [API4:2023] [API6:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine, env: { RATE_LIMIT_SIGNUP: '3' } });
     for (let i = 0; i < 3; i += 1) {
       const created = await signup(testApp, '203.0.113.1');
@@ -50,7 +50,7 @@ describeEachEngine('abuse limits', (engine) => {
     assert.equal(users.length, 4, 'a refused signup creates nothing');
   });
 
-  test('post writes: RATE_LIMIT_WRITES per user per minute, counted after the guard', async (t) => {
+  test('post writes: RATE_LIMIT_WRITES per user per minute, counted after the guard [API4:2023] [API6:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine, env: { RATE_LIMIT_WRITES: '2' } });
     const a = await signedIn(testApp);
     const b = await signedIn(testApp);
@@ -102,7 +102,7 @@ describe('the password-hash queue', () => {
     assert.equal(queue.running, 0);
   });
 
-  test('a signup flood of 200 from many addresses: beyond the queue 503 at once; GET /users/me keeps answering', async (t) => {
+  test('a signup flood of 200 from many addresses: beyond the queue 503 at once; GET /users/me keeps answering [API4:2023] [API6:2023]', async (t) => {
     const testApp = await buildTestApp(t, { env: { HASH_CONCURRENCY: '1', HASH_QUEUE: '8' } });
     const { token } = await signedIn(testApp);
     const flood = Array.from({ length: 200 }, (_, i) => signup(testApp, `198.18.${i >> 8}.${i & 255}`));

@@ -11,7 +11,7 @@ import {
 } from '../helpers/app.ts';
 
 describeEachEngine('accounts', (engine) => {
-  test('POST /users: 201 with the public user and a Location; no password or hash in the answer', async (t) => {
+  test('POST /users: 201 with the public user and a Location; no password or hash in the answer [ASVS V8.2.3] [API3:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const username = uniqueName('Ada');
     const response = await testApp.app.inject({
@@ -67,7 +67,7 @@ describeEachEngine('accounts', (engine) => {
     }
   });
 
-  test('POST /users: 422 names each bad field, and no account is created', async (t) => {
+  test('POST /users: 422 names each bad field, and no account is created [ASVS V6.2.1]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const cases: Array<[Record<string, unknown>, string[]]> = [
       [{ email: 'a@example.com', password: 'long enough pw' }, ['/username']],
@@ -117,7 +117,7 @@ describeEachEngine('accounts', (engine) => {
     assert.equal(Number(count.n), 0);
   });
 
-  test('POST /users: a password is NFKC-normalised, so its compatibility forms log in too', async (t) => {
+  test('POST /users: a password is NFKC-normalised, so its compatibility forms log in too [ASVS V6.2.8]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     // U+FB01 (the "ﬁ" ligature) normalises to "fi" under NFKC.
     const user = await createUser(testApp, { password: 'ﬁne ﬁne ﬁne' });
@@ -150,7 +150,7 @@ describeEachEngine('accounts', (engine) => {
     assert.equal(response.json().status, 403);
   });
 
-  test('PATCH /users/me: changes the name and email; 409 for a taken email; 422 for other fields', async (t) => {
+  test('PATCH /users/me: changes the name and email; 409 for a taken email; 422 for other fields [ASVS V8.2.3] [API3:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const other = await createUser(testApp);
     const { user, token } = await signedIn(testApp);

@@ -49,7 +49,7 @@ function accountsService(testApp: TestApp) {
 }
 
 describeEachEngine('admin', (engine) => {
-  test('GET /users: newest first, paged, for admins only', async (t) => {
+  test('GET /users: newest first, paged, for admins only [ASVS V8.2.1] [API5:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const admin = await signedIn(testApp, { role: 'admin' });
     const users = [];
@@ -97,7 +97,7 @@ describeEachEngine('admin', (engine) => {
     }
   });
 
-  test('PATCH /users/{id}: role, name and email; 409 for a taken email; 422 for fields an admin cannot set', async (t) => {
+  test('PATCH /users/{id}: role, name and email; 409 for a taken email; 422 for fields an admin cannot set [ASVS V8.2.3] [API3:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const admin = await signedIn(testApp, { role: 'admin' });
     const user = await createUser(testApp);
@@ -129,7 +129,7 @@ describeEachEngine('admin', (engine) => {
     );
   });
 
-  test('disabling a user ends all their sessions at once; they cannot log in; enabling lets them log in again', async (t) => {
+  test('disabling a user ends all their sessions at once; they cannot log in; enabling lets them log in again [ASVS V7.4.2] [ASVS V7.4.5] [ASVS V8.3.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const admin = await signedIn(testApp, { role: 'admin' });
     const user = await createUser(testApp);
@@ -149,7 +149,7 @@ describeEachEngine('admin', (engine) => {
     assert.equal((await refresh(testApp, pair.refresh_token)).statusCode, 400, 'old sessions stay revoked');
   });
 
-  test('a demoted admin’s existing token stops passing admin routes at once (ASVS 8.3.2)', async (t) => {
+  test('a demoted admin’s existing token stops passing admin routes at once (ASVS 8.3.2) [ASVS V8.3.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const boss = await signedIn(testApp, { role: 'admin' });
     const deputy = await signedIn(testApp, { role: 'admin' });
@@ -208,7 +208,7 @@ describeEachEngine('admin', (engine) => {
     assert.equal(await adminCount(testApp), 1);
   });
 
-  test('DELETE /users/{id}: the user, their posts and sessions go; their token stops at once', async (t) => {
+  test('DELETE /users/{id}: the user, their posts and sessions go; their token stops at once [ASVS V7.4.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const admin = await signedIn(testApp, { role: 'admin' });
     const user = await createUser(testApp);
@@ -288,7 +288,7 @@ test('PostgreSQL: admin changes wait for the admin-changes lock (so two cannot b
   assert.equal(finished, true);
 });
 
-test('a role change reaches another instance within one second', async (t) => {
+test('a role change reaches another instance within one second [ASVS V8.3.2]', async (t) => {
   const url = await createStorage(t);
   const clock = createManualClock(new Date());
   const a = await buildTestApp(t, { url, clock });

@@ -482,7 +482,7 @@ describeEachEngine('audit log', (engine) => {
     assert.equal(await count(), beforeRace + 2, 'the winner’s signup and its email_verification_sent');
   });
 
-  test('GET /audit-events is for admins; GET /users/me/security-events shows the caller only their own', async (t) => {
+  test('GET /audit-events is for admins; GET /users/me/security-events shows the caller only their own [ASVS V8.2.2] [API1:2023] [API5:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const alice = await signedIn(testApp);
     const bob = await signedIn(testApp);

@@ -58,7 +58,7 @@ async function assertInvalidToken(testApp: TestApp, token: string, why: string) 
   return response;
 }
 
-test('guard: a genuine token passes, and so does one forged with our key (the forge helper is sound)', async (t) => {
+test('guard: a genuine token passes, and so does one forged with our key (the forge helper is sound) [RFC6750 §2.1] [ASVS V7.2.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const { user, token } = await signedIn(testApp);
   const ok = await testApp.app.inject({
@@ -74,7 +74,7 @@ test('guard: a genuine token passes, and so does one forged with our key (the fo
   assert.equal(me.json().id, user.id);
 });
 
-test('guard: the scheme name is case-insensitive', async (t) => {
+test('guard: the scheme name is case-insensitive [RFC6750 §2.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
   for (const scheme of ['bearer', 'BEARER', 'BeArEr']) {
@@ -87,7 +87,7 @@ test('guard: the scheme name is case-insensitive', async (t) => {
   }
 });
 
-test('guard: no token, or another scheme, is 401 with exactly Bearer realm="inkgate" (RFC 6750 §3.1)', async (t) => {
+test('guard: no token, or another scheme, is 401 with exactly Bearer realm="inkgate" (RFC 6750 §3.1) [RFC6750 §3] [RFC6750 §3.1]', async (t) => {
   const testApp = await buildTestApp(t);
   for (const authorization of [undefined, '', 'Basic YWRhOnB3', 'Token abc', 'Digest username="x"']) {
     const headers = authorization === undefined ? {} : { authorization };
@@ -98,7 +98,7 @@ test('guard: no token, or another scheme, is 401 with exactly Bearer realm="inkg
   }
 });
 
-test('guard: authentication comes before the body: no or a bad token is 401 whatever the body', async (t) => {
+test('guard: authentication comes before the body: no or a bad token is 401 whatever the body [ASVS V8.3.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
   const created = await testApp.app.inject({
@@ -136,7 +136,7 @@ test('guard: authentication comes before the body: no or a bad token is 401 what
   assert.equal(invalid.statusCode, 422);
 });
 
-test('guard: alg none is refused', async (t) => {
+test('guard: alg none is refused [RFC8725 §3.1] [ASVS V9.1.2] [API2:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const valid = await forge(testApp);
   const [, payload] = valid.split('.');
@@ -148,7 +148,7 @@ test('guard: alg none is refused', async (t) => {
   await assertInvalidToken(testApp, `${headerNone}.${payload}.`, 'alg None');
 });
 
-test('guard: a tampered payload or signature is refused', async (t) => {
+test('guard: a tampered payload or signature is refused [RFC8725 §3.3] [ASVS V9.1.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
   const [header, payload, signature] = token.split('.') as [string, string, string];
@@ -163,13 +163,13 @@ test('guard: a tampered payload or signature is refused', async (t) => {
   await assertInvalidToken(testApp, 'not-a-jwt', 'garbage');
 });
 
-test('guard: a token signed with another secret is refused, even with our kid', async (t) => {
+test('guard: a token signed with another secret is refused, even with our kid [RFC8725 §3.3] [ASVS V9.1.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const other = new TextEncoder().encode('another-secret-that-is-at-least-32-bytes');
   await assertInvalidToken(testApp, await forge(testApp, { key: other }), 'foreign key');
 });
 
-test('guard: another HMAC algorithm with our own secret is refused (the algorithm comes from configuration)', async (t) => {
+test('guard: another HMAC algorithm with our own secret is refused (the algorithm comes from configuration) [RFC8725 §3.1] [ASVS V9.1.2]', async (t) => {
   const testApp = await buildTestApp(t);
   // The raw secret, as the database keeps it (the app itself holds it only as an HS256-bound key).
   const stored = await testApp.database.db
@@ -191,7 +191,7 @@ test('guard: another HMAC algorithm with our own secret is refused (the algorith
   );
 });
 
-test('guard: expiry allows 30 s of clock skew and no more', async (t) => {
+test('guard: expiry allows 30 s of clock skew and no more [RFC7519] [RFC9068 §4] [ASVS V9.2.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
   testApp.clock.advance((900 + 29) * 1000);
@@ -202,7 +202,7 @@ test('guard: expiry allows 30 s of clock skew and no more', async (t) => {
   assert.match(String(response.headers['www-authenticate']), /error_description="the token has expired"/);
 });
 
-test('guard: iat or nbf more than 30 s in the future is refused', async (t) => {
+test('guard: iat or nbf more than 30 s in the future is refused [RFC7519] [ASVS V9.2.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const now = Math.floor(testApp.clock.now().getTime() / 1000);
   await assertInvalidToken(
@@ -220,26 +220,26 @@ test('guard: iat or nbf more than 30 s in the future is refused', async (t) => {
   assert.equal(skewed.statusCode, 200, 'within the skew');
 });
 
-test('guard: a wrong issuer or audience is refused', async (t) => {
+test('guard: a wrong issuer or audience is refused [RFC7519] [RFC8725 §3.8] [RFC8725 §3.9] [RFC9068 §4] [ASVS V9.2.3] [ASVS V9.2.4] [ASVS V10.3.1] [ASVS V10.3.3]', async (t) => {
   const testApp = await buildTestApp(t);
   await assertInvalidToken(testApp, await forge(testApp, { claims: { iss: 'https://evil.example' } }), 'iss');
   await assertInvalidToken(testApp, await forge(testApp, { claims: { aud: 'another-api' } }), 'aud');
 });
 
-test('guard: missing exp, iss, aud, sub, iat, jti, sid, scope or role is refused', async (t) => {
+test('guard: missing exp, iss, aud, sub, iat, jti, sid, scope or role is refused [RFC7519] [RFC8725 §3.8] [RFC9068 §4]', async (t) => {
   const testApp = await buildTestApp(t);
   for (const claim of ['exp', 'iss', 'aud', 'sub', 'iat', 'jti', 'sid', 'scope', 'role']) {
     await assertInvalidToken(testApp, await forge(testApp, { omit: [claim] }), `missing ${claim}`);
   }
 });
 
-test('guard: typ other than at+jwt is refused (RFC 9068 §4)', async (t) => {
+test('guard: typ other than at+jwt is refused (RFC 9068 §4) [RFC8725 §3.11] [RFC8725 §3.12] [RFC9068 §2.1] [RFC9068 §4] [ASVS V9.2.2]', async (t) => {
   const testApp = await buildTestApp(t);
   await assertInvalidToken(testApp, await forge(testApp, { header: { typ: 'JWT' } }), 'typ JWT');
   await assertInvalidToken(testApp, await forge(testApp, { header: { typ: undefined } }), 'no typ');
 });
 
-test('guard: jku, x5u and jwk headers and unknown kids are refused (RFC 8725 §3.10)', async (t) => {
+test('guard: jku, x5u and jwk headers and unknown kids are refused (RFC 8725 §3.10) [RFC8725 §3.10] [ASVS V9.1.3] [API7:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   await assertInvalidToken(
     testApp,
@@ -264,7 +264,7 @@ test('guard: jku, x5u and jwk headers and unknown kids are refused (RFC 8725 §3
   await assertInvalidToken(testApp, await forge(testApp, { header: { kid: undefined } }), 'no kid');
 });
 
-test('guard: 403 insufficient_scope names the scope the route needs', async (t) => {
+test('guard: 403 insufficient_scope names the scope the route needs [RFC6750 §3] [RFC6750 §3.1] [ASVS V8.2.1] [ASVS V10.3.2] [API5:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp, { scope: 'profile' });
   const response = await testApp.app.inject({
@@ -281,7 +281,7 @@ test('guard: 403 insufficient_scope names the scope the route needs', async (t) 
   assert.equal(response.json().detail, 'this request needs the scope: posts:write');
 });
 
-test('every answer to a request that carried a bearer token is Cache-Control: no-store, even a 401 or a public route', async (t) => {
+test('every answer to a request that carried a bearer token is Cache-Control: no-store, even a 401 or a public route [API8:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
   const { token: adminToken } = await signedIn(testApp, { role: 'admin' });
@@ -308,7 +308,7 @@ test('every answer to a request that carried a bearer token is Cache-Control: no
   );
 });
 
-test('verified-token cache: a token once accepted is refused at its exp, when its session is revoked, and when altered', async (t) => {
+test('verified-token cache: a token once accepted is refused at its exp, when its session is revoked, and when altered [ASVS V7.4.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
   const me = (credential: string) =>
@@ -340,7 +340,7 @@ test('verified-token cache: a token once accepted is refused at its exp, when it
   assert.match(String(expired.headers['www-authenticate']), /the token has expired/);
 });
 
-test('verified-token cache: a cached token of a revoked session is refused at once', async (t) => {
+test('verified-token cache: a cached token of a revoked session is refused at once [ASVS V7.4.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
   const me = () => testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });

@@ -61,7 +61,7 @@ test('a JSON body that is not valid UTF-8 is 400 (RFC 8259 §8.1) and stores not
   assert.equal(count.length, 1, 'only the valid one was stored');
 });
 
-test('errors Fastify raises itself are problem documents with the security headers and x-request-id', async (t) => {
+test('errors Fastify raises itself are problem documents with the security headers and x-request-id [RFC9457]', async (t) => {
   const testApp = await buildTestApp(t);
   const long = 'x'.repeat(201);
   const tooLong = await testApp.app.inject({ method: 'GET', url: `/posts/${long}` });
@@ -109,7 +109,7 @@ test('while the server closes, a new request is 503, a problem document with Ret
   assert.equal(body.detail, 'the server is shutting down; try again');
 });
 
-test('a body over 64 KiB is 413', async (t) => {
+test('a body over 64 KiB is 413 [API4:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const response = await testApp.app.inject({
     method: 'POST',
@@ -142,7 +142,7 @@ test('a Content-Type other than JSON is 415 on JSON routes, form bodies included
   }
 });
 
-test('unknown routes and methods are 404 problem documents', async (t) => {
+test('unknown routes and methods are 404 problem documents [RFC9457]', async (t) => {
   const testApp = await buildTestApp(t);
   for (const [method, url] of [
     ['GET', '/nope'],
@@ -162,7 +162,7 @@ test('unknown routes and methods are 404 problem documents', async (t) => {
   }
 });
 
-test('an unexpected error is a 500 problem without internals, logged with its cause', async (t) => {
+test('an unexpected error is a 500 problem without internals, logged with its cause [RFC9457]', async (t) => {
   const { logger, lines } = captureLogs();
   const testApp = await buildTestApp(t, { logger });
   // Break the database underneath the app: a query on a dropped table fails in a way no handler expects.
@@ -179,7 +179,7 @@ test('an unexpected error is a 500 problem without internals, logged with its ca
   assert.ok(lines.some((line) => /"level":50/.test(line) && /no such table: posts/.test(line)));
 });
 
-test('security headers are on every answer, errors included', async (t) => {
+test('security headers are on every answer, errors included [API8:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   for (const url of ['/', '/nope', '/users/me', '/posts?limit=0']) {
     const response = await testApp.app.inject({ method: 'GET', url });
@@ -192,7 +192,7 @@ test('security headers are on every answer, errors included', async (t) => {
   }
 });
 
-test('CORS: closed by default', async (t) => {
+test('CORS: closed by default [API8:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const response = await testApp.app.inject({
     method: 'GET',

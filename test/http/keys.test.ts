@@ -30,7 +30,7 @@ async function me(testApp: TestApp, token: string) {
 }
 
 for (const alg of ASYMMETRIC) {
-  test(`${alg}: a token verifies elsewhere with the JWKS fetched from the running server (jose createRemoteJWKSet)`, async (t) => {
+  test(`${alg}: a token verifies elsewhere with the JWKS fetched from the running server (jose createRemoteJWKSet) [RFC8725 §3.2] [RFC7638]`, async (t) => {
     const testApp = await buildTestApp(t, { env: { JWT_ALG: alg } });
     const { token } = await signedIn(testApp);
     const header = decodeProtectedHeader(token);
@@ -72,7 +72,7 @@ test('HS256: the JWKS is empty (a shared secret is never published)', async (t) 
   assert.equal(response.headers['cache-control'], 'public, max-age=300');
 });
 
-test('JWT_PRIVATE_KEY: a PEM key from configuration signs, and its kid is its thumbprint', async (t) => {
+test('JWT_PRIVATE_KEY: a PEM key from configuration signs, and its kid is its thumbprint [RFC7638]', async (t) => {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const pem = privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
   const testApp = await buildTestApp(t, { env: { JWT_ALG: 'ES256', JWT_PRIVATE_KEY: pem } });
@@ -82,7 +82,7 @@ test('JWT_PRIVATE_KEY: a PEM key from configuration signs, and its kid is its th
   assert.deepEqual(stored, [], 'no key was generated or stored');
 });
 
-test('GET /.well-known/oauth-authorization-server: RFC 8414 metadata', async (t) => {
+test('GET /.well-known/oauth-authorization-server: RFC 8414 metadata [RFC8414]', async (t) => {
   const testApp = await buildTestApp(t);
   const response = await testApp.app.inject({
     method: 'GET',
@@ -286,7 +286,7 @@ function sign(claims: JWTPayload, kid: string, key: import('node:crypto').KeyObj
 }
 
 for (const [name, make] of attacks) {
-  test(`RFC 8725 (RS256): ${name} is 401 invalid_token`, async (t) => {
+  test(`RFC 8725 (RS256): ${name} is 401 invalid_token [RFC8725 §3.1] [RFC8725 §3.10] [RFC6750 §3.1] [ASVS V9.1.2] [ASVS V9.1.3] [RFC9068 §4]`, async (t) => {
     const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const attacker = generateKeyPairSync('rsa', { modulusLength: 2048 });
     const testApp = await buildTestApp(t, {

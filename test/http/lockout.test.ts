@@ -48,7 +48,7 @@ async function tenAddressAttack(testApp: TestApp, user: TestUser) {
 }
 
 describeEachEngine('No lockout of the owner', (engine) => {
-  test('after the ten-address attack the owner logs in from a remembered address; a stranger’s new address gets 429', async (t) => {
+  test('after the ten-address attack the owner logs in from a remembered address; a stranger’s new address gets 429 [ASVS V6.1.1] [ASVS V6.3.1] [API2:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const bob = await createUser(testApp);
     assert.equal((await loginFrom(testApp, '192.0.2.7', bob.username, bob.password)).statusCode, 200);
@@ -70,7 +70,7 @@ describeEachEngine('No lockout of the owner', (engine) => {
     assert.equal((await changePassword(testApp, token, bob.password, '203.0.113.99')).statusCode, 204);
   });
 
-  test('the signed device cookie lets the owner in from a new address; it is HttpOnly, Secure, SameSite=Strict, Path=/token', async (t) => {
+  test('the signed device cookie lets the owner in from a new address; it is HttpOnly, Secure, SameSite=Strict, Path=/token [ASVS V6.1.1] [ASVS V6.3.1]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const bob = await createUser(testApp);
     const first = await loginFrom(testApp, '192.0.2.8', bob.username, bob.password);
@@ -132,7 +132,7 @@ describeEachEngine('No lockout of the owner', (engine) => {
   });
 });
 
-test('password changes are limited per session: 5 wrong current passwords, then 429 with Retry-After', async (t) => {
+test('password changes are limited per session: 5 wrong current passwords, then 429 with Retry-After [ASVS V6.2.3] [ASVS V6.3.1]', async (t) => {
   const testApp = await buildTestApp(t);
   const bob = await createUser(testApp);
   const token = (await loginFrom(testApp, '192.0.2.11', bob.username, bob.password)).json().access_token;

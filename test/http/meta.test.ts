@@ -52,7 +52,7 @@ test('METRICS=off removes /metrics', async (t) => {
   assert.equal((await testApp.app.inject({ method: 'GET', url: '/metrics' })).statusCode, 404);
 });
 
-test('GET /docs: Swagger UI from the package’s own files, under a policy that allows nothing from elsewhere', async (t) => {
+test('GET /docs: Swagger UI from the package’s own files, under a policy that allows nothing from elsewhere [API8:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const page = await testApp.app.inject({ method: 'GET', url: '/docs/' });
   assert.equal(page.statusCode, 200);
@@ -69,7 +69,7 @@ test('GET /docs: Swagger UI from the package’s own files, under a policy that 
   assert.ok([200, 302].includes(redirect.statusCode));
 });
 
-test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the password flow', async (t) => {
+test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the password flow [API9:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const response = await testApp.app.inject({ method: 'GET', url: '/openapi.json' });
   assert.equal(response.statusCode, 200);
@@ -219,7 +219,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
   assert.doesNotMatch(response.body, /password_hash/);
 });
 
-test('OpenAPI: every request string, array and integer is bounded (OWASP API4:2023, bounded inputs)', async (t) => {
+test('OpenAPI: every request string, array and integer is bounded (OWASP API4:2023, bounded inputs) [API4:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const doc = (await testApp.app.inject({ method: 'GET', url: '/openapi.json' })).json();
   const unbounded: string[] = [];

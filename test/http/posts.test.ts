@@ -48,7 +48,7 @@ describeEachEngine('posts', (engine) => {
     assert.deepEqual(read.json(), post);
   });
 
-  test('POST /posts: 401 without a token, 403 without posts:write', async (t) => {
+  test('POST /posts: 401 without a token, 403 without posts:write [ASVS V8.2.1] [API5:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const anonymous = await testApp.app.inject({
       method: 'POST',
@@ -67,7 +67,7 @@ describeEachEngine('posts', (engine) => {
     assert.equal(narrow.statusCode, 403);
   });
 
-  test('POST /posts: 422 per bad field, and nothing is stored', async (t) => {
+  test('POST /posts: 422 per bad field, and nothing is stored [RFC9457]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const { token } = await signedIn(testApp);
     const cases: Array<[unknown, string[]]> = [
@@ -190,7 +190,7 @@ describeEachEngine('posts', (engine) => {
     assert.equal(after.json().title, 'Replaced', 'a refused change changes nothing');
   });
 
-  test("someone else's post: 403 for another writer, allowed for an admin; 404 for a missing one", async (t) => {
+  test("someone else's post: 403 for another writer, allowed for an admin; 404 for a missing one [ASVS V8.2.2] [ASVS V8.3.1] [API1:2023]", async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const author = await signedIn(testApp);
     const other = await signedIn(testApp);

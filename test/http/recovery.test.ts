@@ -95,7 +95,7 @@ const isInvalidLink = (response: {
 };
 
 describeEachEngine('email and account recovery', (engine) => {
-  test('signup sends a verification link (text and HTML, APP_URL + page + token); confirming verifies the address, once', async (t) => {
+  test('signup sends a verification link (text and HTML, APP_URL + page + token); confirming verifies the address, once [ASVS V6.4.1]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const { response, user } = await signup(testApp);
     assert.equal(response.statusCode, 201);
@@ -136,7 +136,7 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.equal(verified[0]?.user_id, user.id);
   });
 
-  test('POST /email-verifications: a fresh link voids the older one; expired links fail by the clock; none once verified', async (t) => {
+  test('POST /email-verifications: a fresh link voids the older one; expired links fail by the clock; none once verified [ASVS V6.4.1]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const { user } = await signup(testApp);
     const first = linkIn(await smtp.next(user.email)).token;
@@ -166,7 +166,7 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.equal((await testApp.app.inject({ method: 'POST', url: '/email-verifications' })).statusCode, 401);
   });
 
-  test('EMAIL_VERIFICATION=required: signup answers alike for a taken email, the owner is told; tokens carry only profile until verified', async (t) => {
+  test('EMAIL_VERIFICATION=required: signup answers alike for a taken email, the owner is told; tokens carry only profile until verified [ASVS V6.3.8]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine, { EMAIL_VERIFICATION: 'required' });
     const fresh = await signup(testApp);
     assert.equal(fresh.response.statusCode, 202);
@@ -231,7 +231,7 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.equal(written.statusCode, 201);
   });
 
-  test('password reset: the same answer for any address; the link sets the password once, ends every session and sends a notice', async (t) => {
+  test('password reset: the same answer for any address; the link sets the password once, ends every session and sends a notice [ASVS V6.4.3] [ASVS V6.3.8] [ASVS V7.4.3]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const user = await createUser(testApp);
     await smtp.next(user.email); // the signup's verification
@@ -306,7 +306,7 @@ describeEachEngine('email and account recovery', (engine) => {
     }
   });
 
-  test('a reset link dies with its clock, with a newer link, and with a password change', async (t) => {
+  test('a reset link dies with its clock, with a newer link, and with a password change [ASVS V6.4.1]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const user = await createUser(testApp);
     await smtp.next(user.email);
@@ -338,7 +338,7 @@ describeEachEngine('email and account recovery', (engine) => {
     isInvalidLink(await confirm(newer));
   });
 
-  test('PATCH /users/me email: needs the current password; the new address is unverified and verified by mail, the old one is told', async (t) => {
+  test('PATCH /users/me email: needs the current password; the new address is unverified and verified by mail, the old one is told [ASVS V7.5.1]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const { user } = await signup(testApp);
     const signupLink = linkIn(await smtp.next(user.email)).token;
@@ -385,7 +385,7 @@ describeEachEngine('email and account recovery', (engine) => {
     );
   });
 
-  test('DELETE /users/me: the password, then the account with its posts and sessions, and a notice; never the last admin', async (t) => {
+  test('DELETE /users/me: the password, then the account with its posts and sessions, and a notice; never the last admin [ASVS V7.4.2] [ASVS V7.5.1]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const user = await createUser(testApp);
     await smtp.next(user.email);
@@ -485,7 +485,7 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.equal(smtp.received.length, 0, 'no message twice');
   });
 
-  test('RATE_LIMIT_MAIL: beyond the per-mailbox limit the answer stays 202 and nothing is sent; beyond the per-address limit, 429', async (t) => {
+  test('RATE_LIMIT_MAIL: beyond the per-mailbox limit the answer stays 202 and nothing is sent; beyond the per-address limit, 429 [API6:2023]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine, { RATE_LIMIT_MAIL: '2' });
     const user = await createUser(testApp);
     await smtp.next(user.email);
@@ -506,7 +506,7 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.match(String(limited.headers.ratelimit), /^"mail";r=0;t=\d+$/);
   });
 
-  test('the pages: verify-email confirms and says so, reset-password shows a form; strict CSP, no referrer, no store', async (t) => {
+  test('the pages: verify-email confirms and says so, reset-password shows a form; strict CSP, no referrer, no store [ASVS V6.2.6]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const { user } = await signup(testApp);
     const { token } = linkIn(await smtp.next(user.email));
@@ -530,6 +530,12 @@ describeEachEngine('email and account recovery', (engine) => {
     const form = await testApp.app.inject({ method: 'GET', url: `/account/reset-password?token=${reset}` });
     assert.equal(form.statusCode, 200);
     assert.match(form.body, /<form method="post" action="\/account\/reset-password">/);
+    // Masked fields a password manager fills in (ASVS V6.2.6), and no script that could stop it.
+    assert.match(
+      form.body,
+      /<input id="new_password" name="new_password" type="password" autocomplete="new-password"/,
+    );
+    assert.doesNotMatch(form.body, /<script/);
     assert.equal(form.headers['referrer-policy'], 'no-referrer');
     assert.equal(
       (await testApp.app.inject({ method: 'GET', url: '/account/reset-password?token=nope' })).statusCode,

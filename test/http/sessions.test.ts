@@ -39,13 +39,14 @@ async function refreshTokenRows(testApp: TestApp, sessionId: string) {
 }
 
 describeEachEngine('sessions', (engine) => {
-  test('login: a session with a refresh token stored only as its SHA-256; the access token carries its sid', async (t) => {
+  test('login: a session with a refresh token stored only as its SHA-256; the access token carries its sid [ASVS V7.2.2] [ASVS V7.2.3] [ASVS V7.2.4] [RFC9700 §4.14]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const pair = await loginPair(testApp, user, { 'user-agent': 'curl/8.5' });
     const sid = decodeJwt(pair.access_token).sid as string;
     const rows = await refreshTokenRows(testApp, sid);
     assert.equal(rows.length, 1);
+    assert.match(pair.refresh_token, /^[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
     assert.notEqual(rows[0]!.token_hash, pair.refresh_token);
     assert.equal(
       rows[0]!.token_hash,
@@ -71,7 +72,7 @@ describeEachEngine('sessions', (engine) => {
     });
   });
 
-  test('refresh: rotates; the new pair works and the session is touched', async (t) => {
+  test('refresh: rotates; the new pair works and the session is touched [RFC6749 §6] [ASVS V7.2.4] [RFC9700 §4.14]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const first = await loginPair(testApp, user);
@@ -96,7 +97,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal(third.statusCode, 200, 'the successor is good once too');
   });
 
-  test('refresh: a spent token presented again after 10 s revokes the whole session and is logged', async (t) => {
+  test('refresh: a spent token presented again after 10 s revokes the whole session and is logged [RFC9700 §4.14] [ASVS V10.4.5] [API2:2023]', async (t) => {
     const { logger, lines } = captureLogs();
     const testApp = await buildTestApp(t, { engine, logger });
     const user = await createUser(testApp);
@@ -155,7 +156,7 @@ describeEachEngine('sessions', (engine) => {
     );
   });
 
-  test('refresh: once the successor has been used, the parent coming back within 10 s is reuse and ends the session', async (t) => {
+  test('refresh: once the successor has been used, the parent coming back within 10 s is reuse and ends the session [RFC9700 §4.14] [ASVS V10.4.5]', async (t) => {
     const { logger, lines } = captureLogs('warn');
     const testApp = await buildTestApp(t, { engine, logger });
     const user = await createUser(testApp);
@@ -211,7 +212,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal(rows.length, 2, 'exactly one successor stored');
   });
 
-  test('refresh: scope may narrow, never widen; an unknown scope is invalid_scope', async (t) => {
+  test('refresh: scope may narrow, never widen; an unknown scope is invalid_scope [RFC6749 §6] [RFC6749 §5.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const first = await loginPair(testApp, user);
@@ -230,7 +231,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal(again.json().scope, 'profile posts:write');
   });
 
-  test('refresh: malformed or unknown tokens are invalid_grant or invalid_request, never a 500', async (t) => {
+  test('refresh: malformed or unknown tokens are invalid_grant or invalid_request, never a 500 [RFC6749 §5.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     for (const token of ['nope', 'x'.repeat(200), "' or 1=1 --", 'ünïcödé']) {
       const response = await refresh(testApp, token);
@@ -246,7 +247,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal(missing.json().error, 'invalid_request');
   });
 
-  test('expiry by the clock: access tokens after their TTL, sessions after 14 idle days or 30 days in all', async (t) => {
+  test('expiry by the clock: access tokens after their TTL, sessions after 14 idle days or 30 days in all [ASVS V7.3.1] [ASVS V7.3.2] [RFC9700 §4.14]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     let pair = await loginPair(testApp, user);
@@ -277,7 +278,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal((await refresh(testApp, fresh.json().refresh_token)).statusCode, 400, '14 idle days');
   });
 
-  test('POST /token/revoke: either token ends the session; unknown tokens answer 200 too', async (t) => {
+  test('POST /token/revoke: either token ends the session; unknown tokens answer 200 too [RFC7009 §2.1] [RFC7009 §2.2] [ASVS V7.4.1]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
 
@@ -317,7 +318,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal(missing.json().error, 'invalid_request');
   });
 
-  test('sessions: list marks the current one; DELETE one ends only it; 404 for a session that is not yours', async (t) => {
+  test('sessions: list marks the current one; DELETE one ends only it; 404 for a session that is not yours [ASVS V7.5.2] [ASVS V7.4.1] [ASVS V8.2.2] [API1:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const other = await createUser(testApp);
@@ -382,7 +383,7 @@ describeEachEngine('sessions', (engine) => {
     assert.equal(after.data.length, 1);
   });
 
-  test('DELETE /users/me/sessions: logs out everywhere, this session included', async (t) => {
+  test('DELETE /users/me/sessions: logs out everywhere, this session included [ASVS V7.4.1] [ASVS V7.5.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const a = await loginPair(testApp, user);
@@ -399,7 +400,7 @@ describeEachEngine('sessions', (engine) => {
     }
   });
 
-  test('POST /users/me/password: 204, other sessions end, this one goes on, the new password logs in', async (t) => {
+  test('POST /users/me/password: 204, other sessions end, this one goes on, the new password logs in [ASVS V6.2.2] [ASVS V6.2.3] [ASVS V7.4.3]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const here = await loginPair(testApp, user);
@@ -440,7 +441,7 @@ describeEachEngine('sessions', (engine) => {
     await loginPair(testApp, { ...user, password: 'a brand new passphrase' });
   });
 
-  test('POST /users/me/password: wrong current passwords are throttled like logins (429)', async (t) => {
+  test('POST /users/me/password: wrong current passwords are throttled like logins (429) [ASVS V6.2.3]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const { access_token } = await loginPair(testApp, user);
@@ -459,7 +460,7 @@ describeEachEngine('sessions', (engine) => {
   });
 });
 
-test('revocation reaches another instance within one second (its cache is never trusted longer)', async (t) => {
+test('revocation reaches another instance within one second (its cache is never trusted longer) [ASVS V7.2.1] [ASVS V7.4.1] [ASVS V10.3.5]', async (t) => {
   const url = await createStorage(t);
   const clock = createManualClock(new Date());
   const a = await buildTestApp(t, { url, clock });

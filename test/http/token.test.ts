@@ -28,7 +28,7 @@ function assertOAuthError(
 }
 
 describeEachEngine('POST /token', (engine) => {
-  test('password grant: 200 with a bearer access token shaped as API.md says, not cacheable', async (t) => {
+  test('password grant: 200 with a bearer access token shaped as API.md says, not cacheable [RFC6749 §4.3] [RFC6749 §5.1] [RFC9068 §2.1] [RFC9068 §2.2] [RFC7519]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const response = await login(testApp, user);
@@ -67,7 +67,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.match(String(claims.sid), /^[0-9a-f-]{36}$/);
   });
 
-  test('password grant: the email works as the username, in any case; grant_type may be left out', async (t) => {
+  test('password grant: the email works as the username, in any case; grant_type may be left out [RFC6749 §4.3]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const byEmail = await postToken(testApp, {
@@ -94,7 +94,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(withClientId.statusCode, 200, 'client_id is accepted and ignored');
   });
 
-  test('password grant: ACCESS_TOKEN_TTL sets expires_in and exp', async (t) => {
+  test('password grant: ACCESS_TOKEN_TTL sets expires_in and exp [RFC6749 §5.1] [ASVS V10.3.5]', async (t) => {
     const testApp = await buildTestApp(t, { engine, env: { ACCESS_TOKEN_TTL: '5m' } });
     const user = await createUser(testApp);
     const body = (await login(testApp, user)).json();
@@ -103,7 +103,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(claims.exp! - claims.iat!, 300);
   });
 
-  test('scope: narrowing is granted, an empty scope means all, more than the role allows is invalid_scope', async (t) => {
+  test('scope: narrowing is granted, an empty scope means all, more than the role allows is invalid_scope [RFC6749 §5.1] [RFC6749 §5.2] [ASVS V10.3.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const admin = await createUser(testApp, { role: 'admin' });
@@ -125,7 +125,7 @@ describeEachEngine('POST /token', (engine) => {
     assertOAuthError(unknown, 400, 'invalid_scope');
   });
 
-  test('a wrong password, an unknown user and a disabled account get the same answer', async (t) => {
+  test('a wrong password, an unknown user and a disabled account get the same answer [RFC6749 §4.3] [ASVS V6.3.8] [API2:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const disabled = await createUser(testApp);
@@ -146,7 +146,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(bodies[0]!.error_description, 'invalid username or password');
   });
 
-  test('malformed requests: invalid_request or unsupported_grant_type, 400, never a 500', async (t) => {
+  test('malformed requests: invalid_request or unsupported_grant_type, 400, never a 500 [RFC6749 §5.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     assertOAuthError(await postToken(testApp, ''), 400, 'invalid_request');
@@ -191,7 +191,7 @@ describeEachEngine('POST /token', (engine) => {
     assertOAuthError(big, 413, 'invalid_request');
   });
 
-  test('refresh grant: anything that is not a live refresh token of ours is invalid_grant, an access token and 10,000 characters included', async (t) => {
+  test('refresh grant: anything that is not a live refresh token of ours is invalid_grant, an access token and 10,000 characters included [RFC6749 §5.2] [RFC8725 §3.12] [ASVS V9.2.2]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const access = (await login(testApp, user)).json().access_token as string;
@@ -204,7 +204,7 @@ describeEachEngine('POST /token', (engine) => {
     }
   });
 
-  test('throttling: after 5 failures for one account from one address, 429 with Retry-After, even for the right password', async (t) => {
+  test('throttling: after 5 failures for one account from one address, 429 with Retry-After, even for the right password [ASVS V6.3.1] [API2:2023]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     for (let i = 0; i < 5; i += 1) {

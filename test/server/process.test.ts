@@ -212,7 +212,7 @@ test('an unreachable PostgreSQL and a bad ADMIN_PASSWORD each stop the start wit
   }
 });
 
-test('ADMIN_* create the first admin at start, and a .env file in the working folder is read', async (t) => {
+test('ADMIN_* create the first admin at start, and a .env file in the working folder is read [ASVS V6.3.2]', async (t) => {
   const dir = tempDir(t);
   writeFileSync(
     join(dir, '.env'),
@@ -297,7 +297,7 @@ test('inkgate create-user: the flags follow signup’s rules; a wrong command li
   assert.match(top.stdout, /^usage: inkgate <command>/);
 });
 
-test('inkgate create-user asks for the password on a terminal without echoing it, and Enter ends it', async (t) => {
+test('inkgate create-user asks for the password on a terminal without echoing it, and Enter ends it [ASVS V6.2.6]', async (t) => {
   const dir = tempDir(t);
   const child = spawn(
     'script',

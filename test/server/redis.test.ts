@@ -55,7 +55,7 @@ describe('with Redis', { skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_
     assert.ok(elapsed <= 100, `b refused the token after ${elapsed.toFixed(1)} ms`);
   });
 
-  test('a demotion on one instance reaches another within 100 ms', async (t) => {
+  test('a demotion on one instance reaches another within 100 ms [ASVS V8.3.2]', async (t) => {
     const { a, b } = await twoInstances(t);
     const boss = await signedIn(a, { role: 'admin' });
     const deputy = await signedIn(a, { role: 'admin' });

@@ -9,7 +9,7 @@ const CONTENT = 'a'.repeat(59_000);
 const QUERIES = ['a'.repeat(200), `${'a'.repeat(199)}b`, 'aaa', `b${'a'.repeat(150)}`, 'a'.repeat(57)];
 
 describeEachEngine('search under attack', (engine) => {
-  test(`${POSTS} posts of 59 KB: every search answers in bounded time and /healthz within 100 ms meanwhile`, async (t) => {
+  test(`${POSTS} posts of 59 KB: every search answers in bounded time and /healthz within 100 ms meanwhile [API4:2023]`, async (t) => {
     const url = engine === 'sqlite' ? await createStorage(t) : undefined;
     const testApp = await buildTestApp(t, { engine, ...(url && { url }) });
     const { token } = await signedIn(testApp);

@@ -17,7 +17,7 @@ function watch(socket: Socket): Promise<{ seconds: number; received: string }> {
   });
 }
 
-test('a body trickled byte by byte is cut within REQUEST_TIMEOUT, answered 408, and logged in one line without a stack', async (t) => {
+test('a body trickled byte by byte is cut within REQUEST_TIMEOUT, answered 408, and logged in one line without a stack [API4:2023]', async (t) => {
   const { logger, lines } = captureLogs();
   const testApp = await buildTestApp(t, { env: { REQUEST_TIMEOUT: '2' }, logger });
   await testApp.app.listen({ port: 0, host: '127.0.0.1' });

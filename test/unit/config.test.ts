@@ -77,7 +77,7 @@ test('config: each bad variable is one line naming it, what is wrong and a good 
 
 const KEK = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
 
-test('config: production refuses to start without ISSUER, JWT_SECRET or KEY_ENCRYPTION_KEY', () => {
+test('config: production refuses to start without ISSUER, JWT_SECRET or KEY_ENCRYPTION_KEY [RFC8725 §3.5] [RFC8725 §3.8] [API8:2023]', () => {
   const problems = problemsOf({ NODE_ENV: 'production' });
   assert.equal(problems.length, 3);
   assert.match(problems[0]!, /^ISSUER: is required when NODE_ENV=production/);
@@ -127,7 +127,7 @@ test('config: REQUEST_TIMEOUT and METRICS_TOKEN', () => {
   assert.equal(loadConfig({ ...production, METRICS_TOKEN: 'm'.repeat(16) }).metrics, true);
 });
 
-test('config: CLIENT_ID names the first-party client', () => {
+test('config: CLIENT_ID names the first-party client [RFC9068 §2.2] [RFC9700 §2.4] [ASVS V10.4.4]', () => {
   assert.equal(loadConfig({}).clientId, 'inkgate');
   assert.equal(loadConfig({ CLIENT_ID: 'blog-web' }).clientId, 'blog-web');
   assert.match(problemsOf({ CLIENT_ID: 'has space' })[0]!, /^CLIENT_ID: /);
@@ -186,12 +186,12 @@ test('config: mail and account recovery settings', () => {
   assert.equal(loadConfig({ ...production, EMAIL_VERIFICATION: 'optional' }).smtpUrl, undefined);
 });
 
-test('config: JWT_SECRET counts UTF-8 bytes', () => {
+test('config: JWT_SECRET counts UTF-8 bytes [RFC8725 §3.5]', () => {
   assert.equal(loadConfig({ JWT_SECRET: 'é'.repeat(16) }).jwtSecret, 'é'.repeat(16));
   assert.match(problemsOf({ JWT_SECRET: 'x'.repeat(31) })[0]!, /at least 32 bytes/);
 });
 
-test('config: the ADMIN_* variables go together', () => {
+test('config: the ADMIN_* variables go together [ASVS V6.3.2]', () => {
   const admin = loadConfig({
     ADMIN_USERNAME: 'root',
     ADMIN_EMAIL: 'root@example.com',
@@ -210,7 +210,7 @@ test('config: the ADMIN_* variables go together', () => {
   );
 });
 
-test('config: ADMIN_* follow signup’s rules, one line each (ADMIN_PASSWORD=admin is refused, not a crash)', () => {
+test('config: ADMIN_* follow signup’s rules, one line each (ADMIN_PASSWORD=admin is refused, not a crash) [ASVS V6.3.2]', () => {
   const ok = {
     ADMIN_USERNAME: 'root',
     ADMIN_EMAIL: 'root@example.com',
@@ -238,7 +238,7 @@ test('config: TRUST_PROXY takes addresses and ranges', () => {
   assert.match(problemsOf({ TRUST_PROXY: 'everyone' })[0]!, /^TRUST_PROXY/);
 });
 
-test('config: sessions last at most 30 days; the idle limit is whole days', () => {
+test('config: sessions last at most 30 days; the idle limit is whole days [ASVS V7.3.2]', () => {
   assert.equal(
     loadConfig({ REFRESH_TOKEN_TTL: '7d', SESSION_IDLE_DAYS: '3' }).refreshTokenTtlSeconds,
     7 * 86400,
@@ -263,7 +263,7 @@ test('config: sessions last at most 30 days; the idle limit is whole days', () =
   assert.match(problemsOf({ SESSION_IDLE_DAYS: '1.5' })[0]!, /^SESSION_IDLE_DAYS/);
 });
 
-test('config: JWT_ALG with JWT_PRIVATE_KEY (PEM text, escaped newlines or @path), checked against the algorithm', async (t) => {
+test('config: JWT_ALG with JWT_PRIVATE_KEY (PEM text, escaped newlines or @path), checked against the algorithm [RFC8725 §3.2]', async (t) => {
   const { generateKeyPairSync } = await import('node:crypto');
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');

@@ -38,7 +38,7 @@ async function fail(throttle: LoginThrottle, account: string, address: string) {
 
 for (const [kind, make] of kinds) {
   describe(`throttle [${kind}]`, () => {
-    test('the window slides: after the oldest failure ages out, exactly one more attempt is allowed', async (t) => {
+    test('the window slides: after the oldest failure ages out, exactly one more attempt is allowed [ASVS V6.3.1]', async (t) => {
       const clock = createManualClock();
       const throttle = await make(t, clock);
       for (let i = 0; i < 5; i += 1) {
@@ -122,7 +122,7 @@ for (const [kind, make] of kinds) {
       assert.equal(device.allowed, true, 'a device cookie has a bucket of its own');
     });
 
-    test('past the account limit, new addresses meet backoff that doubles, not a 15-minute wall', async (t) => {
+    test('past the account limit, new addresses meet backoff that doubles, not a 15-minute wall [ASVS V6.1.1] [ASVS V6.3.1]', async (t) => {
       const clock = createManualClock();
       const throttle = await make(t, clock);
       for (let i = 0; i < 50; i += 1) await fail(throttle, 'ivan', `10.3.0.${i}`);

@@ -10,7 +10,7 @@ import { UnprocessableError } from '../../src/http/errors.ts';
 import { decodeCursor, encodeCursor } from '../../src/http/pagination.ts';
 import { toFieldErrors } from '../../src/http/validation.ts';
 
-test('password policy: length in code points, not the username or email, not a common password', () => {
+test('password policy: length in code points, not the username or email, not a common password [ASVS V6.2.1] [ASVS V6.2.4] [ASVS V6.2.5] [ASVS V6.2.9] [ASVS V6.2.11] [ASVS V6.2.12]', () => {
   assert.equal(passwordProblem('correct horse battery', {}), undefined);
   assert.equal(passwordProblem('1234567', {}), 'must be at least 8 characters');
   assert.equal(passwordProblem('🦄🦄🦄🦄🦄🦄🦄🦄', {}), undefined, 'eight emoji are eight characters');
@@ -65,7 +65,7 @@ test('cursors: round-trip, and anything else is a 422 on /cursor', () => {
   }
 });
 
-test('validation errors: one entry per field, as JSON Pointers', () => {
+test('validation errors: one entry per field, as JSON Pointers [RFC9457]', () => {
   const errors = toFieldErrors([
     {
       keyword: 'required',
