@@ -453,7 +453,7 @@ export const STANDARDS: readonly Standard[] = [
         id: 'ASVS V7.4.5',
         title: 'Administrators can terminate sessions of a user or of all users',
         status: 'partly',
-        how: 'An admin ends every session of a user by disabling them (PATCH /users/{id}); there is no single switch for all users (the operator can change JWT_SECRET or the keys).',
+        how: 'An admin ends every session of a user by disabling them (PATCH /users/{id}); nothing ends every user’s sessions at once.',
       },
       {
         id: 'ASVS V7.5.1',

@@ -87,6 +87,27 @@ test('guard: the scheme name is case-insensitive [RFC6750 §2.1]', async (t) => 
   }
 });
 
+test('guard: a token anywhere but the Authorization header is not taken: not in the query, not in a form body [RFC6750 §2.1]', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const inQuery = await testApp.app.inject({ method: 'GET', url: `/users/me?access_token=${token}` });
+  assert.equal(inQuery.statusCode, 401);
+  assert.equal(inQuery.headers['www-authenticate'], 'Bearer realm="inkgate"', 'as if no token was sent');
+  const inForm = await testApp.app.inject({
+    method: 'POST',
+    url: '/posts',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: `access_token=${token}&title=t&content=c`,
+  });
+  assert.equal(inForm.statusCode, 401);
+  assert.equal(inForm.headers['www-authenticate'], 'Bearer realm="inkgate"');
+  assert.equal(
+    (await testApp.app.inject({ method: 'GET', url: '/posts' })).json().data.length,
+    0,
+    'nothing stored',
+  );
+});
+
 test('guard: no token, or another scheme, is 401 with exactly Bearer realm="inkgate" (RFC 6750 §3.1) [RFC6750 §3] [RFC6750 §3.1]', async (t) => {
   const testApp = await buildTestApp(t);
   for (const authorization of [undefined, '', 'Basic YWRhOnB3', 'Token abc', 'Digest username="x"']) {

@@ -15,6 +15,9 @@ test('password policy: length in code points, not the username or email, not a c
   assert.equal(passwordProblem('1234567', {}), 'must be at least 8 characters');
   assert.equal(passwordProblem('🦄🦄🦄🦄🦄🦄🦄🦄', {}), undefined, 'eight emoji are eight characters');
   assert.equal(passwordProblem('x'.repeat(1025), {}), 'must be at most 1024 characters');
+  // Long passphrases of any composition are welcome: 64 characters and more, up to 1024.
+  assert.equal(passwordProblem('correct horse battery staple, '.repeat(40).slice(0, 1024), {}), undefined);
+  assert.equal(passwordProblem('ALL CAPS AND SPACES ARE FINE TOO', {}), undefined);
   assert.equal(passwordProblem('Grace_Hopper', { username: 'grace_hopper' }), 'must not be the username');
   assert.equal(
     passwordProblem('Grace@Example.com', { email: 'grace@example.com' }),
