@@ -67,7 +67,7 @@ export const STANDARDS: readonly Standard[] = [
         id: 'RFC6750 §3',
         title: 'The WWW-Authenticate response header field',
         status: 'met',
-        how: 'Every 401 and 403 of a protected route carries WWW-Authenticate: Bearer realm="inkgate", with error and error_description when a token was sent.',
+        how: 'Every 401 of a protected route, and its 403 for a missing scope, carries WWW-Authenticate: Bearer realm="inkgate", with error (and error_description or scope) when a token was sent.',
       },
       {
         id: 'RFC6750 §3.1',
