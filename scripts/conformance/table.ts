@@ -17,7 +17,7 @@ const TEST_CALL = /\btest\(\s*(['"`])((?:\\.|(?!\1)[^\\])*)\1/g;
 
 export function testFiles(testDir: string): string[] {
   return readdirSync(testDir, { recursive: true, encoding: 'utf8' })
-    .filter((file) => /\.(test|browser)\.ts$/.test(file))
+    .filter((file) => /\.(test|alone|browser)\.ts$/.test(file))
     .map((file) => file.split('\\').join('/'))
     .sort();
 }

@@ -1,3 +1,5 @@
+// A latency bound under attack: npm test runs this file after the others, alone (*.alone.ts), so the
+// CPU of another suite running beside it on the same two cores does not count against the server.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
