@@ -150,7 +150,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
         .header('connection', 'close')
         .header('retry-after', '5')
         .type(PROBLEM_CONTENT_TYPE)
-        .send(toProblem(503, 'the server is shutting down; try again'));
+        .send(toProblem(503, 'shutting_down', 'the server is shutting down; try again'));
       return;
     }
     done();

@@ -107,13 +107,24 @@ export function createAccountsService(deps: {
     }
   }
 
-  /** A unique violation that slipped past requireFree (two requests at once) is still a 409, not a 500. */
-  async function uniquely<T>(write: () => Promise<T>): Promise<T> {
+  /**
+   * A unique violation that slipped past requireFree (two requests at once) is still a 409, not a 500,
+   * with the code of the field taken: the winner's row is committed, so looking again names it.
+   */
+  async function uniquely<T>(
+    fields: { username?: string; email?: string | undefined },
+    write: () => Promise<T>,
+    exceptId?: string,
+  ): Promise<T> {
     try {
       return await write();
     } catch (error) {
-      if (isUniqueViolation(error)) throw new ConflictError('that username or email address is taken');
-      throw error;
+      if (!isUniqueViolation(error)) throw error;
+      await requireFree(fields, exceptId);
+      throw new ConflictError(
+        'that username or email address is taken',
+        fields.username !== undefined ? 'username_taken' : 'email_taken',
+      );
     }
   }
 
@@ -157,7 +168,7 @@ export function createAccountsService(deps: {
         details: { username: input.username, role, ...(via !== undefined && { via }) },
       }),
     ];
-    const user = await uniquely(() =>
+    const user = await uniquely({ username: input.username, email }, () =>
       users.inTransaction(async (repository, trx) => {
         const inserted = await repository.insert(
           {
@@ -208,7 +219,7 @@ export function createAccountsService(deps: {
 
   async function getUser(id: string): Promise<UserRow> {
     const user = isUuid(id) ? await users.findById(id) : undefined;
-    if (!user) throw new NotFoundError('user not found');
+    if (!user) throw new NotFoundError('user not found', 'user_not_found');
     return user;
   }
 
@@ -219,8 +230,13 @@ export function createAccountsService(deps: {
     options: { repository?: UsersQueries; events?: NewAuditEvent[] } = {},
   ): Promise<UserRow> {
     const { repository = users, events = [] } = options;
-    const user = await uniquely(() => repository.update(id, { ...changes, updated_at: clock.now() }, events));
-    if (!user) throw new NotFoundError('user not found');
+    const fields = { username: changes.username, email: changes.email ?? undefined };
+    const user = await uniquely(
+      fields,
+      () => repository.update(id, { ...changes, updated_at: clock.now() }, events),
+      id,
+    );
+    if (!user) throw new NotFoundError('user not found', 'user_not_found');
     return user;
   }
 
@@ -350,7 +366,7 @@ export function createAccountsService(deps: {
     let events: NewAuditEvent[] = [];
     const updated = await users.inAdminTransaction(async (repository, trx) => {
       const current = await repository.findById(id);
-      if (!current) throw new NotFoundError('user not found');
+      if (!current) throw new NotFoundError('user not found', 'user_not_found');
       const losesAdmin =
         (changes.role !== undefined && changes.role !== 'admin') || changes.disabled === true;
       if (losesAdmin)
@@ -391,7 +407,7 @@ export function createAccountsService(deps: {
     await getUser(id);
     const events = await users.inAdminTransaction(async (repository) => {
       const current = await repository.findById(id);
-      if (!current) throw new NotFoundError('user not found');
+      if (!current) throw new NotFoundError('user not found', 'user_not_found');
       requireAnotherAdmin(current, await repository.countActiveAdmins(), 'delete');
       const deleted = [
         audit.event('user_deleted', {
@@ -422,7 +438,7 @@ export function createAccountsService(deps: {
     await requireCurrentPassword(user, input.sessionId, input.password);
     const events = await users.inAdminTransaction(async (repository, trx) => {
       const current = await repository.findById(user.id);
-      if (!current) throw new NotFoundError('user not found');
+      if (!current) throw new NotFoundError('user not found', 'user_not_found');
       requireAnotherAdmin(current, await repository.countActiveAdmins(), 'delete');
       const deleted = [
         audit.event('account_deleted', {

@@ -3,22 +3,30 @@ import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionError } from '../db/errors.ts';
+import type { ErrorCode } from './error-codes.ts';
 import { HttpError, UnprocessableError } from './errors.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { toFieldErrors } from './validation.ts';
 
 /** Fastify's own client errors, kept at their status with a plain detail (never the internal message). */
-const FASTIFY_DETAILS: Record<string, string> = {
-  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'this Content-Type is not accepted here; send application/json',
-  FST_ERR_CTP_BODY_TOO_LARGE: 'the request body is larger than 64 KiB',
-  FST_ERR_CTP_EMPTY_JSON_BODY: 'the request body is empty but Content-Type says application/json',
-  FST_ERR_CTP_INVALID_JSON_BODY: 'the request body is not valid JSON',
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'Content-Length does not match the body',
-  FST_ERR_BAD_URL: 'the URL is malformed',
+const FASTIFY_DETAILS: Record<string, [ErrorCode, string]> = {
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: [
+    'unsupported_media_type',
+    'this Content-Type is not accepted here; send application/json',
+  ],
+  FST_ERR_CTP_BODY_TOO_LARGE: ['body_too_large', 'the request body is larger than 64 KiB'],
+  FST_ERR_CTP_EMPTY_JSON_BODY: [
+    'empty_body',
+    'the request body is empty but Content-Type says application/json',
+  ],
+  FST_ERR_CTP_INVALID_JSON_BODY: ['invalid_json', 'the request body is not valid JSON'],
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: ['bad_request', 'Content-Length does not match the body'],
+  FST_ERR_BAD_URL: ['bad_request', 'the URL is malformed'],
 };
 
 export interface ErrorAnswer {
   status: number;
+  code: ErrorCode;
   headers: Record<string, string>;
   detail: string;
   errors?: Array<{ path: string; message: string }>;
@@ -27,14 +35,15 @@ export interface ErrorAnswer {
 /** Any thrown value → the status, headers and detail to answer with. Unknown errors are 500s. */
 export function classifyError(error: unknown): ErrorAnswer {
   if (error instanceof UnprocessableError) {
-    return { status: 422, headers: {}, detail: error.message, errors: [...error.errors] };
+    return { status: 422, code: error.code, headers: {}, detail: error.message, errors: [...error.errors] };
   }
   if (error instanceof HttpError)
-    return { status: error.status, headers: { ...error.headers }, detail: error.message };
+    return { status: error.status, code: error.code, headers: { ...error.headers }, detail: error.message };
   const fastifyError = error as Partial<FastifyError>;
   if (fastifyError.validation) {
     return {
       status: 422,
+      code: 'validation_failed',
       headers: {},
       // validationContext is body, querystring, params or headers.
       detail: `the request ${fastifyError.validationContext ?? 'input'} has invalid fields`,
@@ -43,22 +52,28 @@ export function classifyError(error: unknown): ErrorAnswer {
   }
   const status = fastifyError.statusCode;
   if (typeof status === 'number' && status >= 400 && status < 500) {
-    const detail =
-      (fastifyError.code && FASTIFY_DETAILS[fastifyError.code]) ??
+    const [code, detail]: [ErrorCode, string] =
+      (fastifyError.code ? FASTIFY_DETAILS[fastifyError.code] : undefined) ??
       (error instanceof SyntaxError
         ? FASTIFY_DETAILS.FST_ERR_CTP_INVALID_JSON_BODY!
-        : 'the request was not accepted');
-    return { status, headers: {}, detail };
+        : ['bad_request', 'the request was not accepted']);
+    return { status, code, headers: {}, detail };
   }
   // After the 4xx branch: a client that aborts mid-body is ECONNRESET too, with Fastify's 400 on it.
   if (isConnectionError(error)) {
     return {
       status: 503,
+      code: 'unavailable',
       headers: { 'retry-after': '5' },
       detail: 'the database is unavailable; try again shortly',
     };
   }
-  return { status: 500, headers: {}, detail: 'an unexpected error occurred; it has been logged' };
+  return {
+    status: 500,
+    code: 'internal_error',
+    headers: {},
+    detail: 'an unexpected error occurred; it has been logged',
+  };
 }
 
 function logAnswer(request: FastifyRequest, error: unknown, answer: ErrorAnswer) {
@@ -78,15 +93,18 @@ export function registerErrorHandlers(app: FastifyInstance): void {
       .code(answer.status)
       .headers(answer.headers)
       .type(PROBLEM_CONTENT_TYPE)
-      .send(toProblem(answer.status, answer.detail, answer.errors));
+      .send(toProblem(answer.status, answer.code, answer.detail, answer.errors));
   });
 
   app.setNotFoundHandler((_request, reply) =>
-    reply.code(404).type(PROBLEM_CONTENT_TYPE).send(toProblem(404, 'no route matches this method and path')),
+    reply
+      .code(404)
+      .type(PROBLEM_CONTENT_TYPE)
+      .send(toProblem(404, 'route_not_found', 'no route matches this method and path')),
   );
 }
 
-const CLIENT_ERRORS: Record<string, [number, string, string]> = {
+const CLIENT_ERRORS: Record<string, [number, ErrorCode, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: [408, 'request_timeout', 'the request did not arrive in time'],
   HPE_HEADER_OVERFLOW: [431, 'header_overflow', 'the request headers are too large'],
 };
@@ -107,7 +125,7 @@ export function clientErrorHandler(headers: Readonly<Record<string, string>>) {
   ): void {
     const [status, reason, detail] = CLIENT_ERRORS[error.code ?? ''] ?? [
       400,
-      'client_error',
+      'bad_request',
       'the request is not valid HTTP',
     ];
     if (error.code !== 'ECONNRESET' && !socket.destroyed) {
@@ -118,7 +136,7 @@ export function clientErrorHandler(headers: Readonly<Record<string, string>>) {
         'request aborted',
       );
       if (socket.writable) {
-        const body = JSON.stringify(toProblem(status, detail));
+        const body = JSON.stringify(toProblem(status, reason, detail));
         socket.write(
           `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\n${securityLines}x-request-id: ${requestId}\r\n` +
             `Content-Type: ${PROBLEM_CONTENT_TYPE}\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
@@ -138,18 +156,18 @@ export function clientErrorHandler(headers: Readonly<Record<string, string>>) {
 export function frameworkErrorHandler(headers: Readonly<Record<string, string>>) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const status = error.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 414 : (error.statusCode ?? 400);
-    const detail =
+    const [code, detail]: [ErrorCode, string] =
       status === 414
-        ? 'a path segment is longer than 200 characters'
+        ? ['uri_too_long', 'a path segment is longer than 200 characters']
         : status < 500
-          ? 'the request path is not valid'
-          : 'an unexpected error occurred; it has been logged';
+          ? ['bad_request', 'the request path is not valid']
+          : ['internal_error', 'an unexpected error occurred; it has been logged'];
     if (status >= 500) request.log.error({ err: error }, 'request failed');
     void reply
       .code(status)
       .headers(headers)
       .header('x-request-id', request.id)
       .type(PROBLEM_CONTENT_TYPE)
-      .send(toProblem(status, detail));
+      .send(toProblem(status, code, detail));
   };
 }

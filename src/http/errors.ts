@@ -1,14 +1,17 @@
+import type { ErrorCode } from './error-codes.ts';
+
 /**
  * The errors services throw. One handler (error-handler.ts) renders them as RFC 9457 problem documents;
- * `code` is stable and machine-readable, `detail` is for people, `cause` only ever reaches the log.
+ * `code` is stable and machine-readable (the problem's `code` member, one of ERROR_CODES), `detail` is
+ * for people, `cause` only ever reaches the log.
  */
 export class HttpError extends Error {
   readonly status: number;
-  readonly code: string;
+  readonly code: ErrorCode;
   readonly headers: Readonly<Record<string, string>>;
   constructor(
     status: number,
-    code: string,
+    code: ErrorCode,
     detail: string,
     options: { cause?: unknown; headers?: Record<string, string> } = {},
   ) {
@@ -21,19 +24,19 @@ export class HttpError extends Error {
 }
 
 export class NotFoundError extends HttpError {
-  constructor(detail: string) {
-    super(404, 'not_found', detail);
+  constructor(detail: string, code: ErrorCode) {
+    super(404, code, detail);
   }
 }
 
 export class ConflictError extends HttpError {
-  constructor(detail: string, code = 'conflict') {
+  constructor(detail: string, code: ErrorCode) {
     super(409, code, detail);
   }
 }
 
 export class ForbiddenError extends HttpError {
-  constructor(detail: string, code = 'forbidden', headers?: Record<string, string>) {
+  constructor(detail: string, code: ErrorCode, headers?: Record<string, string>) {
     super(403, code, detail, { headers });
   }
 }

@@ -1,5 +1,10 @@
 import { STATUS_CODES } from 'node:http';
 import { Type } from 'typebox';
+import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
+
+const CODE_LIST = Object.entries(ERROR_CODES)
+  .map(([code, meaning]) => `- \`${code}\`: ${meaning}`)
+  .join('\n');
 
 /** RFC 9457 problem details, the body of every error outside the OAuth2 endpoints. */
 export const Problem = Type.Object(
@@ -8,6 +13,12 @@ export const Problem = Type.Object(
     title: Type.String({ examples: ['Not Found'] }),
     status: Type.Integer({ examples: [404] }),
     detail: Type.String({ examples: ['post not found'] }),
+    code: Type.Unsafe<ErrorCode>({
+      type: 'string',
+      enum: Object.keys(ERROR_CODES),
+      examples: ['post_not_found'],
+      description: `Stable and machine-readable (RFC 9457 §3.2 extension member); \`detail\` is for people.\n${CODE_LIST}`,
+    }),
     errors: Type.Optional(
       Type.Array(
         Type.Object({
@@ -30,14 +41,40 @@ export interface ProblemBody {
   title: string;
   status: number;
   detail: string;
+  code: ErrorCode;
   errors?: Array<{ path: string; message: string }>;
 }
 
-export function toProblem(status: number, detail: string, errors?: ProblemBody['errors']): ProblemBody {
-  const body: ProblemBody = { type: 'about:blank', title: STATUS_CODES[status] ?? 'Error', status, detail };
+export function toProblem(
+  status: number,
+  code: ErrorCode,
+  detail: string,
+  errors?: ProblemBody['errors'],
+): ProblemBody {
+  const body: ProblemBody = {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    code,
+  };
   if (errors) body.errors = errors;
   return body;
 }
+
+/** The code each documented status's example carries. */
+const EXAMPLE_CODES: Record<number, ErrorCode> = {
+  400: 'invalid_json',
+  401: 'invalid_token',
+  403: 'insufficient_scope',
+  404: 'route_not_found',
+  409: 'email_taken',
+  413: 'body_too_large',
+  415: 'unsupported_media_type',
+  422: 'validation_failed',
+  429: 'rate_limited',
+  503: 'unavailable',
+};
 
 const DESCRIPTIONS: Record<number, string> = {
   400: 'Malformed request (bad JSON)',
@@ -71,6 +108,7 @@ export function problemResponses(...statuses: number[]): Record<number, unknown>
   for (const status of statuses) {
     const example = toProblem(
       status,
+      EXAMPLE_CODES[status] ?? 'bad_request',
       EXAMPLE_DETAILS[status] ?? STATUS_CODES[status] ?? 'error',
       status === 422 ? [{ path: '/title', message: 'must NOT have fewer than 1 characters' }] : undefined,
     );

@@ -81,7 +81,12 @@ function toOAuthError(error: unknown): OAuthError | undefined {
 
 const RevokeRequest = Type.Object(
   {
-    token: Type.Optional(Type.String({ maxLength: 4096, description: 'an access token or a refresh token' })),
+    token: Type.Optional(
+      Type.String({
+        maxLength: 65_536,
+        description: 'an access token or a refresh token, any length up to the body limit',
+      }),
+    ),
     token_type_hint: Type.Optional(Type.String({ maxLength: 40, examples: ['refresh_token'] })),
     client_id: Type.Optional(Type.String({ maxLength: 200, description: 'accepted and ignored' })),
   },

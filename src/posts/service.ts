@@ -37,7 +37,7 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
 
   async function get(id: string): Promise<PostWithAuthor> {
     const row = isUuid(id) ? await posts.findById(id) : undefined;
-    if (!row) throw new NotFoundError('post not found');
+    if (!row) throw new NotFoundError('post not found', 'post_not_found');
     return row;
   }
 

@@ -78,7 +78,7 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
         request.params.id,
         requestFacts(request),
       );
-      if (!revoked) throw new NotFoundError('session not found');
+      if (!revoked) throw new NotFoundError('session not found', 'session_not_found');
       return reply.code(204).send(null);
     },
   );

@@ -72,6 +72,7 @@ test('errors Fastify raises itself are problem documents with the security heade
     title: 'URI Too Long',
     status: 414,
     detail: 'a path segment is longer than 200 characters',
+    code: 'uri_too_long',
   });
   assert.ok(!tooLong.body.includes(long), 'the URL is not echoed');
   const badUrl = await testApp.app.inject({ method: 'GET', url: '/posts/%E0%A4%A' });
@@ -158,6 +159,7 @@ test('unknown routes and methods are 404 problem documents [RFC9457]', async (t)
       title: 'Not Found',
       status: 404,
       detail: 'no route matches this method and path',
+      code: 'route_not_found',
     });
   }
 });
@@ -175,6 +177,7 @@ test('an unexpected error is a 500 problem without internals, logged with its ca
     title: 'Internal Server Error',
     status: 500,
     detail: 'an unexpected error occurred; it has been logged',
+    code: 'internal_error',
   });
   assert.ok(lines.some((line) => /"level":50/.test(line) && /no such table: posts/.test(line)));
 });

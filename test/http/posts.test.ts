@@ -138,6 +138,7 @@ describeEachEngine('posts', (engine) => {
         title: 'Not Found',
         status: 404,
         detail: 'post not found',
+        code: 'post_not_found',
       });
     }
   });

@@ -91,6 +91,7 @@ const isInvalidLink = (response: {
     title: 'Bad Request',
     status: 400,
     detail: 'the link is invalid, expired or already used',
+    code: 'invalid_link',
   });
 };
 

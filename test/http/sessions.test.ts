@@ -313,6 +313,19 @@ describeEachEngine('sessions', (engine) => {
       'a tampered token revokes nothing',
     );
 
+    // Junk of any length up to the body limit is an unknown token: 200, nothing revoked.
+    for (const token of ['x'.repeat(4097), 'a.b.c'.repeat(12_000)]) {
+      assert.equal((await revokeToken(testApp, { token })).statusCode, 200, `${token.length} characters`);
+    }
+    assert.equal((await me(testApp, untouched.access_token)).statusCode, 200);
+
+    // The guard's own verifier: an expired access token still names its session (RFC 7009 §2.1).
+    const expired = await loginPair(testApp, user);
+    testApp.clock.advance(16 * 60_000);
+    assert.equal((await me(testApp, expired.access_token)).statusCode, 401, 'expired');
+    assert.equal((await revokeToken(testApp, { token: expired.access_token })).statusCode, 200);
+    assert.equal((await refresh(testApp, expired.refresh_token)).statusCode, 400, 'its session ended');
+
     const missing = await revokeToken(testApp, {});
     assert.equal(missing.statusCode, 400);
     assert.equal(missing.json().error, 'invalid_request');

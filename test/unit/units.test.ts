@@ -131,6 +131,7 @@ test('error classification: a lost database is a 503 with Retry-After, an unknow
   ]) {
     assert.deepEqual(classifyError(error), {
       status: 503,
+      code: 'unavailable',
       headers: { 'retry-after': '5' },
       detail: 'the database is unavailable; try again shortly',
     });

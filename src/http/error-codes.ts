@@ -1,0 +1,44 @@
+/**
+ * Every `code` a problem document can carry (RFC 9457 §3.2 extension member): stable, snake_case,
+ * for clients to tell problems apart; `detail` is for people and may change. The OpenAPI document
+ * lists these with their meaning, and HttpError takes only these, so no code is made up in passing.
+ */
+export const ERROR_CODES = {
+  // Authentication and authorization (RFC 6750 §3)
+  unauthenticated: 'no credentials, or credentials of a scheme other than Bearer',
+  invalid_token: 'the access token is malformed, expired, revoked or not ours',
+  insufficient_scope: 'the token lacks a scope the route needs (named in WWW-Authenticate)',
+  wrong_password: 'the current password given with the request is wrong',
+  not_author: 'only the author of the post or an admin may change it',
+  // Limits
+  rate_limited: 'a route limit is reached; see Retry-After and RateLimit',
+  too_many_attempts: 'too many wrong passwords from this session; see Retry-After',
+  slow_down: 'this address or account holds its share of the password-check queue; see Retry-After',
+  // Input
+  validation_failed: 'one or more fields are invalid; `errors` lists them',
+  invalid_json: 'the body is not valid JSON',
+  invalid_utf8: 'the body is not valid UTF-8 (RFC 8259 §8.1)',
+  empty_body: 'Content-Type says JSON but the body is empty',
+  body_too_large: 'the body is larger than 64 KiB',
+  unsupported_media_type: 'the Content-Type is not accepted by this route',
+  bad_request: 'the request is malformed (a Content-Length that does not match, a bad URL path)',
+  uri_too_long: 'a path segment is longer than 200 characters',
+  header_overflow: 'the request headers are too large',
+  request_timeout: 'the request did not arrive within REQUEST_TIMEOUT',
+  invalid_link: 'the link is invalid, expired or already used',
+  // Not found
+  route_not_found: 'no route matches this method and path',
+  user_not_found: 'no such user',
+  post_not_found: 'no such post, or not one the caller may see',
+  session_not_found: 'not one of the caller’s live sessions',
+  // Conflicts
+  username_taken: 'the username is taken (compared case-insensitively)',
+  email_taken: 'the email address is taken',
+  last_admin: 'the change would leave no enabled admin',
+  // The server
+  unavailable: 'the database, or a bounded queue, cannot take the request now; see Retry-After',
+  shutting_down: 'this instance is stopping; try again (another instance will answer)',
+  internal_error: 'an unexpected error; it has been logged with the request id',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
