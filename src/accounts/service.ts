@@ -35,6 +35,13 @@ export interface SessionControl {
     reason: string,
     options?: { except?: string | undefined; facts?: AuditFacts },
   ): Promise<void>;
+  /** The same inside `trx`, the change's own transaction; call what it answers once that commits. */
+  revokeAllOfUserWithin(
+    trx: Kysely<Database>,
+    userId: string,
+    reason: string,
+    options?: { except?: string | undefined; facts?: AuditFacts },
+  ): Promise<() => void>;
   /** Drop what this instance remembers of the user's sessions (role, disabled, existence). */
   forgetUser(userId: string): void;
 }
@@ -324,13 +331,19 @@ export function createAccountsService(deps: {
     const facts = { ...input.facts, sessionId: input.sessionId };
     const events = [audit.event('password_changed', { ...facts, userId: user.id })];
     const passwordHash = await hash(input.newPassword);
-    await users.inTransaction(async (repository, trx) => {
+    // The other sessions end in the password's own transaction: a password that changed with an
+    // attacker's session still alive is the one outcome this must never have.
+    const sessionsEnded = await users.inTransaction(async (repository, trx) => {
       const changed = await update(user.id, { password_hash: passwordHash }, { repository, events });
       await mail?.passwordChanged(trx, changed, 'changed');
+      return requireSessions().revokeAllOfUserWithin(trx, user.id, 'password_changed', {
+        except: input.sessionId,
+        facts,
+      });
     });
     audit.published(events);
     mail?.committed();
-    await requireSessions().revokeAllOfUser(user.id, 'password_changed', { except: input.sessionId, facts });
+    sessionsEnded();
   }
 
   /** The last enabled admin must stay one: otherwise nobody could manage users any more. */

@@ -139,7 +139,7 @@ export function createRecoveryService(deps: {
         audit.event('email_verified', { ...facts, userId: user.id, details: { email: user.email } }),
       ];
       const verified = await users.inTransaction(async (repository, trx) => {
-        if (!(await tokens.spend(trx, token, 'email_verification', user.id))) return undefined;
+        if (!(await tokens.spend(trx, token, 'email_verification', clock.now()))) return undefined;
         return repository.update(user.id, { email_verified: true, updated_at: clock.now() }, events);
       });
       if (!verified) throw new InvalidLinkError();
@@ -185,20 +185,24 @@ export function createRecoveryService(deps: {
       if (problem) throw new UnprocessableError([{ path: '/new_password', message: problem }]);
       const passwordHash = await deps.hash(newPassword);
       const events = [audit.event('password_reset_completed', { ...facts, userId: user.id })];
-      const changed = await users.inTransaction(async (repository, trx) => {
-        if (!(await tokens.spend(trx, token, 'password_reset', user.id))) return undefined;
+      // The link is checked again where it is spent (the password or address may have changed since
+      // the check above), and every session ends in the same transaction as the new password.
+      const sessionsEnded = await users.inTransaction(async (repository, trx) => {
+        const holder = await tokens.spend(trx, token, 'password_reset', clock.now());
+        if (!holder || holder.id !== user.id) return undefined;
         const updated = await repository.update(
           user.id,
           { password_hash: passwordHash, email_verified: true, updated_at: clock.now() },
           events,
         );
-        if (updated) await mail.passwordChanged(trx, updated, 'reset');
-        return updated;
+        if (!updated) return undefined;
+        await mail.passwordChanged(trx, updated, 'reset');
+        return deps.sessions.revokeAllOfUserWithin(trx, user.id, 'password_reset', { facts });
       });
-      if (!changed) throw new InvalidLinkError();
+      if (!sessionsEnded) throw new InvalidLinkError();
       audit.published(events);
       outbox.kick();
-      await deps.sessions.revokeAllOfUser(user.id, 'password_reset', { facts });
+      sessionsEnded();
     },
 
     /** Waits for the work still running after its answer (the database closes next). */

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import { type Kysely, PostgresAdapter } from 'kysely';
 import type { AccountTokensTable, Database, UserRow } from '../db/schema.ts';
 
 export type TokenPurpose = AccountTokensTable['purpose'];
@@ -48,57 +48,36 @@ export function createAccountTokens(db: Kysely<Database>) {
      * The user a token is good for right now, or undefined: unknown, spent, expired, of another
      * purpose, or void because the address (or, for a reset, the password) changed since.
      */
-    async check(token: string, purpose: TokenPurpose, now: Date): Promise<UserRow | undefined> {
-      if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
-      const row = await db
-        .selectFrom('account_tokens')
-        .innerJoin('users', 'users.id', 'account_tokens.user_id')
-        .selectAll('users')
-        .select([
-          'account_tokens.email as token_email',
-          'account_tokens.password_fingerprint',
-          'account_tokens.expires_at',
-          'account_tokens.purpose',
-        ])
-        .where('account_tokens.token_hash', '=', sha256(token))
-        .executeTakeFirst();
-      if (!row || row.purpose !== purpose || now >= row.expires_at || row.token_email !== row.email)
-        return undefined;
-      if (purpose === 'password_reset' && row.password_fingerprint !== passwordFingerprint(row.password_hash))
-        return undefined;
-      const {
-        token_email: _email,
-        password_fingerprint: _fingerprint,
-        expires_at: _expires,
-        purpose: _p,
-        ...user
-      } = row;
-      return user;
-    },
+    check: (token: string, purpose: TokenPurpose, now: Date): Promise<UserRow | undefined> =>
+      goodFor(db, token, purpose, now),
 
     /**
-     * Spends the token with `executor` (the transaction of the change it allows): true for exactly one
-     * caller, so a link clicked twice at once changes things once. Every token of its purpose for the
-     * user goes with it.
+     * Spends the token with `executor` (the transaction of the change it allows) and answers the user
+     * it was good for — checked again inside that transaction, with the rows locked on PostgreSQL, so
+     * a password or address that changed since `check` voids it — or undefined, with nothing changed.
+     * Exactly one caller gets the user: a link clicked twice at once changes things once. Every token
+     * of its purpose for the user goes with it.
      */
     async spend(
       executor: Kysely<Database>,
       token: string,
       purpose: TokenPurpose,
-      userId: string,
-    ): Promise<boolean> {
+      now: Date,
+    ): Promise<UserRow | undefined> {
+      const user = await goodFor(executor, token, purpose, now, { lock: true });
+      if (!user) return undefined;
       const spent = await executor
         .deleteFrom('account_tokens')
         .where('token_hash', '=', sha256(token))
         .where('purpose', '=', purpose)
         .executeTakeFirst();
-      if (Number(spent.numDeletedRows) !== 1) return false;
+      if (Number(spent.numDeletedRows) !== 1) return undefined;
       await executor
         .deleteFrom('account_tokens')
-        .where('user_id', '=', userId)
+        .where('user_id', '=', user.id)
         .where('purpose', '=', purpose)
         .execute();
-      return true;
+      return user;
     },
 
     /** Deletes expired tokens (the hourly purge). */
@@ -110,3 +89,39 @@ export function createAccountTokens(db: Kysely<Database>) {
 }
 
 export type AccountTokens = ReturnType<typeof createAccountTokens>;
+
+/** The one rule of a good link, read with `executor`; `lock` holds the rows until its transaction ends. */
+async function goodFor(
+  executor: Kysely<Database>,
+  token: string,
+  purpose: TokenPurpose,
+  now: Date,
+  options: { lock?: boolean } = {},
+): Promise<UserRow | undefined> {
+  if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
+  let query = executor
+    .selectFrom('account_tokens')
+    .innerJoin('users', 'users.id', 'account_tokens.user_id')
+    .selectAll('users')
+    .select([
+      'account_tokens.email as token_email',
+      'account_tokens.password_fingerprint',
+      'account_tokens.expires_at',
+      'account_tokens.purpose',
+    ])
+    .where('account_tokens.token_hash', '=', sha256(token));
+  if (options.lock && executor.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
+  const row = await query.executeTakeFirst();
+  if (!row || row.purpose !== purpose || now >= row.expires_at || row.token_email !== row.email)
+    return undefined;
+  if (purpose === 'password_reset' && row.password_fingerprint !== passwordFingerprint(row.password_hash))
+    return undefined;
+  const {
+    token_email: _email,
+    password_fingerprint: _fingerprint,
+    expires_at: _expires,
+    purpose: _p,
+    ...user
+  } = row;
+  return user;
+}

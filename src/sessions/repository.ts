@@ -155,9 +155,11 @@ export function createSessionsRepository(db: Kysely<Database>) {
       options: {
         except?: string | undefined;
         eventsFor?: (revoked: readonly string[]) => readonly NewAuditEvent[];
+        /** The caller's transaction (a password change): both commit, or neither. Default: one of its own. */
+        within?: Kysely<Database>;
       } = {},
-    ): Promise<string[]> =>
-      db.transaction().execute(async (trx) => {
+    ): Promise<string[]> => {
+      const work = async (trx: Kysely<Database>) => {
         await trx
           .updateTable('users')
           .set((eb) => ({ sessions_epoch: eb('sessions_epoch', '+', 1) }))
@@ -172,7 +174,9 @@ export function createSessionsRepository(db: Kysely<Database>) {
         const revoked = (await query.returning('id').execute()).map((row) => row.id);
         await insertAuditEvents(trx, options.eventsFor?.(revoked) ?? []);
         return revoked;
-      }),
+      };
+      return options.within ? work(options.within) : db.transaction().execute(work);
+    },
 
     /** Sessions not revoked and not past their absolute end; the idle rule is applied by the caller. */
     listUnrevoked: (userId: string, now: Date) =>

@@ -1,5 +1,6 @@
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
+import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
@@ -13,7 +14,7 @@ import {
   UnknownScopeError,
 } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
-import type { NewAuditEvent } from '../db/schema.ts';
+import type { Database, NewAuditEvent } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
 import { isUuid } from '../http/pagination.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
@@ -279,6 +280,39 @@ export function createSessionsService(deps: {
   }
 
   /** Ends one session, recording session_revoked (with why) when it was live. */
+  /**
+   * Ends every session of the user but `except` inside `trx`, the transaction of the change that
+   * requires it (a password change or reset: if either fails, neither happened). Answers what to do
+   * once that transaction has committed: publish the event and drop the cached sessions — before the
+   * commit, a request could cache the old state again.
+   */
+  async function revokeAllOfUserWithin(
+    trx: Kysely<Database> | undefined,
+    userId: string,
+    reason: string,
+    options: { except?: string | undefined; facts?: AuditFacts } = {},
+  ): Promise<() => void> {
+    let events: NewAuditEvent[] = [];
+    await repository.revokeAllOfUser(userId, reason, clock.now(), {
+      except: options.except,
+      within: trx,
+      eventsFor: (revoked) => {
+        events = [
+          audit.event('sessions_revoked_all', {
+            ...options.facts,
+            userId,
+            details: { reason, sessions: revoked.length },
+          }),
+        ];
+        return events;
+      },
+    });
+    return () => {
+      audit.published(events);
+      cache.forgetUser(userId);
+    };
+  }
+
   async function revoke(sessionId: string, reason: string, facts: AuditFacts): Promise<void> {
     let events: NewAuditEvent[] = [];
     const revokedFor = await repository.revoke(sessionId, reason, clock.now(), (userId) => {
@@ -316,23 +350,10 @@ export function createSessionsService(deps: {
       reason: string,
       options: { except?: string | undefined; facts?: AuditFacts } = {},
     ): Promise<void> {
-      let events: NewAuditEvent[] = [];
-      await repository.revokeAllOfUser(userId, reason, clock.now(), {
-        except: options.except,
-        eventsFor: (revoked) => {
-          events = [
-            audit.event('sessions_revoked_all', {
-              ...options.facts,
-              userId,
-              details: { reason, sessions: revoked.length },
-            }),
-          ];
-          return events;
-        },
-      });
-      audit.published(events);
-      cache.forgetUser(userId);
+      (await revokeAllOfUserWithin(undefined, userId, reason, options))();
     },
+
+    revokeAllOfUserWithin,
 
     /** Revokes one of the user's live sessions; false when it is not one (API.md: 404). */
     async revokeOwn(userId: string, sessionId: string, facts: AuditFacts): Promise<boolean> {

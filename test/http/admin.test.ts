@@ -44,7 +44,11 @@ function accountsService(testApp: TestApp) {
     clock: testApp.clock,
     audit: createAuditTrail({ db: testApp.database.db, clock: testApp.clock }),
     hash: hashPassword,
-    sessions: { revokeAllOfUser: async () => {}, forgetUser: () => {} },
+    sessions: {
+      revokeAllOfUser: async () => {},
+      revokeAllOfUserWithin: async () => () => {},
+      forgetUser: () => {},
+    },
   });
 }
 
