@@ -7,7 +7,7 @@ import { createUsersRepository } from './accounts/repository.ts';
 import { createAccountsService } from './accounts/service.ts';
 import { buildApp } from './app.ts';
 import { createAuditRepository } from './audit/repository.ts';
-import { createAuditTrail } from './audit/trail.ts';
+import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
 import { systemClock } from './clock.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
@@ -20,7 +20,7 @@ import { purgeOutbox } from './mail/outbox.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 import { connectRedis } from './shared/redis.ts';
-import { loadKeyRing } from './tokens/keys.ts';
+import { keyRotationJob, loadKeyRing } from './tokens/keys.ts';
 
 export const VERSION: string = packageJson.version;
 
@@ -77,10 +77,12 @@ export async function openMigratedDatabase(config: Config, log: Logger): Promise
 const HOUR_MS = 3_600_000;
 
 /** What runs on a schedule, once across all instances sharing the database. */
-export function scheduledJobs(config: Config, database: OpenDatabase): ScheduledJob[] {
+export function scheduledJobs(config: Config, database: OpenDatabase, trail: AuditTrail): ScheduledJob[] {
   const sessions = createSessionsRepository(database.db);
   const audit = createAuditRepository(database.db);
+  const rotation = keyRotationJob(database.db, keySettings(config), trail);
   return [
+    ...(rotation ? [rotation] : []),
     {
       name: 'purge-sessions',
       everyMs: HOUR_MS,
@@ -142,7 +144,7 @@ export async function startServer(
     db: database.db,
     clock: systemClock,
     log,
-    jobs: scheduledJobs(config, database),
+    jobs: scheduledJobs(config, database, audit),
   });
   return {
     app,

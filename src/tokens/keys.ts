@@ -12,6 +12,7 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Clock } from '../clock.ts';
+import type { ScheduledJob } from '../db/scheduled-jobs.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import { createKeyCipher, isSealed, type KeyCipher } from './key-encryption.ts';
 import { serverSecretContext } from './server-secrets.ts';
@@ -204,8 +205,12 @@ export async function rotateKeys(
     now: Date;
     accessTokenTtlSeconds: number;
     onlyIfOlderThanDays?: number;
-    /** Seals the new key at rest (KEY_ENCRYPTION_KEY); stored as it is without one. */
-    cipher?: KeyCipher;
+    /**
+     * Seals the new key at rest: createKeyCipher(KEY_ENCRYPTION_KEY), the same the instances use.
+     * Required, so no caller can store a key in the clear by leaving it out; a cipher made without a
+     * key (no KEY_ENCRYPTION_KEY) stores keys as they are, as the instances themselves do.
+     */
+    cipher: KeyCipher;
     /** Records key_rotated with the new key (kid and times only, never key material). */
     audit?: AuditTrail;
   },
@@ -232,13 +237,7 @@ export async function rotateKeys(
       .where('alg', '=', options.alg)
       .executeTakeFirst();
     const delay = existing ? jwksMaxAge(options.accessTokenTtlSeconds) : 0;
-    const key = await insertGeneratedKey(
-      trx,
-      options.alg,
-      options.now,
-      delay,
-      options.cipher ?? createKeyCipher(undefined),
-    );
+    const key = await insertGeneratedKey(trx, options.alg, options.now, delay, options.cipher);
     events = options.audit ? [keyEvent(options.audit, key, options.alg, options.onlyIfOlderThanDays)] : [];
     await insertAuditEvents(trx, events);
     return key;
@@ -392,17 +391,37 @@ export async function loadKeyRing(options: {
       if (!due && !unknownDue) return;
       if (unknownDue) unknownKidAt = now;
       loadedAt = now; // one reload at a time, even if requests pile up while it runs
-      if (settings.rotationDays !== undefined && due) {
-        await rotateKeys(db, {
-          alg,
-          now: clock.now(),
-          accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
-          onlyIfOlderThanDays: settings.rotationDays,
-          cipher,
-          audit,
-        }).catch(() => undefined); // another instance rotating at the same moment is fine
-      }
       await load();
+    },
+  };
+}
+
+const HOUR_MS = 3_600_000;
+
+/**
+ * JWT_KEY_ROTATION_DAYS as a scheduled job, once across the instances: never on the request path,
+ * where generating an RS256 key would hold a request (and the event loop) for a long moment. The new
+ * key is published at once and signs only after the JWKS max-age, so every instance has reloaded it
+ * (every 30 s) well before it signs. Undefined when keys come from configuration or rotation is off.
+ */
+export function keyRotationJob(db: Db, settings: KeySettings, audit?: AuditTrail): ScheduledJob | undefined {
+  if (settings.rotationDays === undefined) return undefined;
+  if (settings.secret !== undefined || settings.privateKey !== undefined) return undefined;
+  const cipher = createKeyCipher(settings.encryptionKey);
+  const rotationDays = settings.rotationDays;
+  return {
+    name: 'rotate-keys',
+    everyMs: HOUR_MS,
+    run: async (now) => {
+      const rotated = await rotateKeys(db, {
+        alg: settings.alg,
+        now,
+        accessTokenTtlSeconds: settings.accessTokenTtlSeconds,
+        onlyIfOlderThanDays: rotationDays,
+        cipher,
+        audit,
+      });
+      return { keysRotated: rotated ? 1 : 0 };
     },
   };
 }

@@ -8,7 +8,7 @@ import { keySettings, loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { KeyEncryptionError } from '../../src/tokens/key-encryption.ts';
-import { loadKeyRing } from '../../src/tokens/keys.ts';
+import { keyRotationJob, loadKeyRing } from '../../src/tokens/keys.ts';
 import {
   bearer,
   buildTestApp,
@@ -52,6 +52,21 @@ describeEachEngine('keys and secrets at rest', (engine) => {
       assert.match(stored, /^enc:v1:[\w-]+\.[\w-]+\.[\w-]+$/);
       assert.doesNotMatch(stored, /"d"|"kty"|"crv"/);
     }
+
+    // A scheduled rotation seals its key with the instances' KEY_ENCRYPTION_KEY too.
+    const rotating = loadConfig({
+      ISSUER: 'http://inkgate.test',
+      JWT_ALG: 'ES256',
+      KEY_ENCRYPTION_KEY: KEK,
+      JWT_KEY_ROTATION_DAYS: '1',
+    });
+    testApp.clock.advance(2 * 86_400_000);
+    assert.deepEqual(await keyRotationJob(db, keySettings(rotating))?.run(testApp.clock.now()), {
+      keysRotated: 1,
+    });
+    const rotated = await db.selectFrom('signing_keys').select('private_jwk').execute();
+    assert.equal(rotated.length, 2);
+    for (const { private_jwk } of rotated) assert.match(private_jwk, /^enc:v1:/);
 
     // Another process with the database but without the key (or with another one) cannot use it.
     const without = loadConfig({ ISSUER: 'http://inkgate.test', JWT_ALG: 'ES256' });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { createAuditTrail } from '../../src/audit/trail.ts';
 import { claimJob } from '../../src/db/scheduled-jobs.ts';
 import { scheduledJobs } from '../../src/server.ts';
 import {
@@ -38,7 +39,11 @@ describeEachEngine('scheduled purge', (engine) => {
     const kept = await refresh(testApp, middle.refresh_token);
     assert.equal(kept.statusCode, 200);
 
-    const [purge] = scheduledJobs(testApp.config, testApp.database);
+    const [purge] = scheduledJobs(
+      testApp.config,
+      testApp.database,
+      createAuditTrail({ db: testApp.database.db, clock: testApp.clock }),
+    );
     const done = await purge!.run(testApp.clock.now());
     // The signup's verification link (24 h) expired; its message, sent 10 days ago, is past the week kept.
     const { mail, ...rest } = done;

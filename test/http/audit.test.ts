@@ -7,6 +7,7 @@ import { createAccountsService } from '../../src/accounts/service.ts';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import { keySettings } from '../../src/config.ts';
 import { createSessionsRepository } from '../../src/sessions/repository.ts';
+import { createKeyCipher } from '../../src/tokens/key-encryption.ts';
 import { loadKeyRing, rotateKeys } from '../../src/tokens/keys.ts';
 import {
   bearer,
@@ -213,6 +214,7 @@ describeEachEngine('audit log', (engine) => {
       alg: 'HS256',
       now: testApp.clock.now(),
       accessTokenTtlSeconds: 900,
+      cipher: createKeyCipher(undefined),
       audit: trail,
     });
     const bootstrapper = createAccountsService({
@@ -637,7 +639,7 @@ describeEachEngine('audit log', (engine) => {
       await testApp.database.db.insertInto('audit_events').values(event).execute();
     }
     testApp.clock.set(new Date(now));
-    const job = scheduledJobs(testApp.config, testApp.database).find(
+    const job = scheduledJobs(testApp.config, testApp.database, trail).find(
       (each) => each.name === 'purge-audit-events',
     );
     assert.ok(job);

@@ -12,6 +12,7 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
+import { createKeyCipher } from '../../src/tokens/key-encryption.ts';
 import { rotateKeys } from '../../src/tokens/keys.ts';
 import {
   bearer,
@@ -119,6 +120,7 @@ test('rotation on a running server: new key published at once, signing after max
     alg: 'ES256',
     now: testApp.clock.now(),
     accessTokenTtlSeconds: 900,
+    cipher: createKeyCipher(undefined),
   });
   testApp.clock.advance(30_000);
   const jwks = (await testApp.app.inject({ method: 'GET', url: '/.well-known/jwks.json' })).json();

@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
-import { type KeySettings, loadKeyRing, rotateKeys, type SigningAlgorithm } from '../../src/tokens/keys.ts';
+import { claimJob } from '../../src/db/scheduled-jobs.ts';
+import { createKeyCipher } from '../../src/tokens/key-encryption.ts';
+import {
+  type KeySettings,
+  keyRotationJob,
+  loadKeyRing,
+  rotateKeys,
+  type SigningAlgorithm,
+} from '../../src/tokens/keys.ts';
 import { createStorage, openTestDatabase } from '../helpers/app.ts';
 
 const TTL = 900;
@@ -49,7 +57,12 @@ for (const alg of ['HS256', 'RS256', 'ES256', 'EdDSA'] as const) {
     });
     const old = ring.current().kid;
 
-    const rotated = await rotateKeys(db, { alg, now: clock.now(), accessTokenTtlSeconds: TTL });
+    const rotated = await rotateKeys(db, {
+      alg,
+      now: clock.now(),
+      accessTokenTtlSeconds: TTL,
+      cipher: createKeyCipher(undefined),
+    });
     assert.ok(rotated);
     clock.advance(30_000); // the reload interval
     await ring.refresh();
@@ -76,27 +89,48 @@ for (const alg of ['HS256', 'RS256', 'ES256', 'EdDSA'] as const) {
   });
 }
 
-test('keys: JWT_KEY_ROTATION_DAYS rotates on schedule, once across instances', async (t) => {
+test('keys: JWT_KEY_ROTATION_DAYS rotates as a scheduled job, once across instances, never on the request path', async (t) => {
   const url = await createStorage(t);
   const clock = createManualClock(new Date());
   const dbA = (await openTestDatabase(t, 'sqlite', { url })).db;
   const dbB = (await openTestDatabase(t, 'sqlite', { url })).db;
-  const a = await loadKeyRing({ db: dbA, clock, settings: settings('EdDSA', { rotationDays: 7 }) });
-  const b = await loadKeyRing({ db: dbB, clock, settings: settings('EdDSA', { rotationDays: 7 }) });
+  const rotating = settings('EdDSA', { rotationDays: 7 });
+  const a = await loadKeyRing({ db: dbA, clock, settings: rotating });
+  const b = await loadKeyRing({ db: dbB, clock, settings: rotating });
   const first = a.current().kid;
+  const count = async () => (await dbA.selectFrom('signing_keys').select('kid').execute()).length;
+  // What each instance's scheduler does when it looks (claimJob: one run per period across them).
+  const runBoth = () =>
+    Promise.all(
+      [dbA, dbB].map(async (db) => {
+        const job = keyRotationJob(db, rotating);
+        assert.ok(job);
+        if (await claimJob(db, job.name, job.everyMs, clock.now())) await job.run(clock.now());
+      }),
+    );
 
   clock.advance(6 * 86_400_000);
-  await Promise.all([a.refresh(), b.refresh()]);
-  assert.equal((await dbA.selectFrom('signing_keys').select('kid').execute()).length, 1, 'not due yet');
+  await runBoth();
+  assert.equal(await count(), 1, 'not due yet');
 
   clock.advance(86_400_000);
   await Promise.all([a.refresh(), b.refresh()]);
-  const keys = await dbA.selectFrom('signing_keys').select('kid').execute();
-  assert.equal(keys.length, 2, 'one new key, however many instances noticed');
+  assert.equal(await count(), 1, 'a key-ring reload (on the request path) generates nothing');
+  await runBoth();
+  assert.equal(await count(), 2, 'one new key, however many instances run the job');
+  clock.advance(30_000);
+  await Promise.all([a.refresh(), b.refresh()]);
   assert.equal(a.current().kid, first, 'published first');
   clock.advance(300_000);
   assert.notEqual(a.current().kid, first);
   assert.equal(a.current().kid, b.current().kid);
+
+  assert.equal(keyRotationJob(dbA, settings('EdDSA')), undefined, 'off without JWT_KEY_ROTATION_DAYS');
+  // The cipher is required: no caller can store a key in the clear by leaving it out.
+  // @ts-expect-error -- cipher is missing
+  await assert.rejects(rotateKeys(dbA, { alg: 'EdDSA', now: clock.now(), accessTokenTtlSeconds: TTL }));
+  const configured = settings('HS256', { rotationDays: 7, secret: 'x'.repeat(32) });
+  assert.equal(keyRotationJob(dbA, configured), undefined, 'keys from configuration rotate there');
 });
 
 test('keys: configured keys and JWT_PREVIOUS_KEYS verify; previous keys never sign', async (t) => {
