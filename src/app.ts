@@ -324,7 +324,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const login = createLoginService({ users, sessions, throttle, devices, hasher, audit, clock, metrics });
 
-  await app.register(metaRoutes, { database, metrics, metricsToken: config.metricsToken });
+  const fanOutUp = deps.redis ? () => deps.redis?.fanOutUp() ?? false : undefined;
+  if (metrics) metrics.fanOutUp = fanOutUp;
+  await app.register(metaRoutes, { database, metrics, metricsToken: config.metricsToken, fanOutUp });
+  // Ready once other instances' revocations reach this one — or after 2 s without Redis answering,
+  // since serving with the one-second bound beats not serving (API.md "Outages").
+  app.addHook('onReady', async () => {
+    await Promise.race([
+      sessionCache.listening,
+      new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
+    ]);
+  });
   await app.register(tokenRoutes, { login, sessions });
   await app.register(metadataRoutes, { keys, issuer: config.issuer });
   const refused = metrics && ((policy: string) => metrics.rateLimited.inc({ policy }));

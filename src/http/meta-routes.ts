@@ -22,7 +22,9 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
   metrics: Metrics | undefined;
   /** When set, /metrics answers only `Authorization: Bearer <token>` (production). */
   metricsToken: string | undefined;
-}> = async (app, { database, metrics, metricsToken }) => {
+  /** With REDIS_URL: whether the revocation fan-out is subscribed (readyz tells, but stays ready). */
+  fanOutUp: (() => boolean) | undefined;
+}> = async (app, { database, metrics, metricsToken, fanOutUp }) => {
   app.get(
     '/',
     {
@@ -57,9 +59,20 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['meta'],
         summary: 'Readiness: 200 when the database answers, else 503',
-        description: 'For a load balancer: 503 with Retry-After while the database does not answer.',
+        description:
+          'For a load balancer: 503 with Retry-After while the database does not answer. With REDIS_URL, `redis` says whether revocations made on other instances reach this one at once (`ok`) or, while Redis or the subscription is down, within the one-second bound (`degraded`); the instance stays ready either way.',
         response: {
-          200: Type.Object({ status: Type.Literal('ok') }, { description: 'The database answers' }),
+          200: Type.Object(
+            {
+              status: Type.Literal('ok'),
+              redis: Type.Optional(
+                Type.Union([Type.Literal('ok'), Type.Literal('degraded')], {
+                  description: 'Present with REDIS_URL: the revocation fan-out',
+                }),
+              ),
+            },
+            { description: 'The database answers' },
+          ),
           ...problemResponses(503),
         },
       },
@@ -76,7 +89,8 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
       } finally {
         clearTimeout(timer);
       }
-      return { status: 'ok' as const };
+      if (fanOutUp === undefined) return { status: 'ok' as const };
+      return { status: 'ok' as const, redis: fanOutUp() ? ('ok' as const) : ('degraded' as const) };
     },
   );
 

@@ -7,6 +7,8 @@ export interface Metrics {
   readonly refreshReuse: Counter;
   /** Password hashes waiting and running now, read at each scrape from `hashQueueState`. */
   hashQueueState?: () => { running: number; waiting: number };
+  /** With REDIS_URL: whether the revocation fan-out is subscribed now, read at each scrape. */
+  fanOutUp?: () => boolean;
   readonly hashWaitSeconds: Histogram;
   readonly rateLimited: Counter<'policy'>;
   /**
@@ -78,6 +80,14 @@ export function createMetrics(): Metrics {
       const state = metrics.hashQueueState?.() ?? { running: 0, waiting: 0 };
       this.set({ state: 'running' }, state.running);
       this.set({ state: 'waiting' }, state.waiting);
+    },
+  });
+  new Gauge({
+    name: 'inkgate_redis_fanout_up',
+    help: 'With REDIS_URL: 1 while this instance hears other instances’ revocations at once, 0 while its subscription is being remade (the 1 s bound holds)',
+    registers: [registry],
+    collect() {
+      if (metrics.fanOutUp) this.set(metrics.fanOutUp() ? 1 : 0);
     },
   });
   return metrics;

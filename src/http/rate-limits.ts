@@ -57,8 +57,9 @@ export function createWindowCounter(redis: SharedRedis | undefined): WindowCount
         );
         const [current, ttl] = (reply as [number, number] | null) ?? [Number.NaN, Number.NaN];
         if (Number.isFinite(current) && Number.isFinite(ttl)) return { current, ttl: Math.max(ttl, 0) };
-      } catch {
-        // counted locally below
+        redis.fellBack('route limits', new Error(`unexpected reply: ${JSON.stringify(reply)}`));
+      } catch (error) {
+        redis.fellBack('route limits', error);
       }
       return countLocally(key, windowMs);
     },

@@ -201,7 +201,8 @@ function createRedisLog(redis: SharedRedis, clock: Clock, limits: ThrottleLimits
         at = Number(
           await redis.client.eval(RESERVE_SCRIPT, keys.length, ...keys, now, windowMs, member, ...limitArgs),
         );
-      } catch {
+      } catch (error) {
+        redis.fellBack('failed logins', error);
         return fallback.reserve(buckets);
       }
       if (at > 0) return refusal(at, now);

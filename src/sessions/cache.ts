@@ -23,6 +23,8 @@ export interface SessionCache {
   forgetSession(sessionId: string): void;
   /** After this instance changed the user (profile, role, disabled, deleted, logged out everywhere). */
   forgetUser(userId: string): void;
+  /** Resolves once this instance hears other instances' changes (at once without Redis). */
+  readonly listening: Promise<void>;
 }
 
 /** Other instances learn of a change by expiry alone, so no entry is trusted for longer than this. */
@@ -68,12 +70,13 @@ export function createSessionCache(options: {
   };
 
   const channel = 'revocations';
-  options.redis?.subscribe(channel, (message) => {
+  const subscribed = options.redis?.subscribe(channel, (message) => {
     if (message.kind === 'session' && typeof message.id === 'string') forgetSession(message.id);
     if (message.kind === 'user' && typeof message.id === 'string') forgetUser(message.id);
   });
 
   return {
+    listening: subscribed ?? Promise.resolve(),
     async get(sessionId) {
       const now = clock.now().getTime();
       const entry = entries.get(sessionId);

@@ -19,8 +19,22 @@ export interface SharedRedis {
   readonly client: Redis;
   /** True while commands can be sent. */
   available(): boolean;
+  /**
+   * True while every subscription is in place, so other instances' revocations reach this one at
+   * once; false while one is being (re)made, when the session cache's one-second bound holds instead.
+   */
+  fanOutUp(): boolean;
   publish(channel: string, message: object): void;
-  subscribe(channel: string, listener: (message: Record<string, unknown>) => void): void;
+  /**
+   * Listens on `channel`; resolves once the subscription is in place. A failed subscription is logged
+   * with its reason and retried (1 s, then up to every 5 s) for as long as the process lives.
+   */
+  subscribe(channel: string, listener: (message: Record<string, unknown>) => void): Promise<void>;
+  /**
+   * A caller that answered from its per-instance fallback because a Redis command failed says so
+   * here: logged with the reason, at most once a minute per `what`, so a flood cannot fill the log.
+   */
+  fellBack(what: string, error: unknown): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +78,17 @@ export function connectRedis(url: string, prefix: string, log: FastifyBaseLogger
   client.on('error', down);
   client.on('close', () => down());
   subscriber.on('error', () => {}); // its reconnects are the client's story, told once above
+  // Whether the subscriber connection is up (ioredis subscribes again to every channel on ready).
+  let subscriberReady = false;
+  subscriber.on('ready', () => {
+    subscriberReady = true;
+  });
+  subscriber.on('close', () => {
+    subscriberReady = false;
+  });
+  /** Channels whose subscription failed and is being retried. */
+  const retrying = new Set<string>();
+  const fallbacksLoggedAt = new Map<string, number>();
 
   subscriber.on('message', (channel, text) => {
     let message: Record<string, unknown>;
@@ -81,19 +106,44 @@ export function connectRedis(url: string, prefix: string, log: FastifyBaseLogger
     instanceId,
     client,
     available: () => healthy && client.status === 'ready',
+    fanOutUp: () => subscriberReady && retrying.size === 0 && !closing,
+    fellBack(what, error) {
+      const now = Date.now();
+      if (closing || now - (fallbacksLoggedAt.get(what) ?? 0) < 60_000) return;
+      fallbacksLoggedAt.set(what, now);
+      log.warn(
+        { err: error instanceof Error ? error.message : String(error), what },
+        `Redis command failed: ${what} counted in this instance's memory this time`,
+      );
+    },
     publish(channel, message) {
       if (!healthy) return;
       client
         .publish(`${prefix}${channel}`, JSON.stringify({ ...message, origin: instanceId }))
         .catch(() => {});
     },
-    subscribe(channel, listener) {
+    async subscribe(channel, listener) {
       const name = `${prefix}${channel}`;
-      if (!listeners.has(name)) {
-        listeners.set(name, []);
-        subscriber.subscribe(name).catch(() => {});
+      const known = listeners.get(name);
+      if (known) {
+        known.push(listener);
+        return;
       }
-      listeners.get(name)!.push(listener);
+      listeners.set(name, [listener]);
+      for (let attempt = 1; !closing; attempt += 1) {
+        try {
+          await subscriber.subscribe(name);
+          if (retrying.delete(name)) log.info({ channel: name }, 'Redis subscription in place again');
+          return;
+        } catch (error) {
+          retrying.add(name);
+          log.warn(
+            { err: error instanceof Error ? error.message : String(error), channel: name, attempt },
+            'Redis subscription failed: other instances’ revocations reach this one within 1 s until it is retried',
+          );
+          await new Promise((resolve) => setTimeout(resolve, Math.min(attempt * 1000, 5000)).unref());
+        }
+      }
     },
     /**
      * QUIT after what is under way (a resubscription after a reconnect, say), so no command of

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { describe, type TestContext, test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
+import { createWindowCounter } from '../../src/http/rate-limits.ts';
+import { createRedisLoginThrottle } from '../../src/login/throttle.ts';
 import { connectRedis } from '../../src/shared/redis.ts';
 import {
   bearer,
@@ -24,7 +26,8 @@ async function twoInstances(t: TestContext) {
   const prefix = `inkgate-test:${randomUUID()}:`;
   const a = await buildTestApp(t, { url, clock, redis: await connectTestRedis(t, prefix) });
   const b = await buildTestApp(t, { url, clock, redis: await connectTestRedis(t, prefix) });
-  await new Promise((r) => setTimeout(r, 50)); // let both subscriptions settle
+  await Promise.all([a.app.ready(), b.app.ready()]); // ready once both hear each other's revocations
+  assert.equal((await a.app.inject({ method: 'GET', url: '/readyz' })).json().redis, 'ok');
   return { a, b, clock };
 }
 
@@ -120,4 +123,83 @@ test('Redis outage: serving and revoking go on, one warning is logged, and Redis
   while (!redis.available() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
   assert.equal(redis.available(), true, 'reconnected by itself');
   assert.ok(lines.some((line) => /Redis is back/.test(line)));
+});
+
+test('a subscription that fails (Redis down at start) is logged, shown by /readyz and /metrics, and retried until it holds', {
+  skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL',
+}, async (t) => {
+  const target = new URL(process.env.TEST_REDIS_URL!);
+  const proxy = await startProxy(target.hostname, Number(target.port || 6379));
+  t.after(() => proxy.close());
+  proxy.set('refuse');
+  const prefix = `inkgate-test:${randomUUID()}:`;
+  const { logger, lines } = captureLogs();
+  const redis = connectRedis(`redis://127.0.0.1:${proxy.port}`, prefix, logger);
+  t.after(() => redis.close());
+  const heard: unknown[] = [];
+  const subscribed = redis.subscribe('probe', (message) => heard.push(message.n));
+  let done = false;
+  void subscribed.then(() => {
+    done = true;
+  });
+  const waitFor = async (what: string, condition: () => boolean) => {
+    const deadline = Date.now() + 8000;
+    while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(condition(), what);
+  };
+  await waitFor('the failure is logged with its reason', () =>
+    lines.some((line) => /Redis subscription failed/.test(line) && /"err":"[^"]+"/.test(line)),
+  );
+  assert.equal(done, false);
+  assert.equal(redis.fanOutUp(), false);
+  const testApp = await buildTestApp(t, { redis });
+  const ready = await testApp.app.inject({ method: 'GET', url: '/readyz' });
+  assert.equal(ready.statusCode, 200, 'still ready: serving with the 1 s bound beats not serving');
+  assert.deepEqual(ready.json(), { status: 'ok', redis: 'degraded' });
+  const scrape = await testApp.app.inject({ method: 'GET', url: '/metrics' });
+  assert.match(scrape.body, /^inkgate_redis_fanout_up 0$/m);
+
+  proxy.set('pass');
+  await subscribed; // retried until it held
+  await waitFor('the fan-out is up', () => redis.fanOutUp());
+  assert.ok(lines.some((line) => /Redis subscription in place again/.test(line)));
+  assert.deepEqual((await testApp.app.inject({ method: 'GET', url: '/readyz' })).json(), {
+    status: 'ok',
+    redis: 'ok',
+  });
+  assert.match(
+    (await testApp.app.inject({ method: 'GET', url: '/metrics' })).body,
+    /^inkgate_redis_fanout_up 1$/m,
+  );
+  const other = await connectTestRedis(t, prefix);
+  other.publish('probe', { n: 1 });
+  await waitFor('a message on the channel is heard', () => heard.length === 1);
+});
+
+test('a Redis command that fails falls back to this instance’s memory and says why, once a minute', {
+  skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL',
+}, async (t) => {
+  const { logger, lines } = captureLogs();
+  const redis = connectRedis(process.env.TEST_REDIS_URL!, `inkgate-test:${randomUUID()}:`, logger);
+  t.after(() => redis.close());
+  await new Promise((resolve) => redis.client.once('ready', resolve));
+  // A script the server refuses (NOSCRIPT, OOM, a READONLY replica…), while the connection is fine.
+  redis.client.eval = (async () => {
+    throw new Error('OOM command not allowed when used memory > maxmemory');
+  }) as typeof redis.client.eval;
+  const counter = createWindowCounter(redis);
+  assert.deepEqual(await counter.increment('k', 60_000).then((c) => c.current), 1);
+  assert.deepEqual(await counter.increment('k', 60_000).then((c) => c.current), 2, 'counted locally');
+  const throttle = createRedisLoginThrottle(redis, createManualClock(new Date()));
+  const attempt = await throttle.attempt({ userId: 'u', name: 'ada', address: '203.0.113.9' });
+  assert.equal(attempt.allowed, true, 'the local log answers');
+  const warnings = lines.map((line) => JSON.parse(line)).filter((entry) => entry.level === 40);
+  assert.deepEqual(
+    warnings.map((entry) => [entry.what, entry.err]),
+    [
+      ['route limits', 'OOM command not allowed when used memory > maxmemory'],
+      ['failed logins', 'OOM command not allowed when used memory > maxmemory'],
+    ],
+    'one line per kind, with the reason',
+  );
 });
