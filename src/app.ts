@@ -222,6 +222,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     createHashQueue({
       concurrency: config.hashConcurrency,
       maxWaiting: config.hashQueue,
+      share: config.hashShare,
       onWait: metrics && ((seconds) => metrics.hashWaitSeconds.observe(seconds)),
     });
   if (metrics) metrics.hashQueueState = () => ({ running: hashQueue.running, waiting: hashQueue.waiting });
@@ -266,11 +267,16 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     idleSeconds: config.sessionIdleSeconds,
     verificationRequired: config.emailVerification === 'required',
   });
-  const { requireAuth } = createGuard({ tokens, sessions: sessionCache, clock });
+  const { requireAuth } = createGuard({
+    tokens,
+    sessions: sessionCache,
+    clock,
+    verificationRequired: config.emailVerification === 'required',
+  });
   const throttle =
     deps.throttle ??
     (deps.redis ? createRedisLoginThrottle(deps.redis, clock) : createMemoryLoginThrottle(clock));
-  const counter = createWindowCounter(deps.redis);
+  const counter = createWindowCounter(deps.redis, clock);
   const cipher = createKeyCipher(config.keyEncryptionKey);
   const outbox = createOutbox({
     db: database.db,
@@ -322,7 +328,18 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     clock,
     key: () => secrets.key('device_cookie_key'),
   });
-  const login = createLoginService({ users, sessions, throttle, devices, hasher, audit, clock, metrics });
+  const login = createLoginService({
+    users,
+    sessions,
+    throttle,
+    devices,
+    hasher,
+    audit,
+    clock,
+    metrics,
+    counter,
+    loginsPerHour: config.rateLimitLogins,
+  });
 
   const fanOutUp = deps.redis ? () => deps.redis?.fanOutUp() ?? false : undefined;
   if (metrics) metrics.fanOutUp = fanOutUp;

@@ -47,6 +47,10 @@ export interface Config {
   /** Argon2id runs at once (HASH_CONCURRENCY) and waiting (HASH_QUEUE); more waiting is 503. */
   readonly hashConcurrency: number;
   readonly hashQueue: number;
+  /** Places one address or one account may hold in that queue (HASH_SHARE); beyond it, 429. */
+  readonly hashShare: number;
+  /** Successful logins per account per hour (RATE_LIMIT_LOGINS); beyond it, 429 slow_down. */
+  readonly rateLimitLogins: number;
   /** Signups per address per hour (RATE_LIMIT_SIGNUP) and post writes per user per minute (RATE_LIMIT_WRITES). */
   readonly rateLimitSignup: number;
   readonly rateLimitWrites: number;
@@ -361,6 +365,8 @@ export function loadConfig(env: Env): Config {
   };
   const hashConcurrency = count('HASH_CONCURRENCY', availableParallelism(), 1, 64, '2');
   const hashQueue = count('HASH_QUEUE', 64, 0, 100_000, '64');
+  const hashShare = count('HASH_SHARE', 4, 1, 100_000, '4');
+  const rateLimitLogins = count('RATE_LIMIT_LOGINS', 60, 1, 1_000_000, '60');
   const rateLimitSignup = count('RATE_LIMIT_SIGNUP', 10, 1, 1_000_000, '10');
   const rateLimitWrites = count('RATE_LIMIT_WRITES', 60, 1, 1_000_000, '60');
 
@@ -465,6 +471,8 @@ export function loadConfig(env: Env): Config {
     keyEncryptionKey,
     hashConcurrency,
     hashQueue,
+    hashShare,
+    rateLimitLogins,
     rateLimitSignup,
     rateLimitWrites,
     requestTimeoutSeconds,

@@ -6,6 +6,7 @@ import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import type { Database, NewAuditEvent, UserRow, UserUpdate } from '../db/schema.ts';
+import { canonicalAddress } from '../http/client-address.ts';
 import {
   ConflictError,
   ForbiddenError,
@@ -14,6 +15,7 @@ import {
   UnprocessableError,
 } from '../http/errors.ts';
 import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';
+import type { HashOwners } from './hash-queue.ts';
 import { passwordProblem } from './password-policy.ts';
 import type { UsersQueries, UsersRepository } from './repository.ts';
 
@@ -73,7 +75,7 @@ export interface PasswordAttempts {
   attemptInSession(
     sessionId: string,
   ): Promise<
-    | { readonly allowed: true; succeeded(): Promise<void> }
+    | { readonly allowed: true; succeeded(): Promise<void>; released(): Promise<void> }
     | { readonly allowed: false; readonly retryAfterSeconds: number }
   >;
 }
@@ -82,8 +84,8 @@ export function createAccountsService(deps: {
   users: UsersRepository;
   clock: Clock;
   audit: AuditTrail;
-  hash: (password: string) => Promise<string>;
-  verify?: (passwordHash: string, password: string) => Promise<boolean>;
+  hash: (password: string, owners?: HashOwners) => Promise<string>;
+  verify?: (passwordHash: string, password: string, owners?: HashOwners) => Promise<boolean>;
   sessions?: SessionControl;
   passwordAttempts?: PasswordAttempts;
   mail?: AccountMail;
@@ -91,6 +93,10 @@ export function createAccountsService(deps: {
   verificationRequired?: boolean;
 }) {
   const { users, clock, audit, hash, mail } = deps;
+
+  const ownersOf = (facts: AuditFacts): HashOwners => ({
+    address: facts.ip ? canonicalAddress(facts.ip) : undefined,
+  });
 
   function requirePasswordAllowed(
     password: string,
@@ -151,7 +157,7 @@ export function createAccountsService(deps: {
     const email = input.email.toLowerCase();
     requirePasswordAllowed(input.password, { username: input.username, email }, '/password');
     await requireFree({ username: input.username, email });
-    return insertUser(input, email, await hash(input.password), facts);
+    return insertUser(input, email, await hash(input.password, ownersOf(facts)), facts);
   }
 
   /**
@@ -214,7 +220,7 @@ export function createAccountsService(deps: {
     requirePasswordAllowed(input.password, { username: input.username, email }, '/password');
     await requireFree({ username: input.username });
     const holder = await users.findByLogin(email);
-    const passwordHash = await hash(input.password);
+    const passwordHash = await hash(input.password, ownersOf(facts));
     if (holder) {
       await users.inTransaction(async (_repository, trx) => mail?.signupAttempted(trx, holder));
       mail?.committed();
@@ -247,17 +253,32 @@ export function createAccountsService(deps: {
     return user;
   }
 
-  /** 429 while the session has used up its current-password attempts; 403 for a wrong password. */
-  async function requireCurrentPassword(user: UserRow, sessionId: string, password: string) {
+  /**
+   * 429 while the session has used up its current-password attempts; 403 for a wrong password. The
+   * check takes its place in the hash queue under the caller's address and account shares, like a
+   * login; a check the queue refused (429, 503) checked nothing and counts as no attempt.
+   */
+  async function requireCurrentPassword(
+    user: UserRow,
+    sessionId: string,
+    password: string,
+    facts: AuditFacts | undefined,
+  ) {
     const attempt = await deps.passwordAttempts?.attemptInSession(sessionId);
     if (attempt && !attempt.allowed) {
       throw new HttpError(429, 'too_many_attempts', 'too many wrong passwords; try again later', {
         headers: { 'retry-after': String(attempt.retryAfterSeconds) },
       });
     }
-    if (!deps.verify || !(await deps.verify(user.password_hash, password))) {
-      throw new ForbiddenError('the current password is wrong', 'wrong_password');
+    const owners = { address: facts?.ip ? canonicalAddress(facts.ip) : undefined, account: user.id };
+    let matches = false;
+    try {
+      matches = deps.verify !== undefined && (await deps.verify(user.password_hash, password, owners));
+    } catch (error) {
+      await attempt?.released();
+      throw error;
     }
+    if (!matches) throw new ForbiddenError('the current password is wrong', 'wrong_password');
     await attempt?.succeeded();
   }
 
@@ -285,7 +306,7 @@ export function createAccountsService(deps: {
           { path: '/current_password', message: 'is required to change the email address' },
         ]);
       }
-      await requireCurrentPassword(before, context.sessionId ?? id, changes.current_password);
+      await requireCurrentPassword(before, context.sessionId ?? id, changes.current_password, facts);
       await requireFree({ email }, id);
     }
     const events = emailChanges
@@ -322,7 +343,7 @@ export function createAccountsService(deps: {
     facts?: AuditFacts;
   }): Promise<void> {
     const user = await getUser(input.userId);
-    await requireCurrentPassword(user, input.sessionId, input.currentPassword);
+    await requireCurrentPassword(user, input.sessionId, input.currentPassword, input.facts);
     requirePasswordAllowed(
       input.newPassword,
       { username: user.username, email: user.email },
@@ -330,7 +351,7 @@ export function createAccountsService(deps: {
     );
     const facts = { ...input.facts, sessionId: input.sessionId };
     const events = [audit.event('password_changed', { ...facts, userId: user.id })];
-    const passwordHash = await hash(input.newPassword);
+    const passwordHash = await hash(input.newPassword, { account: user.id });
     // The other sessions end in the password's own transaction: a password that changed with an
     // attacker's session still alive is the one outcome this must never have.
     const sessionsEnded = await users.inTransaction(async (repository, trx) => {
@@ -448,7 +469,7 @@ export function createAccountsService(deps: {
     facts?: AuditFacts;
   }): Promise<void> {
     const user = await getUser(input.userId);
-    await requireCurrentPassword(user, input.sessionId, input.password);
+    await requireCurrentPassword(user, input.sessionId, input.password, input.facts);
     const events = await users.inAdminTransaction(async (repository, trx) => {
       const current = await repository.findById(user.id);
       if (!current) throw new NotFoundError('user not found', 'user_not_found');

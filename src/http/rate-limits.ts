@@ -1,5 +1,6 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { LRUCache } from 'lru-cache';
+import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../shared/redis.ts';
 import { HttpError } from './errors.ts';
 
@@ -28,16 +29,24 @@ if current == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return { current, redis.call('PTTL', KEYS[1]) }
 `;
 
+/** The count so far and what is left of the window, without counting. */
+const PEEK_SCRIPT = `
+return { tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('PTTL', KEYS[1]) }
+`;
+
 /** Fixed-window counts: in Redis while it answers, in this instance's memory otherwise. */
 export interface WindowCounter {
   /** Adds one to `key`'s window; answers the count so far and the milliseconds the window has left. */
   increment(key: string, windowMs: number): Promise<Counter>;
+  /** The count so far in `key`'s window (0 when none is open), without adding to it. */
+  peek(key: string): Promise<Counter>;
 }
 
-export function createWindowCounter(redis: SharedRedis | undefined): WindowCounter {
+/** `clock` times the per-instance windows (Redis keeps its own time for the shared ones). */
+export function createWindowCounter(redis: SharedRedis | undefined, clock: Clock): WindowCounter {
   const local = new LRUCache<string, { current: number; resetAt: number }>({ max: 100_000 });
   const countLocally = (key: string, windowMs: number): Counter => {
-    const now = Date.now();
+    const now = clock.now().getTime();
     let entry = local.get(key);
     if (!entry || entry.resetAt <= now) entry = { current: 0, resetAt: now + windowMs };
     entry.current += 1;
@@ -62,6 +71,25 @@ export function createWindowCounter(redis: SharedRedis | undefined): WindowCount
         redis.fellBack('route limits', error);
       }
       return countLocally(key, windowMs);
+    },
+    peek: async (key) => {
+      const peekLocally = (): Counter => {
+        const entry = local.get(key);
+        const now = clock.now().getTime();
+        return entry && entry.resetAt > now
+          ? { current: entry.current, ttl: entry.resetAt - now }
+          : { current: 0, ttl: 0 };
+      };
+      if (!redis?.available()) return peekLocally();
+      try {
+        const reply = await redis.client.eval(PEEK_SCRIPT, 1, `${redis.prefix}rate-limit:${key}`);
+        const [current, ttl] = (reply as [number, number] | null) ?? [Number.NaN, Number.NaN];
+        if (Number.isFinite(current) && Number.isFinite(ttl)) return { current, ttl: Math.max(ttl, 0) };
+        redis.fellBack('route limits', new Error(`unexpected reply: ${JSON.stringify(reply)}`));
+      } catch (error) {
+        redis.fellBack('route limits', error);
+      }
+      return peekLocally();
     },
   };
 }

@@ -1,4 +1,4 @@
-import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import type { Clock } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
@@ -13,6 +13,23 @@ export const DEVICE_COOKIE = 'device';
 
 export type Devices = ReturnType<typeof createDevices>;
 
+/** What a device cookie is bound to: the user, the password and the sessions epoch it was issued under. */
+export interface DeviceOwner {
+  readonly id: string;
+  readonly password_hash: string;
+  readonly sessions_epoch: number | string | bigint;
+}
+
+/**
+ * The cookie's MAC covers what it must die with (API.md "Abuse limits"): a password change or
+ * reset changes the hash, and those and logout-everywhere bump the sessions epoch; either voids every
+ * device cookie of the user without a row to delete. Neither is in the cookie itself.
+ */
+const binding = (owner: DeviceOwner) =>
+  createHash('sha256')
+    .update(`inkgate:device:${owner.password_hash}\u0000${String(owner.sessions_epoch)}`)
+    .digest('base64url');
+
 /**
  * Where an account's owner has logged in: (account, canonical address) pairs kept in the database,
  * and a signed `device` cookie for browsers (OWASP "Slow down online guessing attacks with device
@@ -22,9 +39,9 @@ export type Devices = ReturnType<typeof createDevices>;
 export function createDevices(deps: { db: Kysely<Database>; clock: Clock; key: () => Promise<Buffer> }) {
   const { db, clock } = deps;
 
-  const sign = async (payload: string) =>
+  const sign = async (payload: string, owner: DeviceOwner) =>
     createHmac('sha256', await deps.key())
-      .update(payload)
+      .update(`${payload}.${binding(owner)}`)
       .digest('base64url');
 
   return {
@@ -48,23 +65,29 @@ export function createDevices(deps: { db: Kysely<Database>; clock: Clock; key: (
         .execute();
     },
 
-    /** A fresh cookie value for the user's browser. */
-    async issueCookie(userId: string): Promise<string> {
-      const payload = `${userId}.${Math.floor(clock.now().getTime() / 1000)}.${randomBytes(16).toString('base64url')}`;
-      return `${payload}.${await sign(payload)}`;
+    /** A fresh cookie value for the user's browser, bound to their password and sessions epoch. */
+    async issueCookie(user: DeviceOwner): Promise<string> {
+      const payload = `${user.id}.${Math.floor(clock.now().getTime() / 1000)}.${randomBytes(16).toString('base64url')}`;
+      return `${payload}.${await sign(payload, user)}`;
     },
 
-    /** The cookie's nonce when it is ours, for this user and under 30 days old; else undefined. */
-    async verifyCookie(value: string | undefined, userId: string | undefined): Promise<string | undefined> {
-      if (value === undefined || userId === undefined || value.length > 200) return undefined;
+    /**
+     * The cookie's nonce when it is ours, for this user, under 30 days old and issued under the
+     * user's current password and sessions epoch; else undefined.
+     */
+    async verifyCookie(
+      value: string | undefined,
+      user: DeviceOwner | undefined,
+    ): Promise<string | undefined> {
+      if (value === undefined || user === undefined || value.length > 200) return undefined;
       const parts = value.split('.');
       if (parts.length !== 4) return undefined;
       const [owner, issued, nonce, mac] = parts as [string, string, string, string];
-      const expected = Buffer.from(await sign(`${owner}.${issued}.${nonce}`));
+      const expected = Buffer.from(await sign(`${owner}.${issued}.${nonce}`, user));
       const given = Buffer.from(mac);
       if (given.length !== expected.length || !timingSafeEqual(given, expected)) return undefined;
       const age = clock.now().getTime() - Number(issued) * 1000;
-      if (owner !== userId || !(age >= 0 && age < TRUST_MS)) return undefined;
+      if (owner !== user.id || !(age >= 0 && age < TRUST_MS)) return undefined;
       return nonce;
     },
   };

@@ -185,13 +185,15 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
       });
       // A browser that logged in keeps its own throttle bucket for 30 days: strangers' failures
       // elsewhere never lock it out. Sent only back to /token, never readable by scripts.
-      reply.setCookie(DEVICE_COOKIE, deviceCookie, {
-        httpOnly: true,
-        secure: true,
-        sameSite: 'strict',
-        path: '/token',
-        maxAge: DEVICE_TRUST_DAYS * 86_400,
-      });
+      if (deviceCookie !== undefined) {
+        reply.setCookie(DEVICE_COOKIE, deviceCookie, {
+          httpOnly: true,
+          secure: true,
+          sameSite: 'strict',
+          path: '/token',
+          maxAge: DEVICE_TRUST_DAYS * 86_400,
+        });
+      }
       return answer;
     },
   );

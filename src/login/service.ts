@@ -1,14 +1,15 @@
 import type { FastifyBaseLogger } from 'fastify';
-import type { Hasher } from '../accounts/hash-queue.ts';
+import { type Hasher, HashShareError } from '../accounts/hash-queue.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import type { Metrics } from '../http/metrics.ts';
+import type { WindowCounter } from '../http/rate-limits.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
 import { OAuthError } from '../tokens/oauth-error.ts';
-import type { Devices } from './devices.ts';
+import type { DeviceOwner, Devices } from './devices.ts';
 import type { LoginThrottle } from './throttle.ts';
 
 /** One answer for an unknown login, a wrong password and a disabled account: no user enumeration. */
@@ -25,8 +26,42 @@ export function createLoginService(deps: {
   audit: AuditTrail;
   clock: Clock;
   metrics: Metrics | undefined;
+  /** Counts successful logins per account (RATE_LIMIT_LOGINS an hour). */
+  counter: WindowCounter;
+  loginsPerHour: number;
 }) {
   const { users, sessions, throttle, devices, hasher, audit, clock, metrics } = deps;
+  const LOGINS_WINDOW_MS = 3_600_000;
+  const loginsKey = (userId: string) => `logins:${userId}`;
+
+  const slowDown = (retryAfterSeconds: number, description: string) =>
+    new OAuthError('slow_down', description, {
+      status: 429,
+      headers: { 'retry-after': String(retryAfterSeconds) },
+    });
+
+  /**
+   * The password check, through the queue's fair shares. A check the queue refused (its owner's share
+   * is full: 429; the queue is full: 503) checked no password, so it gives its reserved failure back:
+   * a flood that fills the queue can never count as failed logins against the owner.
+   */
+  async function checkPassword(
+    user: { id: string; password_hash: string } | undefined,
+    password: string,
+    address: string,
+    attempt: { released(): Promise<void> },
+  ): Promise<boolean> {
+    const owners = { address, account: user?.id };
+    try {
+      return user
+        ? await hasher.verify(user.password_hash, password, owners)
+        : await hasher.verifyDummy(password, owners);
+    } catch (error) {
+      await attempt.released();
+      if (error instanceof HashShareError) throw slowDown(1, error.message);
+      throw error;
+    }
+  }
 
   function requestedScopes(scope: string | undefined): Scope[] | undefined {
     try {
@@ -42,14 +77,14 @@ export function createLoginService(deps: {
    * remembered address, or a device cookie this server signed for this user); else undefined.
    */
   async function trustedBucket(
-    userId: string | undefined,
+    user: DeviceOwner | undefined,
     address: string,
     deviceCookie: string | undefined,
   ) {
-    const device = await devices.verifyCookie(deviceCookie, userId);
+    const device = await devices.verifyCookie(deviceCookie, user);
     if (device !== undefined) return `device:${device}`;
     // Asked for unknown logins too, so that a known and an unknown name cost the same queries.
-    return (await devices.isKnownAddress(userId, address)) ? `address:${address}` : undefined;
+    return (await devices.isKnownAddress(user?.id, address)) ? `address:${address}` : undefined;
   }
 
   /**
@@ -66,11 +101,11 @@ export function createLoginService(deps: {
     facts: AuditFacts;
     deviceCookie: string | undefined;
     log: FastifyBaseLogger;
-  }): Promise<{ answer: TokenAnswer; deviceCookie: string }> {
+  }): Promise<{ answer: TokenAnswer; deviceCookie: string | undefined }> {
     const { log, facts } = input;
     const requested = requestedScopes(input.scope);
     const user = await users.findByLogin(input.username);
-    const trusted = await trustedBucket(user?.id, input.address, input.deviceCookie);
+    const trusted = await trustedBucket(user, input.address, input.deviceCookie);
     const attempt = await throttle.attempt({
       userId: user?.id,
       name: input.username,
@@ -92,16 +127,24 @@ export function createLoginService(deps: {
         },
         log,
       );
-      throw new OAuthError('slow_down', 'too many failed logins; try again later', {
-        status: 429,
-        headers: { 'retry-after': String(attempt.retryAfterSeconds) },
-      });
+      throw slowDown(attempt.retryAfterSeconds, 'too many failed logins; try again later');
+    }
+    // Successful logins are limited too (RATE_LIMIT_LOGINS): a client with the account's own
+    // password cannot mint sessions without end. Looked at before the hash, so past the limit a
+    // login costs no Argon2 time; only someone who knows the password can fill it.
+    if (user) {
+      const logins = await deps.counter.peek(loginsKey(user.id));
+      if (logins.current >= deps.loginsPerHour) {
+        await attempt.released();
+        throw slowDown(
+          Math.max(1, Math.ceil(logins.ttl / 1000)),
+          'too many logins to this account; try again later',
+        );
+      }
     }
     // Always verify a hash (a dummy one for an unknown login), and check `disabled` only afterwards,
     // so all three failures cost the same time.
-    const passwordOk = user
-      ? await hasher.verify(user.password_hash, input.password)
-      : await hasher.verifyDummy(input.password);
+    const passwordOk = await checkPassword(user, input.password, input.address, attempt);
     if (!user || !passwordOk || user.disabled) {
       metrics?.logins.inc({ result: 'failure' });
       // Recorded for known accounts only (API.md): of an unknown name, nothing typed is kept.
@@ -116,6 +159,16 @@ export function createLoginService(deps: {
     const scopes = grantScopes(user.role, requested);
     if (!scopes)
       throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
+    // Counted atomically before the session is made, so racing logins cannot all pass the look above:
+    // one past the limit starts no session.
+    const logins = await deps.counter.increment(loginsKey(user.id), LOGINS_WINDOW_MS);
+    if (logins.current > deps.loginsPerHour) {
+      await attempt.released();
+      throw slowDown(
+        Math.max(1, Math.ceil(logins.ttl / 1000)),
+        'too many logins to this account; try again later',
+      );
+    }
     // The session stands only if, when it is written, the account is still enabled, still has the
     // password just verified, and nothing ended its sessions since this login read it (API.md).
     const answer = await sessions.start({
@@ -135,7 +188,10 @@ export function createLoginService(deps: {
     await attempt.succeeded();
     await devices.rememberAddress(user.id, input.address);
     metrics?.logins.inc({ result: 'success' });
-    return { answer, deviceCookie: await devices.issueCookie(user.id) };
+    // A browser that brought a good device cookie keeps it: one browser, one bucket (a fresh cookie
+    // per login would hand a flood a new bucket each time).
+    const keepsCookie = trusted?.startsWith('device:') === true;
+    return { answer, deviceCookie: keepsCookie ? undefined : await devices.issueCookie(user) };
   }
 
   return { passwordGrant };

@@ -32,7 +32,13 @@ export const DEFAULT_LIMITS: ThrottleLimits = {
 };
 
 export type AttemptOutcome =
-  | { readonly allowed: true; succeeded(): Promise<void> }
+  | {
+      readonly allowed: true;
+      /** The password was right: the reserved failures go, and the narrowest count starts over. */
+      succeeded(): Promise<void>;
+      /** The password was never checked (the hash queue refused it): the reservation goes, no more. */
+      released(): Promise<void>;
+    }
   | { readonly allowed: false; readonly retryAfterSeconds: number };
 
 export interface LoginAttempt {
@@ -126,6 +132,13 @@ function createMemoryLog(clock: Clock, limits: ThrottleLimits): FailureLog {
         ...buckets.map((bucket) => retryAt(recent(bucket.key, now), bucket, windowMs, now)),
       );
       if (at > 0) return refusal(at, now);
+      const giveBack = (from: readonly Bucket[]) => {
+        for (const bucket of from) {
+          const times = failures.get(bucket.key);
+          const index = times?.lastIndexOf(now) ?? -1;
+          if (times && index >= 0) times.splice(index, 1);
+        }
+      };
       for (const bucket of buckets) {
         const times = recent(bucket.key, now);
         times.push(now);
@@ -136,11 +149,10 @@ function createMemoryLog(clock: Clock, limits: ThrottleLimits): FailureLog {
         async succeeded() {
           // A success gives back the reserved failures; the first (narrowest) count starts over.
           failures.delete(buckets[0]!.key);
-          for (const bucket of buckets.slice(1)) {
-            const times = failures.get(bucket.key);
-            const index = times?.lastIndexOf(now) ?? -1;
-            if (times && index >= 0) times.splice(index, 1);
-          }
+          giveBack(buckets.slice(1));
+        },
+        async released() {
+          giveBack(buckets);
         },
       };
     },
@@ -211,6 +223,11 @@ function createRedisLog(redis: SharedRedis, clock: Clock, limits: ThrottleLimits
         async succeeded() {
           const undo = redis.client.multi().del(keys[0]!);
           for (const key of keys.slice(1)) undo.zrem(key, member);
+          await undo.exec().catch(() => undefined);
+        },
+        async released() {
+          const undo = redis.client.multi();
+          for (const key of keys) undo.zrem(key, member);
           await undo.exec().catch(() => undefined);
         },
       };

@@ -1,4 +1,4 @@
-import { escapeHtml } from '../shared/html.ts';
+import { escapeHtml } from '../html/template.ts';
 import type { MailContent } from './outbox.ts';
 
 /** `ada@example.com` → `a**@example.com`: enough for its owner to recognise, not to read it off. */

@@ -6,11 +6,12 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../accounts/password-p
 import { Accepted } from '../accounts/schemas.ts';
 import { requestFacts } from '../audit/events.ts';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
+import { PAGE_HEADERS } from '../html/page.ts';
 import { UnprocessableError } from '../http/errors.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import { ref } from '../http/schema-ref.ts';
-import { PAGE_HEADERS, pages } from './pages.ts';
+import { pages } from './pages.ts';
 import { InvalidLinkError, PAGES, type RecoveryService } from './service.ts';
 
 const Token = Type.String({
@@ -36,6 +37,10 @@ const ResetConfirmBody = Type.Object(
   { additionalProperties: false },
 );
 const PageQuery = Type.Object({ token: Type.Optional(Type.String({ maxLength: 200 })) });
+const ConfirmForm = Type.Object(
+  { token: Type.Optional(Type.String({ maxLength: 200 })) },
+  { additionalProperties: true },
+);
 const ResetForm = Type.Object(
   {
     token: Type.Optional(Type.String({ maxLength: 200 })),
@@ -160,16 +165,38 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
     {
       schema: {
         tags: ['pages'],
-        summary: 'The page a verification link opens: confirms the address and says so',
+        summary: 'The page a verification link opens: a button that confirms the address',
         description:
-          'HTML for a person who clicked the link in a message; the same as POST /email-verifications/confirm. No script, a strict Content-Security-Policy, never cached, no referrer.',
+          'HTML for a person who clicked the link in a message. Opening it changes nothing (mail scanners and prefetchers open links): the button posts the token, which confirms. No script, a strict Content-Security-Policy, never cached, no referrer.',
         querystring: PageQuery,
+        response: { 200: html('The button'), 400: html('The link is invalid, expired or used') },
+      },
+    },
+    async (request, reply) => {
+      const token = request.query.token ?? '';
+      if (!(await recovery.linkWorks(token, 'email_verification')))
+        return page(reply, 400, pages.invalidLink());
+      return page(reply, 200, pages.confirmEmail(token));
+    },
+  );
+
+  pagesScope.post(
+    PAGES.verifyEmail,
+    {
+      schema: {
+        tags: ['pages'],
+        summary:
+          'Where the verification page’s button posts (form-encoded); the same as POST /email-verifications/confirm',
+        description:
+          'Answers a page: the address is confirmed, or the link is invalid, expired or used (400).',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: ConfirmForm,
         response: { 200: html('Confirmed'), 400: html('The link is invalid, expired or used') },
       },
     },
     async (request, reply) => {
       try {
-        const user = await recovery.confirmVerification(request.query.token ?? '', requestFacts(request));
+        const user = await recovery.confirmVerification(request.body?.token ?? '', requestFacts(request));
         return page(reply, 200, pages.verified(user.email));
       } catch (error) {
         if (error instanceof InvalidLinkError) return page(reply, 400, pages.invalidLink());
@@ -192,7 +219,7 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
     },
     async (request, reply) => {
       const token = request.query.token ?? '';
-      if (!(await recovery.resetLinkWorks(token))) return page(reply, 400, pages.invalidLink());
+      if (!(await recovery.linkWorks(token, 'password_reset'))) return page(reply, 400, pages.invalidLink());
       return page(reply, 200, pages.resetForm(token));
     },
   );

@@ -169,9 +169,9 @@ export function createRecoveryService(deps: {
       });
     },
 
-    /** Whether a reset link is still good (the page shows its form only then). */
-    async resetLinkWorks(token: string): Promise<boolean> {
-      return (await tokens.check(token, 'password_reset', clock.now())) !== undefined;
+    /** Whether a link is still good, spending nothing (its page shows its form only then). */
+    async linkWorks(token: string, purpose: TokenPurpose): Promise<boolean> {
+      return (await tokens.check(token, purpose, clock.now())) !== undefined;
     },
 
     /**

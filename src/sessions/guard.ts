@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { Principal, RequireAuth } from '../authz/principal.ts';
-import { type Scope, scopesForRole } from '../authz/scopes.ts';
+import { type Scope, scopesForRole, scopesWhileUnverified } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
 import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.ts';
@@ -48,10 +48,16 @@ function insufficientScope(scopes: readonly Scope[]): HttpError {
  * bearer token in memory, asks the session cache whether its session still stands and what the
  * user's role is now, and checks that the token carries every listed scope that role allows.
  */
-export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache; clock: Clock }): {
+export function createGuard(deps: {
+  tokens: AccessTokens;
+  sessions: SessionCache;
+  clock: Clock;
+  /** EMAIL_VERIFICATION=required: an unverified address leaves a token only `profile`. */
+  verificationRequired: boolean;
+}): {
   requireAuth: RequireAuth;
 } {
-  const { tokens, sessions, clock } = deps;
+  const { tokens, sessions, clock, verificationRequired } = deps;
   async function authenticate(request: FastifyRequest): Promise<Principal> {
     const header = request.headers.authorization;
     if (header === undefined || header.trim() === '')
@@ -82,11 +88,15 @@ export function createGuard(deps: { tokens: AccessTokens; sessions: SessionCache
     ) {
       throw invalidToken('the session has ended');
     }
+    // The account now, not when the token was issued: a demotion (ASVS 8.3.2) and, with
+    // EMAIL_VERIFICATION=required, an address that became unverified apply to live tokens at once.
     const allowed = scopesForRole(session.role);
+    const scopes = verified.scopes.filter((scope) => allowed.includes(scope));
     return {
       ...verified,
       role: session.role,
-      scopes: verified.scopes.filter((scope) => allowed.includes(scope)),
+      scopes:
+        verificationRequired && !session.account.email_verified ? scopesWhileUnverified(scopes) : scopes,
       account: session.account,
     };
   }

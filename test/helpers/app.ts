@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { describe, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import type { HashQueue } from '../../src/accounts/hash-queue.ts';
 import { hashPassword } from '../../src/accounts/passwords.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
 import { createAccountsService } from '../../src/accounts/service.ts';
@@ -110,9 +111,12 @@ export async function buildTestApp(
     onQuery?: (sql: string) => void;
     redis?: SharedRedis;
     mailPollMs?: number;
+    /** A hash queue the test holds places in (by default the app's own, from HASH_*). */
+    hashQueue?: HashQueue;
   } = {},
 ): Promise<TestApp> {
-  // Tests make many users and posts from one address: the route limits are raised unless a test sets them.
+  // Tests make many users and posts from one address: the route limits and the hash queue's share per
+  // address are raised unless a test sets them.
   // Mail goes to a folder of the test's own unless a test points SMTP_URL at its SMTP server.
   const mailDir = mkdtempSync(join(tmpdir(), 'inkgate-mail-'));
   t.after(() => rmSync(mailDir, { recursive: true, force: true }));
@@ -121,6 +125,7 @@ export async function buildTestApp(
     RATE_LIMIT_SIGNUP: '100000',
     RATE_LIMIT_WRITES: '100000',
     RATE_LIMIT_MAIL: '100000',
+    HASH_SHARE: '100000',
     MAIL_DIR: mailDir,
     ...options.env,
   });
@@ -135,6 +140,7 @@ export async function buildTestApp(
     throttle: options.throttle,
     logger: options.logger,
     redis: options.redis,
+    hashQueue: options.hashQueue,
     mailPollMs: options.mailPollMs ?? 100,
   });
   t.after(() => app.close());

@@ -111,6 +111,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'GET /posts/{id}',
     'GET /readyz',
     'POST /account/reset-password',
+    'POST /account/verify-email',
     'POST /email-verifications/confirm',
     'POST /password-resets',
     'POST /password-resets/confirm',

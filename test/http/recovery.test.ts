@@ -230,6 +230,43 @@ describeEachEngine('email and account recovery', (engine) => {
       payload: { title: 'Hi', content: 'there' },
     });
     assert.equal(written.statusCode, 201);
+
+    // An address that becomes unverified (an admin changed it) takes posts:write from live tokens at once.
+    const admin = await createUser(testApp, { role: 'admin' });
+    await testApp.database.db
+      .updateTable('users')
+      .set({ email_verified: true })
+      .where('id', '=', admin.id)
+      .execute();
+    const adminToken = (await loginPair(testApp, admin)).access_token;
+    const { id: ownerId } = await testApp.database.db
+      .selectFrom('users')
+      .select('id')
+      .where('username', '=', owner.username)
+      .executeTakeFirstOrThrow();
+    const moved = await json(
+      testApp,
+      'PATCH',
+      `/users/${ownerId}`,
+      { email: 'moved@example.com' },
+      adminToken,
+    );
+    assert.equal(moved.statusCode, 200);
+    assert.equal(moved.json().email_verified, false);
+    const afterMove = await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: bearer(refreshed.json().access_token),
+      payload: { title: 'Hi', content: 'again' },
+    });
+    assert.equal(afterMove.statusCode, 403, 'the token issued before the change no longer writes');
+    assert.equal(afterMove.json().code, 'insufficient_scope');
+    const me = await testApp.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: bearer(refreshed.json().access_token),
+    });
+    assert.equal(me.statusCode, 200, 'profile stays');
   });
 
   test('password reset: the same answer for any address; the link sets the password once, ends every session and sends a notice [ASVS V6.4.3] [ASVS V6.3.8] [ASVS V7.4.3]', async (t) => {
@@ -507,12 +544,35 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.match(String(limited.headers.ratelimit), /^"mail";r=0;t=\d+$/);
   });
 
-  test('the pages: verify-email confirms and says so, reset-password shows a form; strict CSP, no referrer, no store [ASVS V6.2.6]', async (t) => {
+  test('the pages: verify-email shows a button (GET changes nothing) whose POST confirms, reset-password shows a form; strict CSP, no referrer, no store [ASVS V6.2.6]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine);
     const { user } = await signup(testApp);
     const { token } = linkIn(await smtp.next(user.email));
-    const page = await testApp.app.inject({ method: 'GET', url: `/account/verify-email?token=${token}` });
+    const verified = async () =>
+      (
+        await testApp.database.db
+          .selectFrom('users')
+          .select('email_verified')
+          .where('id', '=', user.id)
+          .executeTakeFirstOrThrow()
+      ).email_verified;
+    // A mail scanner or a prefetcher opens the link, twice: nothing is spent, nothing confirmed.
+    for (let i = 0; i < 2; i += 1) {
+      const opened = await testApp.app.inject({ method: 'GET', url: `/account/verify-email?token=${token}` });
+      assert.equal(opened.statusCode, 200);
+      assert.match(opened.body, /<form method="post" action="\/account\/verify-email">/);
+      assert.match(opened.body, new RegExp(`<input type="hidden" name="token" value="${token}">`));
+      assert.match(opened.body, /<button type="submit">Confirm my address<\/button>/);
+    }
+    assert.equal(await verified(), false, 'GET changed nothing');
+    const page = await testApp.app.inject({
+      method: 'POST',
+      url: '/account/verify-email',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token }).toString(),
+    });
     assert.equal(page.statusCode, 200);
+    assert.equal(await verified(), true, 'the button confirmed');
     assert.equal(page.headers['content-type'], 'text/html; charset=utf-8');
     assert.match(
       String(page.headers['content-security-policy']),
@@ -525,6 +585,23 @@ describeEachEngine('email and account recovery', (engine) => {
     const again = await testApp.app.inject({ method: 'GET', url: `/account/verify-email?token=${token}` });
     assert.equal(again.statusCode, 400);
     assert.match(again.body, /does not work/);
+    const twice = await testApp.app.inject({
+      method: 'POST',
+      url: '/account/verify-email',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token }).toString(),
+    });
+    assert.equal(twice.statusCode, 400);
+    assert.match(twice.body, /does not work/);
+    // Values are escaped in every page: a token that is markup is text.
+    const hostile = await testApp.app.inject({
+      method: 'POST',
+      url: '/account/verify-email',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ token: '"><script>alert(1)</script>' }).toString(),
+    });
+    assert.equal(hostile.statusCode, 400);
+    assert.doesNotMatch(hostile.body, /<script/);
 
     await json(testApp, 'POST', '/password-resets', { email: user.email });
     const reset = linkIn(await smtp.next(user.email)).token;

@@ -187,7 +187,7 @@ test('a Redis command that fails falls back to this instance’s memory and says
   redis.client.eval = (async () => {
     throw new Error('OOM command not allowed when used memory > maxmemory');
   }) as typeof redis.client.eval;
-  const counter = createWindowCounter(redis);
+  const counter = createWindowCounter(redis, createManualClock(new Date()));
   assert.deepEqual(await counter.increment('k', 60_000).then((c) => c.current), 1);
   assert.deepEqual(await counter.increment('k', 60_000).then((c) => c.current), 2, 'counted locally');
   const throttle = createRedisLoginThrottle(redis, createManualClock(new Date()));

@@ -1,0 +1,40 @@
+import { createHash } from 'node:crypto';
+import { type Html, html, trustedHtml } from './template.ts';
+
+/**
+ * The one page shell and the headers of every HTML page inkgate serves. Server-rendered, no script
+ * at all; the one style block is allowed by its hash, so the policy stays strict: nothing else
+ * loads, forms post only here, no page frames them, and `Referrer-Policy: no-referrer` keeps a token
+ * in the URL from leaking.
+ */
+const STYLE =
+  'body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}' +
+  'label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}' +
+  'button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}.error{color:#a40000}';
+const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
+
+export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'content-type': 'text/html; charset=utf-8',
+  'content-security-policy': `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
+  'referrer-policy': 'no-referrer',
+  'cache-control': 'no-store',
+});
+
+/** A whole document: the title (escaped) and the body (Html, so already escaped where it must be). */
+export function page(title: string, body: Html): string {
+  return html`<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<title>${title} · inkgate</title>
+<style>${trustedHtml(STYLE)}</style>
+</head>
+<body>
+<h1>${title}</h1>
+${body}
+</body>
+</html>
+`.text;
+}
