@@ -14,7 +14,11 @@ export interface MailContent {
   readonly html: string;
 }
 
-/** A claimed message stays with its worker this long; a worker that died leaves it to the next. */
+/**
+ * A claimed message stays with its worker this long; a worker that died leaves it to the next. The
+ * claim is renewed before each message of a batch, and one message takes at most ~40 s (the SMTP
+ * timeouts), so a batch behind a hanging server never outlives its claim and no mail goes twice.
+ */
 const CLAIM_MS = 60_000;
 /** Retries back off from 10 s, doubling, to at most 10 minutes; after 3 days a message is given up. */
 const FIRST_RETRY_MS = 10_000;
@@ -92,7 +96,29 @@ export function createOutbox(deps: {
     });
   }
 
-  async function deliverOne(message: Awaited<ReturnType<typeof claim>>[number], now: Date) {
+  type Claimed = Awaited<ReturnType<typeof claim>>[number];
+
+  /** Renews this worker's claim on one message; false when it is no longer ours (a lapsed claim). */
+  async function renew(message: Claimed): Promise<boolean> {
+    const renewed = await db
+      .updateTable('mail_outbox')
+      .set({ claimed_until: new Date(clock.now().getTime() + CLAIM_MS) })
+      .where('id', '=', message.id)
+      .where('sent_at', 'is', null)
+      .where('claimed_until', '=', message.claimed_until)
+      .executeTakeFirst();
+    return Number(renewed.numUpdatedRows) === 1;
+  }
+
+  /**
+   * One delivery: sent; rejected for good (an SMTP 5xx for this recipient: marked failed, never
+   * retried); deferred (a 4xx: this message backs off); or unreachable (no SMTP answer at all: the
+   * server is down, so the rest of the run waits for the next poll).
+   */
+  async function deliverOne(
+    message: Claimed,
+    now: Date,
+  ): Promise<'sent' | 'rejected' | 'deferred' | 'unreachable'> {
     try {
       const { text, html } = JSON.parse(cipher.open(message.body, bodyContext(message.id))) as {
         text: string;
@@ -114,10 +140,12 @@ export function createOutbox(deps: {
       if (failing) deps.log?.info('mail is being delivered again');
       failing = false;
       deps.log?.info({ mailId: message.id, subject: message.subject, to: where }, 'mail sent');
-      return true;
+      return 'sent';
     } catch (error) {
       const attempts = message.attempts + 1;
-      const giveUp = now.getTime() - message.created_at.getTime() >= GIVE_UP_MS;
+      const code = (error as { responseCode?: unknown }).responseCode;
+      const permanent = typeof code === 'number' && code >= 500 && code < 600;
+      const giveUp = permanent || now.getTime() - message.created_at.getTime() >= GIVE_UP_MS;
       const delay = Math.min(FIRST_RETRY_MS * 2 ** (attempts - 1), MAX_RETRY_MS);
       await db
         .updateTable('mail_outbox')
@@ -130,6 +158,13 @@ export function createOutbox(deps: {
         })
         .where('id', '=', message.id)
         .execute();
+      if (permanent) {
+        deps.log?.warn(
+          { event: 'mail_rejected', mailId: message.id, subject: message.subject, responseCode: code },
+          'mail refused for good by the SMTP server (5xx); it is not retried',
+        );
+        return 'rejected';
+      }
       if (giveUp)
         deps.log?.error({ mailId: message.id, err: error }, 'mail given up after 3 days of failures');
       else if (!failing)
@@ -137,19 +172,44 @@ export function createOutbox(deps: {
           { mailId: message.id, err: error, retryInMs: delay },
           'mail not delivered; it is retried',
         );
+      if (typeof code === 'number') return 'deferred';
       failing = true;
-      return false;
+      return 'unreachable';
     }
   }
 
+  /** Gives back the claims of messages this run will not try (the server stopped answering). */
+  async function unclaim(messages: readonly Claimed[]): Promise<void> {
+    if (messages.length === 0) return;
+    await db
+      .updateTable('mail_outbox')
+      .set({ claimed_until: null })
+      .where(
+        'id',
+        'in',
+        messages.map((message) => message.id),
+      )
+      .where('sent_at', 'is', null)
+      .execute();
+  }
+
+  /**
+   * Runs through every due message, a batch at a time. A message refused or deferred holds up no
+   * other: it is marked (failed, or due later) and the run goes on; only a server that does not
+   * answer at all ends the run, since every further message would wait out the same timeouts.
+   */
   async function deliverDueNow(): Promise<void> {
     for (;;) {
       const now = clock.now();
       const batch = await claim(now);
-      let delivered = 0;
-      for (const message of batch) if (await deliverOne(message, now)) delivered += 1;
-      // Stop at the first failure of a batch: the server is likely down; the poll comes back.
-      if (batch.length < BATCH || delivered < batch.length) return;
+      for (const [index, message] of batch.entries()) {
+        if (!(await renew(message))) continue; // our claim lapsed and another worker has it
+        if ((await deliverOne(message, now)) === 'unreachable') {
+          await unclaim(batch.slice(index + 1));
+          return;
+        }
+      }
+      if (batch.length < BATCH) return;
     }
   }
 

@@ -6,7 +6,13 @@ import { SMTPServer } from 'smtp-server';
  * A real SMTP server on a loopback port, keeping every message it receives (parsed by mailparser).
  * It can be stopped and started again on the same port, as an outage would.
  */
-export async function startSmtp(t: TestContext) {
+export async function startSmtp(
+  t: TestContext,
+  options: {
+    /** The SMTP reply code to refuse a recipient with (550: no such mailbox, 450: try later), if any. */
+    refuse?: (address: string) => number | undefined;
+  } = {},
+) {
   const received: ParsedMail[] = [];
   let server: SMTPServer | undefined;
   let port = 0;
@@ -18,6 +24,14 @@ export async function startSmtp(t: TestContext) {
       logger: false,
       // A stop is an outage: open connections (nodemailer keeps a pool) are cut at once.
       closeTimeout: 50,
+      onRcptTo(address, _session, callback) {
+        const code = options.refuse?.(address.address.toLowerCase());
+        if (code === undefined) return callback();
+        const refusal = Object.assign(new Error(`${address.address}: refused by the test`), {
+          responseCode: code,
+        });
+        callback(refusal);
+      },
       onData(stream, _session, callback) {
         simpleParser(stream).then(
           (mail) => {
