@@ -10,7 +10,7 @@ import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
 import { configFromEnvironment, openMigratedDatabase } from './server.ts';
-import { createKeyCipher } from './tokens/key-encryption.ts';
+import { createKeyCipher, KeyEncryptionError } from './tokens/key-encryption.ts';
 import { jwksMaxAge, rotateKeys } from './tokens/keys.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -159,6 +159,7 @@ async function main(argv: string[]): Promise<number> {
   const signup = command === 'create-user' ? requireSignupFlags(values) : undefined;
 
   const config = configFromEnvironment();
+  for (const warning of config.warnings) process.stderr.write(`inkgate: configuration: ${warning}\n`);
   const log = createLogger(config.logLevel === 'info' ? 'warn' : config.logLevel, process.stderr);
   const database = await openMigratedDatabase(config, log);
   const audit = createAuditTrail({ db: database.db, clock: systemClock, log });
@@ -216,24 +217,43 @@ async function rotate(
     );
     return 1;
   }
-  const rotated = await rotateKeys(database.db, {
-    alg: config.jwtAlg,
-    now: systemClock.now(),
-    accessTokenTtlSeconds: config.accessTokenTtlSeconds,
-    cipher: createKeyCipher(config.keyEncryptionKey),
-    audit,
-  });
+  // The first key of an algorithm is made by the first instance that signs with it. None here means
+  // the instances sign with configured keys or another JWT_ALG: a key added now would sign nowhere.
+  const existing = await database.db
+    .selectFrom('signing_keys')
+    .select('kid')
+    .where('alg', '=', config.jwtAlg)
+    .executeTakeFirst();
+  if (!existing) {
+    process.stderr.write(
+      `inkgate: the database holds no ${config.jwtAlg} key, so no instance signs with one: run rotate-keys ` +
+        'with the settings the instances use (JWT_ALG, KEY_ENCRYPTION_KEY, NODE_ENV); keys from JWT_SECRET or ' +
+        'JWT_PRIVATE_KEY rotate there\n',
+    );
+    return 1;
+  }
+  let rotated: Awaited<ReturnType<typeof rotateKeys>>;
+  try {
+    rotated = await rotateKeys(database.db, {
+      alg: config.jwtAlg,
+      now: systemClock.now(),
+      accessTokenTtlSeconds: config.accessTokenTtlSeconds,
+      cipher: createKeyCipher(config.keyEncryptionKey),
+      audit,
+    });
+  } catch (error) {
+    if (!(error instanceof KeyEncryptionError)) throw error;
+    process.stderr.write(`inkgate: ${error.reason}\n`);
+    return 1;
+  }
   const maxAge = jwksMaxAge(config.accessTokenTtlSeconds);
-  const startsNow = rotated !== undefined && rotated.activatesAt.getTime() <= Date.now();
-  const secret = config.jwtAlg === 'HS256';
-  const published = secret
-    ? 'is kept in the database (an HS256 key is a secret: the JWKS stays empty by design)'
-    : 'is in the JWKS now';
+  const published =
+    config.jwtAlg === 'HS256'
+      ? 'is kept in the database (an HS256 key is a secret: the JWKS stays empty by design)'
+      : 'is in the JWKS now';
   process.stdout.write(
-    startsNow
-      ? `new ${config.jwtAlg} key ${rotated.kid} signs from now (the first of its algorithm)\n`
-      : `new ${config.jwtAlg} key ${rotated?.kid} ${published} and signs from ${rotated?.activatesAt.toISOString()} ` +
-          `(after the JWKS max-age of ${maxAge} s); the previous key verifies until its last tokens expire\n`,
+    `new ${config.jwtAlg} key ${rotated?.kid} ${published} and signs from ${rotated?.activatesAt.toISOString()} ` +
+      `(after the JWKS max-age of ${maxAge} s); the previous key verifies until its last tokens expire\n`,
   );
   return 0;
 }

@@ -97,6 +97,95 @@ type Env = Readonly<Record<string, string | undefined>>;
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
 
+/** Every environment variable inkgate reads; the README's configuration table lists exactly these. */
+export const VARIABLES: readonly string[] = [
+  'ACCESS_TOKEN_TTL',
+  'ADMIN_EMAIL',
+  'ADMIN_PASSWORD',
+  'ADMIN_USERNAME',
+  'APP_URL',
+  'AUDIT_RETENTION_DAYS',
+  'CLIENT_ID',
+  'CORS_ORIGINS',
+  'DATABASE_URL',
+  'EMAIL_VERIFICATION',
+  'EMAIL_VERIFICATION_TTL',
+  'HASH_CONCURRENCY',
+  'HASH_QUEUE',
+  'HASH_SHARE',
+  'HOST',
+  'ISSUER',
+  'JWT_ALG',
+  'JWT_AUDIENCE',
+  'JWT_KEY_ROTATION_DAYS',
+  'JWT_PREVIOUS_KEYS',
+  'JWT_PRIVATE_KEY',
+  'JWT_SECRET',
+  'KEY_ENCRYPTION_KEY',
+  'LOG_LEVEL',
+  'MAIL_DIR',
+  'MAIL_FROM',
+  'METRICS',
+  'METRICS_TOKEN',
+  'NODE_ENV',
+  'PASSWORD_RESET_TTL',
+  'PORT',
+  'RATE_LIMIT_LOGINS',
+  'RATE_LIMIT_MAIL',
+  'RATE_LIMIT_SIGNUP',
+  'RATE_LIMIT_WRITES',
+  'REDIS_PREFIX',
+  'REDIS_URL',
+  'REFRESH_TOKEN_TTL',
+  'REQUEST_TIMEOUT',
+  'SESSION_IDLE_DAYS',
+  'SMTP_URL',
+  'TRUST_PROXY',
+];
+const KNOWN = new Set(VARIABLES);
+
+/** The NODE_ENV values a runtime understands; anything else is a typo (`prod`) that would run as development. */
+const NODE_ENVS = ['production', 'development', 'test'];
+
+/** Optimal string alignment distance (Levenshtein with transpositions), for typo hints. */
+function editDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j += 1) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+/**
+ * Variables that look like one of inkgate's but are not (`DATABSE_URL`, `database_url`,
+ * `RATE_LIMIT_LOGIN`): each would otherwise be ignored in silence, and its default used. A near miss
+ * is the same name in another case or spelling of separators, or within one edit of a name (two for
+ * names of 8 characters or more), so HOME, PATH or HOSTNAME are never taken for HOST or PORT.
+ */
+export function nearMisses(
+  env: Readonly<Record<string, string | undefined>>,
+): Array<{ name: string; meant: string }> {
+  const squash = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, '');
+  const misses: Array<{ name: string; meant: string }> = [];
+  for (const name of Object.keys(env)) {
+    if (KNOWN.has(name)) continue;
+    const meant = VARIABLES.find(
+      (known) =>
+        squash(known) === squash(name) ||
+        editDistance(name.toUpperCase(), known) <= (known.length >= 8 ? 2 : 1),
+    );
+    if (meant !== undefined) misses.push({ name, meant });
+  }
+  return misses;
+}
+
 /** `900`, `900s`, `15m`, `12h`, `30d` → seconds. */
 export function parseDuration(text: string): number | undefined {
   const match = /^(\d{1,9})([smhd]?)$/.exec(text.trim());
@@ -109,13 +198,18 @@ export function parseDuration(text: string): number | undefined {
 export function loadConfig(env: Env): Config {
   const problems: string[] = [];
   const value = (name: string): string | undefined => {
+    if (!KNOWN.has(name)) throw new Error(`config reads ${name}, which VARIABLES does not list`);
     const raw = env[name];
     return raw === undefined || raw.trim() === '' ? undefined : raw.trim();
   };
   const bad = (name: string, why: string, example: string) =>
     problems.push(`${name}: ${why}, e.g. ${name}=${example}`);
 
-  const production = value('NODE_ENV') === 'production';
+  const nodeEnv = value('NODE_ENV');
+  if (nodeEnv !== undefined && !NODE_ENVS.includes(nodeEnv)) {
+    bad('NODE_ENV', `"${nodeEnv}" is not one of ${NODE_ENVS.join(', ')} (or unset)`, 'production');
+  }
+  const production = nodeEnv === 'production';
 
   let port = 8000;
   const portText = value('PORT');
@@ -390,7 +484,9 @@ export function loadConfig(env: Env): Config {
   const requestTimeoutSeconds = count('REQUEST_TIMEOUT', 30, 1, 3600, '30');
   const auditRetentionDays = count('AUDIT_RETENTION_DAYS', 90, 1, 36_500, '90');
 
-  const warnings: string[] = [];
+  const warnings: string[] = nearMisses(env).map(
+    ({ name, meant }) => `${name} is not an inkgate setting and is ignored: did you mean ${meant}?`,
+  );
   // Allowed (tests and demonstrations want them), but worth a line at start.
   if (accessTokenTtlSeconds < 60)
     warnings.push(`ACCESS_TOKEN_TTL is ${accessTokenTtlSeconds} s: clients will refresh constantly`);

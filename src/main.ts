@@ -15,13 +15,17 @@ process.on('unhandledRejection', (reason) => {
 
 try {
   const server = await startServer(config, log);
-  let stopping = false;
+  // Under `npm start` one Ctrl-C (or a signal to the process group) arrives twice: from the terminal
+  // and forwarded by npm. A repeat within a second is that echo; a later one is a person insisting.
+  const ECHO_MS = 1000;
+  let stoppingSince: number | undefined;
   const shutdown = (signal: string) => {
-    if (stopping) {
+    if (stoppingSince !== undefined) {
+      if (performance.now() - stoppingSince < ECHO_MS) return;
       log.warn({ signal }, 'second signal: exiting at once');
       process.exit(1);
     }
-    stopping = true;
+    stoppingSince = performance.now();
     log.info({ signal }, 'shutting down: draining in-flight requests');
     server.stop().then(
       () => {

@@ -20,6 +20,7 @@ import { purgeOutbox } from './mail/outbox.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 import { connectRedis } from './shared/redis.ts';
+import { KeyEncryptionError } from './tokens/key-encryption.ts';
 import { keyRotationJob, loadKeyRing } from './tokens/keys.ts';
 
 export const VERSION: string = packageJson.version;
@@ -34,6 +35,8 @@ export function startFailure(error: unknown, databaseUrl: string): string {
     chain.push(cause);
     cause = (cause as { cause?: unknown }).cause;
   }
+  const sealed = chain.find((each) => each instanceof KeyEncryptionError);
+  if (sealed) return (sealed as KeyEncryptionError).reason;
   const unreachable = chain.find(isConnectionError) as { code?: string; message?: string } | undefined;
   if (unreachable) {
     let where = 'the database';

@@ -77,7 +77,11 @@ export function classifyError(error: unknown): ErrorAnswer {
 }
 
 function logAnswer(request: FastifyRequest, error: unknown, answer: ErrorAnswer) {
-  if (answer.status >= 500) request.log.error({ err: error }, 'request failed');
+  if (answer.status >= 500) {
+    // A cause for the operator (KeyEncryptionError's reason, say) goes in the line itself.
+    const reason = (error as { reason?: unknown }).reason;
+    request.log.error({ err: error, ...(typeof reason === 'string' && { reason }) }, 'request failed');
+  }
   // A refusal's cause (why a token failed, say) is for debugging: serialising its stack on every
   // refused request would make rejections the expensive path an attacker can choose.
   else if (error instanceof HttpError && error.cause)

@@ -7,6 +7,7 @@ import { requestFacts } from '../audit/events.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import { classifyError } from '../http/error-handler.ts';
 import type { SessionsService } from '../sessions/service.ts';
+import { KeyEncryptionError } from '../tokens/key-encryption.ts';
 import { OAuthError } from '../tokens/oauth-error.ts';
 import { DEVICE_COOKIE, DEVICE_TRUST_DAYS } from './devices.ts';
 import type { LoginService } from './service.ts';
@@ -112,7 +113,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
     const oauth = toOAuthError(error);
     if (!oauth) {
       const answer = classifyError(error);
-      if (answer.status >= 500 && answer.status !== 503)
+      // A 503 of an outage is the database's to tell; keys that do not open are the operator's.
+      if (error instanceof KeyEncryptionError) request.log.error({ reason: error.reason }, error.reason);
+      else if (answer.status >= 500 && answer.status !== 503)
         request.log.error({ err: error }, 'token request failed');
       return reply
         .code(answer.status)

@@ -1,4 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { ServiceUnavailableError } from '../http/errors.ts';
 
 /**
  * Keys and secrets that inkgate keeps in the database, sealed with AES-256-GCM under
@@ -16,10 +17,18 @@ export interface KeyCipher {
 
 const PREFIX = 'enc:v1:';
 
-export class KeyEncryptionError extends Error {
-  constructor(message: string) {
-    super(message);
+/**
+ * A key kept in the database does not open with this instance's KEY_ENCRYPTION_KEY: at start the
+ * instance refuses to run (one line naming the variable); met while serving, it is a 503 whose cause
+ * is logged — the operator's to fix, never a 500.
+ */
+export class KeyEncryptionError extends ServiceUnavailableError {
+  /** For the operator (the log, the start-up line); clients get the plain detail. */
+  readonly reason: string;
+  constructor(reason: string) {
+    super('the server cannot open its keys; try again later', 30, { cause: new Error(reason) });
     this.name = 'KeyEncryptionError';
+    this.reason = reason;
   }
 }
 
@@ -41,7 +50,7 @@ export function createKeyCipher(key: Uint8Array | undefined): KeyCipher {
       if (!isSealed(stored)) return stored; // kept before KEY_ENCRYPTION_KEY was set (sealed at start)
       if (key === undefined) {
         throw new KeyEncryptionError(
-          'the database holds encrypted keys: set KEY_ENCRYPTION_KEY to open them',
+          'KEY_ENCRYPTION_KEY: the database holds encrypted keys; set the KEY_ENCRYPTION_KEY the other instances use',
         );
       }
       const [iv, sealed, tag] = stored.slice(PREFIX.length).split('.') as [string, string, string];
@@ -54,7 +63,9 @@ export function createKeyCipher(key: Uint8Array | undefined): KeyCipher {
           decipher.final(),
         ]).toString('utf8');
       } catch {
-        throw new KeyEncryptionError('a stored key does not open with this KEY_ENCRYPTION_KEY');
+        throw new KeyEncryptionError(
+          'KEY_ENCRYPTION_KEY: a key kept in the database does not open with this one; every instance needs the same KEY_ENCRYPTION_KEY',
+        );
       }
     },
   };

@@ -14,7 +14,7 @@ import type { AuditTrail } from '../audit/trail.ts';
 import type { Clock } from '../clock.ts';
 import type { ScheduledJob } from '../db/scheduled-jobs.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
-import { createKeyCipher, isSealed, type KeyCipher } from './key-encryption.ts';
+import { createKeyCipher, isSealed, type KeyCipher, KeyEncryptionError } from './key-encryption.ts';
 import { serverSecretContext } from './server-secrets.ts';
 
 export const ALGORITHMS = ['HS256', 'RS256', 'ES256', 'EdDSA'] as const;
@@ -216,6 +216,18 @@ export async function rotateKeys(
   },
 ): Promise<{ kid: string; activatesAt: Date } | undefined> {
   let events: NewAuditEvent[] = [];
+  // A key sealed otherwise than the ones already kept would be one that some instance cannot open:
+  // the kept ones must open with this cipher, and keys kept in the clear mean instances without
+  // KEY_ENCRYPTION_KEY (an instance that has it seals them at its start).
+  await requireStoredKeysOpen(db, options.cipher);
+  if (options.cipher.sealing) {
+    const stored = await db.selectFrom('signing_keys').select('private_jwk').execute();
+    if (stored.length > 0 && !stored.some((row) => isSealed(row.private_jwk))) {
+      throw new KeyEncryptionError(
+        'KEY_ENCRYPTION_KEY: the keys kept in the database are not encrypted, so the instances run without KEY_ENCRYPTION_KEY; give rotate-keys the settings they use',
+      );
+    }
+  }
   const rotated = await db.transaction().execute(async (trx) => {
     if (trx.getExecutor().adapter instanceof PostgresAdapter) {
       await sql`select pg_advisory_xact_lock(hashtext('inkgate:key-rotation'))`.execute(trx);
@@ -277,6 +289,9 @@ export async function loadKeyRing(options: {
   const { db, clock, settings, audit } = options;
   const { alg } = settings;
   const cipher = createKeyCipher(settings.encryptionKey);
+  // Every instance must hold the KEY_ENCRYPTION_KEY that sealed what the database keeps: checked
+  // here, so an instance with another one (or none) refuses to start instead of failing requests.
+  await requireStoredKeysOpen(db, cipher);
   if (cipher.sealing) await sealStoredKeys(db, cipher);
   const maxAge = jwksMaxAge(settings.accessTokenTtlSeconds);
   const retireAfterMs = (settings.accessTokenTtlSeconds + SKEW_SECONDS) * 1000;
@@ -424,6 +439,14 @@ export function keyRotationJob(db: Db, settings: KeySettings, audit?: AuditTrail
       return { keysRotated: rotated ? 1 : 0 };
     },
   };
+}
+
+/** Opens every sealed key and server secret once; throws KeyEncryptionError for the first that does not. */
+async function requireStoredKeysOpen(db: Db, cipher: KeyCipher): Promise<void> {
+  const keys = await db.selectFrom('signing_keys').select(['kid', 'private_jwk']).execute();
+  for (const row of keys) cipher.open(row.private_jwk, keyContext(row.kid));
+  const secrets = await db.selectFrom('server_secrets').select(['name', 'value']).execute();
+  for (const row of secrets) cipher.open(row.value, serverSecretContext(row.name));
 }
 
 /**

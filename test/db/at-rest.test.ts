@@ -12,6 +12,7 @@ import { keyRotationJob, loadKeyRing } from '../../src/tokens/keys.ts';
 import {
   bearer,
   buildTestApp,
+  captureLogs,
   createStorage,
   createUser,
   describeEachEngine,
@@ -113,6 +114,73 @@ describeEachEngine('keys and secrets at rest', (engine) => {
       (await refresh(after, pair.refresh_token)).statusCode,
       200,
       'the successor key is the same one',
+    );
+  });
+  test('an instance whose KEY_ENCRYPTION_KEY does not open what the database keeps refuses to start; met while serving it is a 503, never a 500', async (t) => {
+    const url = engine === 'sqlite' ? await createStorage(t) : await createStorage(t, engine);
+    const clock = createManualClock(new Date());
+    // The first instance uses JWT_SECRET (no key in the database) and seals its server secrets.
+    const env = { KEY_ENCRYPTION_KEY: KEK, JWT_SECRET: 'a-secret-of-at-least-thirty-two-bytes!!' };
+    const first = await buildTestApp(t, { engine, url, clock, env });
+    const user = await createUser(first);
+    await loginPair(first, user); // makes and seals device_cookie_key
+    const { db } = first.database;
+    const settingsWith = (extra: Record<string, string>) =>
+      keySettings(loadConfig({ ISSUER: 'http://inkgate.test', JWT_SECRET: env.JWT_SECRET, ...extra }));
+    for (const extra of [{ KEY_ENCRYPTION_KEY: OTHER_KEK }, {}] as Array<Record<string, string>>) {
+      await assert.rejects(loadKeyRing({ db, clock, settings: settingsWith(extra) }), (error: unknown) => {
+        assert.ok(error instanceof KeyEncryptionError);
+        assert.match(error.reason, /^KEY_ENCRYPTION_KEY: /);
+        return true;
+      });
+    }
+    await loadKeyRing({ db, clock, settings: settingsWith({ KEY_ENCRYPTION_KEY: KEK }) }); // the same key opens
+
+    // Two instances started at once on an empty database, one with another key: its first use of a
+    // secret the other sealed is a 503 with Retry-After, and the log names the cause.
+    const { logger, lines } = captureLogs();
+    const second = await buildTestApp(t, {
+      engine,
+      url,
+      clock,
+      logger,
+      env: { ...env, KEY_ENCRYPTION_KEY: OTHER_KEK, JWT_SECRET: env.JWT_SECRET },
+    }).catch((error: unknown) => error);
+    assert.ok(second instanceof KeyEncryptionError, 'refused at start, as it should be');
+    const late = await buildTestApp(t, {
+      engine,
+      clock,
+      logger,
+      env: { ...env, KEY_ENCRYPTION_KEY: OTHER_KEK },
+    });
+    const stranger = await createUser(late);
+    await late.database.db
+      .insertInto('server_secrets')
+      .values({
+        name: 'device_cookie_key',
+        value: (
+          await db
+            .selectFrom('server_secrets')
+            .select('value')
+            .where('name', '=', 'device_cookie_key')
+            .executeTakeFirstOrThrow()
+        ).value,
+        created_at: clock.now(),
+      })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ value: (eb) => eb.ref('excluded.value') }))
+      .execute();
+    const answer = await late.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ username: stranger.username, password: stranger.password }).toString(),
+    });
+    assert.equal(answer.statusCode, 503, answer.body);
+    assert.equal(answer.json().error, 'server_error', 'RFC 6749 §5.2 at /token');
+    assert.equal(answer.headers['retry-after'], '30');
+    assert.doesNotMatch(answer.body, /KEY_ENCRYPTION_KEY/, 'the operator’s business, in the log');
+    assert.ok(
+      lines.some((line) => /KEY_ENCRYPTION_KEY: a key kept in the database does not open/.test(line)),
     );
   });
 });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,9 +32,12 @@ async function start(
   },
 ): Promise<Server> {
   // Its own process group, so that npm, its shell and the server all get the signal, as under a supervisor.
+  // Mail goes to a folder of the test's own: a test never writes into the checkout (./data/mail).
+  const mailDir = mkdtempSync(join(tmpdir(), 'inkgate-mail-'));
+  t.after(() => rmSync(mailDir, { recursive: true, force: true }));
   const child = spawn(how.command, how.args, {
     cwd: how.cwd,
-    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', ...env },
+    env: { ...process.env, PORT: '0', LOG_LEVEL: 'info', MAIL_DIR: mailDir, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: true,
   });
@@ -45,8 +48,13 @@ async function start(
   child.stderr!.on('data', (chunk) => {
     output += chunk;
   });
+  // The whole group, even when its leader (npm) is gone: what it started must not outlive the test.
   t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) process.kill(-child.pid!, 'SIGKILL');
+    try {
+      process.kill(-child.pid!, 'SIGKILL');
+    } catch {
+      // the group is gone already
+    }
   });
   const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
@@ -107,6 +115,9 @@ async function json(url: string, init: RequestInit = {}) {
 test('npm start: serves on SQLite in the configured folder; tokens survive a restart (the key is in the database)', async (t) => {
   const dir = tempDir(t);
   const env = { DATABASE_URL: `sqlite:${join(dir, 'blog.db')}`, ISSUER: 'http://inkgate.test' };
+  const checkoutData = () =>
+    existsSync(join(ROOT, 'data')) ? readdirSync(join(ROOT, 'data'), { recursive: true }) : [];
+  const before = checkoutData();
   const first = await start(t, env);
   assert.ok(existsSync(join(dir, 'blog.db')));
   assert.deepEqual((await json(`${first.url}/`)).body, { message: 'Welcome to your blog!', docs: '/docs' });
@@ -136,6 +147,21 @@ test('npm start: serves on SQLite in the configured folder; tokens survive a res
   await stop(second);
   assert.doesNotMatch(second.output(), /migrations applied/, 'nothing left to migrate');
   assert.doesNotMatch(first.output() + second.output(), /a long passphrase/);
+  assert.deepEqual(checkoutData(), before, 'the signup’s message went to the test’s folder, not ./data/mail');
+});
+
+test('SIGTERM to the process npm start made (as a container runtime sends it) stops the server gracefully', {
+  timeout: 20_000,
+}, async (t) => {
+  const dir = tempDir(t);
+  const server = await start(t, { DATABASE_URL: `sqlite:${join(dir, 'blog.db')}` });
+  const closed = once(server.child, 'close'); // every holder of the output: npm and the server
+  server.child.kill('SIGTERM'); // npm alone, not its process group
+  await closed;
+  assert.match(server.output(), /"signal":"SIGTERM","msg":"shutting down: draining in-flight requests"/);
+  assert.match(server.output(), /"msg":"stopped"/);
+  const { port } = new URL(server.url);
+  await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens any more: no orphan');
 });
 
 test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
@@ -337,8 +363,12 @@ test('inkgate rotate-keys: a new key in the database, published now, signing aft
     const { code, stdout, stderr } = await cli(dir, ['rotate-keys'], { ...env, ...extra });
     return { code, out: stdout + stderr };
   };
-  const kids = async () => {
-    const server = await start(t, { DATABASE_URL: env.DATABASE_URL, JWT_ALG: 'ES256' }, NODE_MAIN(dir));
+  const kids = async (extra: Record<string, string> = {}) => {
+    const server = await start(
+      t,
+      { DATABASE_URL: env.DATABASE_URL, JWT_ALG: 'ES256', ...extra },
+      NODE_MAIN(dir),
+    );
     const jwks = (await json(`${server.url}/.well-known/jwks.json`)).body as unknown as {
       keys: Array<{ kid: string }>;
     };
@@ -360,12 +390,48 @@ test('inkgate rotate-keys: a new key in the database, published now, signing aft
   assert.equal(refused.code, 1);
   assert.match(refused.out, /comes from JWT_SECRET or JWT_PRIVATE_KEY/);
 
+  // No HS256 key in the database: no instance signs with one, so none is added (the instances' own
+  // settings were not given to the command).
+  const nowhere = await rotate({ JWT_ALG: 'HS256' });
+  assert.equal(nowhere.code, 1);
+  assert.match(nowhere.out, /^inkgate: the database holds no HS256 key, so no instance signs with one/);
+  // A KEY_ENCRYPTION_KEY the instances do not have (they keep keys in the clear): refused.
+  const kek = Buffer.alloc(32, 3).toString('base64');
+  const sealedOtherwise = await rotate({ KEY_ENCRYPTION_KEY: kek });
+  assert.equal(sealedOtherwise.code, 1, sealedOtherwise.out);
+  assert.match(
+    sealedOtherwise.out,
+    /^inkgate: KEY_ENCRYPTION_KEY: the keys kept in the database are not encrypted/,
+  );
+  // Once an instance with the key has sealed them, the command without it is refused instead.
+  await kids({ KEY_ENCRYPTION_KEY: kek });
+  const unsealed = await rotate();
+  assert.equal(unsealed.code, 1, unsealed.out);
+  assert.match(unsealed.out, /^inkgate: KEY_ENCRYPTION_KEY: the database holds encrypted keys/);
+
   // HS256 keys kept in the database: the output says what happened, and that the JWKS stays empty.
-  await rotate({ JWT_ALG: 'HS256' });
-  const secret = await rotate({ JWT_ALG: 'HS256' });
+  await kids({ JWT_ALG: 'HS256', KEY_ENCRYPTION_KEY: kek });
+  const secret = await rotate({ JWT_ALG: 'HS256', KEY_ENCRYPTION_KEY: kek });
   assert.equal(secret.code, 0, secret.out);
   assert.match(
     secret.out,
     /^new HS256 key \S+ is kept in the database \(an HS256 key is a secret: the JWKS stays empty by design\)/,
   );
+});
+
+test('an instance started with another KEY_ENCRYPTION_KEY than the one that sealed the database refuses, in one line naming it', async (t) => {
+  const dir = tempDir(t);
+  const env = { DATABASE_URL: `sqlite:${join(dir, 'sealed.db')}` };
+  const sealing = await start(t, { ...env, KEY_ENCRYPTION_KEY: Buffer.alloc(32, 1).toString('base64') });
+  await stop(sealing);
+  for (const other of [Buffer.alloc(32, 2).toString('base64'), '']) {
+    const { code, stdout, stderr } = await run('npm', ['start', '--silent'], {
+      env: { PORT: '0', ...env, KEY_ENCRYPTION_KEY: other },
+    });
+    assert.equal(code, 1);
+    const lines = stderr.split('\n').filter((line) => line.trim() !== '');
+    assert.equal(lines.length, 1, stderr);
+    assert.match(lines[0]!, /^inkgate: could not start: KEY_ENCRYPTION_KEY: /);
+    assert.doesNotMatch(`${stdout}${stderr}`, /\n\s+at /, 'no stack trace');
+  }
 });

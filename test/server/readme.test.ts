@@ -90,4 +90,6 @@ test('README: every curl block runs as pasted, in order, against a fresh server,
   assert.equal(statuses.length, 7, `the marked steps: ${statuses.join(', ')}`);
   assert.match(output, /"title":"Hello again"/, 'the post was edited');
   assert.match(output, /"type":"login_succeeded"/, 'the security events were read');
+  assert.match(output, /"type":"password_reset_completed"/, 'the admin’s audit query found the reset');
+  assert.match(output, /"type":"password_changed"/, 'and the password change');
 });

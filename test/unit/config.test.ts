@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { ConfigError, loadConfig, parseDuration } from '../../src/config.ts';
+import { ConfigError, loadConfig, nearMisses, parseDuration, VARIABLES } from '../../src/config.ts';
 
 function problemsOf(env: Record<string, string>): string[] {
   try {
@@ -372,4 +373,54 @@ test('parseDuration: seconds or a unit', () => {
   assert.equal(parseDuration('-5'), undefined);
   assert.equal(parseDuration('1.5h'), undefined);
   assert.equal(parseDuration('15 minutes'), undefined);
+});
+
+test('config: a variable that looks like one of inkgate’s is a warning naming the one meant; other variables are not', () => {
+  const { warnings } = loadConfig({
+    DATABSE_URL: 'postgres://db/inkgate',
+    redis_url: 'redis://cache',
+    RATE_LIMIT_LOGIN: '5',
+    JWT_SECERT: 'x'.repeat(40),
+    PATH: '/usr/bin',
+    HOME: '/root',
+    HOSTNAME: 'box',
+    NODE_OPTIONS: '--max-old-space-size=512',
+    PORT: '8000',
+  });
+  assert.deepEqual(
+    warnings.filter((line) => /is not an inkgate setting/.test(line)),
+    [
+      'DATABSE_URL is not an inkgate setting and is ignored: did you mean DATABASE_URL?',
+      'redis_url is not an inkgate setting and is ignored: did you mean REDIS_URL?',
+      'RATE_LIMIT_LOGIN is not an inkgate setting and is ignored: did you mean RATE_LIMIT_LOGINS?',
+      'JWT_SECERT is not an inkgate setting and is ignored: did you mean JWT_SECRET?',
+    ],
+  );
+  assert.deepEqual(nearMisses({ ...process.env }), [], 'nothing on this machine’s own environment');
+});
+
+test('config: NODE_ENV is production, development, test or unset; a typo is refused, not run as development', () => {
+  for (const value of ['production', 'development', 'test']) {
+    const env = value === 'production' ? {} : { NODE_ENV: value };
+    assert.doesNotThrow(() => loadConfig(env), value);
+  }
+  for (const typo of ['prod', 'Production', 'staging']) {
+    assert.match(
+      problemsOf({ NODE_ENV: typo })[0]!,
+      /^NODE_ENV: "[^"]+" is not one of production, development, test/,
+    );
+  }
+});
+
+test('config: the README’s configuration table lists exactly the variables inkgate reads', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+  const section = readme.slice(readme.indexOf('## Configuration'));
+  const table = section.slice(0, section.indexOf('\n\n', section.indexOf('| variable')));
+  const listed = new Set(
+    table
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((line) => [...(line.split(' | ')[0] ?? '').matchAll(/`([A-Z_]+)`/g)].map((m) => m[1]!)),
+  );
+  assert.deepEqual([...listed].sort(), [...VARIABLES].sort());
 });
