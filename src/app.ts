@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import { createHasher, createHashQueue, type HashQueue } from './accounts/hash-queue.ts';
 import { createUsersRepository } from './accounts/repository.ts';
@@ -375,18 +380,25 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     },
     refused,
   );
-  await app.register(accountsRoutes, { accounts, requireAuth, signupLimit });
   // Mail requests per address: four times what one mailbox may receive (RATE_LIMIT_MAIL per hour).
-  const mailLimit = limitRoute(
+  const mailPolicy = {
+    name: 'mail',
+    max: config.rateLimitMail * 4,
+    windowSeconds: 3600,
+    key: (request: FastifyRequest) => canonicalAddress(request.ip),
+  };
+  const mailLimit = limitRoute(counter, mailPolicy, refused);
+  // An email change sends mail, and its answer (409 for a taken address) is a probe: it counts in the
+  // same window (API.md "Abuse limits").
+  const emailChangeLimit = limitRoute(
     counter,
     {
-      name: 'mail',
-      max: config.rateLimitMail * 4,
-      windowSeconds: 3600,
-      key: (request) => canonicalAddress(request.ip),
+      ...mailPolicy,
+      applies: (request) => (request.body as { email?: unknown } | undefined)?.email !== undefined,
     },
     refused,
   );
+  await app.register(accountsRoutes, { accounts, requireAuth, signupLimit, emailChangeLimit });
   await app.register(recoveryRoutes, { recovery, requireAuth, mailLimit });
   await app.register(sessionRoutes, { sessions, requireAuth });
   await app.register(auditRoutes, {

@@ -41,7 +41,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   requireAuth: RequireAuth;
   /** RATE_LIMIT_SIGNUP per address. */
   signupLimit: preHandlerAsyncHookHandler;
-}> = async (app, { accounts, requireAuth, signupLimit }) => {
+  /** The mail limit, counting only PATCH /users/me requests that change the email address. */
+  emailChangeLimit: preHandlerAsyncHookHandler;
+}> = async (app, { accounts, requireAuth, signupLimit, emailChangeLimit }) => {
   const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
   const admin = [{ [SECURITY_SCHEME]: ['admin'] }];
   const User = ref(UserPublic, 'The user');
@@ -98,12 +100,15 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
     '/users/me',
     {
       onRequest: requireAuth('profile'),
+      preHandler: emailChangeLimit,
       schema: {
         tags: ['accounts'],
         summary: 'Change your name or email address',
         description:
           'A new `email` needs `current_password` (ASVS 5.0 V7.5.1); it starts unverified and gets a verification ' +
-          'message, and the old address a notice naming the new one (partly masked).',
+          'message, and the old address a notice naming the new one (partly masked). Requests that change the ' +
+          'email count in the mail limit of the client address (RATE_LIMIT_MAIL × 4 an hour), and every message ' +
+          'in the account’s and the recipient’s (RATE_LIMIT_MAIL an hour each; beyond them nothing is sent).',
         security: profile,
         body: UpdateMeBody,
         response: {

@@ -18,6 +18,8 @@ export interface RouteLimit {
   readonly windowSeconds: number;
   /** Whose count a request adds to: the canonical address, the user, … */
   readonly key: (request: FastifyRequest) => string;
+  /** Only requests for which this is true count (an email change among profile changes); all by default. */
+  readonly applies?: (request: FastifyRequest) => boolean;
 }
 
 type Counter = { current: number; ttl: number };
@@ -119,6 +121,7 @@ export function limitRoute(
   const policy = `"${limit.name}";q=${limit.max};w=${limit.windowSeconds}`;
   const windowMs = limit.windowSeconds * 1000;
   const limited: preHandlerAsyncHookHandler = async (request, reply) => {
+    if (limit.applies && !limit.applies(request)) return;
     const { current, ttl } = await counter.increment(`${limit.name}:${limit.key(request)}`, windowMs);
     const seconds = Math.max(1, Math.ceil(ttl / 1000));
     const remaining = Math.max(0, limit.max - current);

@@ -11,7 +11,7 @@ import type { Database, NewAuditEvent, UserRow } from '../db/schema.ts';
 import { HttpError, UnprocessableError } from '../http/errors.ts';
 import type { WindowCounter } from '../http/rate-limits.ts';
 import { messages } from '../mail/messages.ts';
-import type { Outbox } from '../mail/outbox.ts';
+import type { MailContent, Outbox } from '../mail/outbox.ts';
 import type { AccountTokens, TokenPurpose } from './tokens.ts';
 
 /** Where each link of a message leads: a page of this server (pages.ts). */
@@ -54,12 +54,21 @@ export function createRecoveryService(deps: {
   const link = (page: string, token: string) => `${deps.appUrl}${page}?token=${token}`;
 
   /**
-   * Whether one more message may go to this mailbox this hour. Beyond RATE_LIMIT_MAIL the request
-   * still answers as a success and nothing is sent: a mailbox cannot be flooded, nor an account probed.
+   * Whether one more message may go to this mailbox, for this account, this hour (RATE_LIMIT_MAIL
+   * each). Every message counts, notices included; beyond either limit the request still answers as
+   * a success and nothing is sent: a mailbox cannot be flooded through one account or many, nor an
+   * account probed. Both counts are taken, so a refused message still counts against both.
    */
-  async function mayMail(recipient: string): Promise<boolean> {
-    const { current } = await deps.counter.increment(`mail:${recipient.toLowerCase()}`, 3_600_000);
-    return current <= deps.mailPerHour;
+  async function mayMail(recipient: string, userId?: string): Promise<boolean> {
+    const byRecipient = await deps.counter.increment(`mail:${recipient.toLowerCase()}`, 3_600_000);
+    const byAccount =
+      userId === undefined ? undefined : await deps.counter.increment(`mail-account:${userId}`, 3_600_000);
+    return byRecipient.current <= deps.mailPerHour && (byAccount?.current ?? 0) <= deps.mailPerHour;
+  }
+
+  /** A message that is no link (a notice), within the limits, written with `db`. */
+  async function notify(db: Kysely<Database>, recipient: string, userId: string, content: MailContent) {
+    if (await mayMail(recipient, userId)) await outbox.enqueue(db, recipient, content);
   }
 
   const links = {
@@ -75,8 +84,12 @@ export function createRecoveryService(deps: {
     },
   } as const;
 
-  /** A link of `purpose` to the user's current address, written with `db` together with its event. */
+  /**
+   * A link of `purpose` to the user's current address, written with `db` together with its event;
+   * beyond the mail limits nothing is sent (nor recorded) and the answer is the same.
+   */
   async function sendLink(db: Kysely<Database>, user: UserRow, purpose: TokenPurpose, event: NewAuditEvent) {
+    if (!(await mayMail(user.email, user.id))) return [];
     const { page, ttlSeconds, compose } = links[purpose];
     const token = await tokens.issue(db, { purpose, user, now: clock.now(), ttlSeconds });
     await outbox.enqueue(db, user.email, compose(user.username, link(page, token), ttlSeconds));
@@ -94,20 +107,15 @@ export function createRecoveryService(deps: {
 
   const mail: AccountMail = {
     signedUp: (db, user, facts) => sendVerification(db, user, facts),
-    async signupAttempted(db, holder) {
-      if (await mayMail(holder.email))
-        await outbox.enqueue(db, holder.email, messages.signupAttempt(holder.username));
-    },
+    signupAttempted: (db, holder) =>
+      notify(db, holder.email, holder.id, messages.signupAttempt(holder.username)),
     async emailChanged(db, user, previousEmail, facts) {
-      await outbox.enqueue(db, previousEmail, messages.emailChanged(user.username, user.email));
+      await notify(db, previousEmail, user.id, messages.emailChanged(user.username, user.email));
       return sendVerification(db, user, facts);
     },
-    async passwordChanged(db, user, how) {
-      await outbox.enqueue(db, user.email, messages.passwordChanged(user.username, how));
-    },
-    async accountDeleted(db, user) {
-      await outbox.enqueue(db, user.email, messages.accountDeleted(user.username));
-    },
+    passwordChanged: (db, user, how) =>
+      notify(db, user.email, user.id, messages.passwordChanged(user.username, how)),
+    accountDeleted: (db, user) => notify(db, user.email, user.id, messages.accountDeleted(user.username)),
     committed: () => outbox.kick(),
   };
 
@@ -125,7 +133,7 @@ export function createRecoveryService(deps: {
     /** POST /email-verifications: a fresh link to the caller's address (none when already verified). */
     async requestVerification(userId: string, facts: AuditFacts): Promise<void> {
       const user = await users.findById(userId);
-      if (!user || user.email_verified || !(await mayMail(user.email))) return;
+      if (!user || user.email_verified) return;
       const events = await users.inTransaction((_repository, trx) => sendVerification(trx, user, facts));
       audit.published(events);
       outbox.kick();
@@ -155,7 +163,7 @@ export function createRecoveryService(deps: {
     requestPasswordReset(email: string, facts: AuditFacts): void {
       afterAnswer(async () => {
         const user = await users.findByLogin(email.toLowerCase());
-        if (!user || user.disabled || !(await mayMail(user.email))) return;
+        if (!user || user.disabled) return;
         const events = await users.inTransaction((_repository, trx) =>
           sendLink(
             trx,

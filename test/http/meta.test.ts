@@ -173,6 +173,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
   assert.deepEqual(limited, [
     'DELETE /posts/{id}',
     'PATCH /posts/{id}',
+    'PATCH /users/me',
     'POST /email-verifications',
     'POST /password-resets',
     'POST /posts',

@@ -532,16 +532,60 @@ describeEachEngine('email and account recovery', (engine) => {
       assert.equal(response.statusCode, 202);
       assert.equal(response.headers['ratelimit-policy'], '"mail";q=8;w=3600');
     }
-    await smtp.next(user.email);
+    // The signup's verification counted too: one reset message, then nothing.
     await smtp.next(user.email);
     await settle();
-    assert.equal(smtp.received.length, 0, 'the third went nowhere');
+    assert.equal(smtp.received.length, 0, 'the second and third went nowhere');
     for (let i = 0; i < 5; i += 1)
       await json(testApp, 'POST', '/password-resets', { email: `x${i}@example.com` });
     const limited = await json(testApp, 'POST', '/password-resets', { email: user.email });
     assert.equal(limited.statusCode, 429);
     assert.ok(Number(limited.headers['retry-after']) > 0);
     assert.match(String(limited.headers.ratelimit), /^"mail";r=0;t=\d+$/);
+  });
+
+  test('switching the email back and forth sends no more than RATE_LIMIT_MAIL messages to a victim, nor from one account; email changes count in the address’s mail limit [API6:2023]', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine, { RATE_LIMIT_MAIL: '3' });
+    const user = await createUser(testApp);
+    await smtp.next(user.email); // the signup's verification: 1 of the account's 3
+    const { access_token: token } = await loginPair(testApp, user);
+    const victim = `victim-${uniqueName()}@example.com`.toLowerCase();
+    const change = (email: string) =>
+      json(testApp, 'PATCH', '/users/me', { email, current_password: user.password }, token);
+    for (let i = 0; i < 5; i += 1) {
+      for (const email of [victim, user.email]) {
+        const changed = await change(email);
+        assert.equal(changed.statusCode, 200, changed.body);
+        assert.equal(changed.headers['ratelimit-policy'], '"mail";q=12;w=3600');
+      }
+    }
+    // Ten changes: before, twenty messages (a link to the new address, a notice to the old). Now the
+    // account's three: the signup's, then the first change's link and notice.
+    const written = await testApp.database.db.selectFrom('mail_outbox').select('recipient').execute();
+    assert.equal(written.length, 3, JSON.stringify(written));
+    assert.equal(written.filter((row) => row.recipient === victim).length, 1, 'one message to the victim');
+  });
+
+  test('email changes count in the client address’s mail limit: probing which addresses are taken is bounded [API6:2023]', async (t) => {
+    const { testApp } = await mailApp(t, engine, { RATE_LIMIT_MAIL: '1' });
+    const user = await createUser(testApp);
+    const { access_token: token } = await loginPair(testApp, user);
+    const probe = (i: number) =>
+      json(
+        testApp,
+        'PATCH',
+        '/users/me',
+        { email: `probe${i}@example.com`, current_password: user.password },
+        token,
+      );
+    for (let i = 0; i < 4; i += 1) assert.equal((await probe(i)).statusCode, 200);
+    const refused = await probe(4);
+    assert.equal(refused.statusCode, 429);
+    assert.equal(refused.json().code, 'rate_limited');
+    // A change without an email is not counted.
+    const renamed = await json(testApp, 'PATCH', '/users/me', { full_name: 'Ada' }, token);
+    assert.equal(renamed.statusCode, 200);
+    assert.equal(renamed.headers['ratelimit-policy'], undefined);
   });
 
   test('the pages: verify-email shows a button (GET changes nothing) whose POST confirms, reset-password shows a form; strict CSP, no referrer, no store [ASVS V6.2.6]', async (t) => {
