@@ -22,12 +22,24 @@ import type { AccountsService } from './service.ts';
 
 /** The one place a user row becomes an answer: the hash is never copied. */
 export function toUserPublic(user: AccountSnapshot) {
-  const { id, username, email, email_verified, full_name, role, disabled, created_at, updated_at } = user;
+  const {
+    id,
+    username,
+    email,
+    email_verified,
+    pending_email,
+    full_name,
+    role,
+    disabled,
+    created_at,
+    updated_at,
+  } = user;
   return {
     id,
     username,
     email,
     email_verified,
+    pending_email,
     full_name,
     role,
     disabled,

@@ -27,6 +27,11 @@ export const UserPublic = Type.Object(
       examples: [true],
       description: 'the address was confirmed with a link sent to it',
     }),
+    pending_email: Type.Union([Type.String(), Type.Null()], {
+      examples: [null],
+      description:
+        'with EMAIL_VERIFICATION=required: a new address waiting for the link sent to it; `email` stays the account’s until then',
+    }),
     full_name: Type.String({ examples: ['Ada Lovelace'] }),
     role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
     disabled: Type.Boolean({ examples: [false], description: 'a disabled account cannot log in' }),

@@ -65,6 +65,17 @@ export interface AccountMail {
     previousEmail: string,
     facts: AuditFacts,
   ): Promise<NewAuditEvent[]>;
+  /**
+   * EMAIL_VERIFICATION=required: `user.pending_email` was asked for. A link to it, or — when
+   * `holder` already has that address — the "someone tried to use your address" notice to the
+   * holder instead; and a notice to the current address either way.
+   */
+  emailChangeRequested(
+    db: Kysely<Database>,
+    user: UserRow,
+    holder: UserRow | undefined,
+    facts: AuditFacts,
+  ): Promise<void>;
   passwordChanged(db: Kysely<Database>, user: UserRow, how: 'changed' | 'reset'): Promise<void>;
   accountDeleted(db: Kysely<Database>, user: UserRow): Promise<void>;
   committed(): void;
@@ -307,6 +318,7 @@ export function createAccountsService(deps: {
         ]);
       }
       await requireCurrentPassword(before, context.sessionId ?? id, changes.current_password, facts);
+      if (deps.verificationRequired) return requestEmailChange(before, email, changes.full_name, facts);
       await requireFree({ email }, id);
     }
     const events = emailChanges
@@ -327,6 +339,33 @@ export function createAccountsService(deps: {
     audit.published(events);
     mail?.committed();
     deps.sessions?.forgetUser(id); // the session cache holds the profile too
+    return updated;
+  }
+
+  /**
+   * EMAIL_VERIFICATION=required: the new address is only pending until the link sent to it is used,
+   * and the answer is the same whether or not another account has it (no enumeration): that
+   * account's owner is told of the attempt instead of a link going out.
+   */
+  async function requestEmailChange(
+    before: UserRow,
+    email: string,
+    fullName: string | undefined,
+    facts: AuditFacts,
+  ): Promise<UserRow> {
+    const holder = await users.findByLogin(email);
+    const taken = holder !== undefined && holder.id !== before.id ? holder : undefined;
+    const updated = await users.inTransaction(async (repository, trx) => {
+      const changed = await update(
+        before.id,
+        { pending_email: email, ...(fullName !== undefined && { full_name: fullName }) },
+        { repository },
+      );
+      await mail?.emailChangeRequested(trx, changed, taken, facts);
+      return changed;
+    });
+    mail?.committed();
+    deps.sessions?.forgetUser(before.id); // the session cache holds the profile too
     return updated;
   }
 

@@ -11,6 +11,7 @@ export interface AccountSnapshot {
   readonly username: string;
   readonly email: string;
   readonly email_verified: boolean;
+  readonly pending_email: string | null;
   readonly full_name: string;
   readonly role: Role;
   readonly disabled: boolean;

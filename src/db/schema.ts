@@ -17,6 +17,8 @@ export interface UsersTable {
   sessions_epoch: ColumnType<number, number | undefined, number>;
   /** The address was proven by a link sent to it. */
   email_verified: ColumnType<boolean, boolean | undefined, boolean>;
+  /** EMAIL_VERIFICATION=required: a new address waiting for its link to be used; `email` holds until then. */
+  pending_email: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PostsTable {

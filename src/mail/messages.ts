@@ -75,6 +75,20 @@ export const messages = {
       'If this was not you, tell an administrator at once: this address no longer receives password resets.',
     ]),
 
+  emailChangeRequested: (username: string, newEmail: string) =>
+    message('A new email address was asked for your account', [
+      `Hello ${username},`,
+      `someone signed in to your inkgate account asked to change its address from this one to ${maskEmail(newEmail)}. It changes only once the link sent there is used; until then this address stays the account's.`,
+      'If this was not you, change your password and tell an administrator.',
+    ]),
+
+  addressAttempt: (username: string) =>
+    message('Someone tried to use your address', [
+      `Hello ${username},`,
+      'someone just tried to move another inkgate account to this email address, which already belongs to your account. Nothing changed.',
+      'If it was you, nothing needs doing. If it was not, nothing needs doing either: your account is as it was.',
+    ]),
+
   accountDeleted: (username: string) =>
     message('Your account was deleted', [
       `Hello ${username},`,

@@ -7,8 +7,9 @@ import type { AuditFacts } from '../audit/events.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Clock } from '../clock.ts';
+import { isUniqueViolation } from '../db/errors.ts';
 import type { Database, NewAuditEvent, UserRow } from '../db/schema.ts';
-import { HttpError, UnprocessableError } from '../http/errors.ts';
+import { ConflictError, HttpError, UnprocessableError } from '../http/errors.ts';
 import type { WindowCounter } from '../http/rate-limits.ts';
 import { messages } from '../mail/messages.ts';
 import type { MailContent, Outbox } from '../mail/outbox.ts';
@@ -88,11 +89,18 @@ export function createRecoveryService(deps: {
    * A link of `purpose` to the user's current address, written with `db` together with its event;
    * beyond the mail limits nothing is sent (nor recorded) and the answer is the same.
    */
-  async function sendLink(db: Kysely<Database>, user: UserRow, purpose: TokenPurpose, event: NewAuditEvent) {
-    if (!(await mayMail(user.email, user.id))) return [];
+  async function sendLink(
+    db: Kysely<Database>,
+    user: UserRow,
+    purpose: TokenPurpose,
+    event: NewAuditEvent | undefined,
+    to: string = user.email,
+  ): Promise<NewAuditEvent[]> {
+    if (!(await mayMail(to, user.id))) return [];
     const { page, ttlSeconds, compose } = links[purpose];
-    const token = await tokens.issue(db, { purpose, user, now: clock.now(), ttlSeconds });
-    await outbox.enqueue(db, user.email, compose(user.username, link(page, token), ttlSeconds));
+    const token = await tokens.issue(db, { purpose, user, now: clock.now(), ttlSeconds, email: to });
+    await outbox.enqueue(db, to, compose(user.username, link(page, token), ttlSeconds));
+    if (event === undefined) return [];
     await insertAuditEvents(db, [event]);
     return [event];
   }
@@ -112,6 +120,19 @@ export function createRecoveryService(deps: {
     async emailChanged(db, user, previousEmail, facts) {
       await notify(db, previousEmail, user.id, messages.emailChanged(user.username, user.email));
       return sendVerification(db, user, facts);
+    },
+    async emailChangeRequested(db, user, holder, facts) {
+      const pending = user.pending_email;
+      if (pending === null) return;
+      await notify(db, user.email, user.id, messages.emailChangeRequested(user.username, pending));
+      if (holder) {
+        await notify(db, holder.email, user.id, messages.addressAttempt(holder.username));
+        return;
+      }
+      // No event either way: the caller reads its own security events, and a taken address must not
+      // show there. email_changed is recorded when the link is used.
+      void facts;
+      await sendLink(db, user, 'email_verification', undefined, pending);
     },
     passwordChanged: (db, user, how) =>
       notify(db, user.email, user.id, messages.passwordChanged(user.username, how)),
@@ -133,23 +154,60 @@ export function createRecoveryService(deps: {
     /** POST /email-verifications: a fresh link to the caller's address (none when already verified). */
     async requestVerification(userId: string, facts: AuditFacts): Promise<void> {
       const user = await users.findById(userId);
-      if (!user || user.email_verified) return;
+      if (!user) return;
+      // A pending address (EMAIL_VERIFICATION=required) gets a fresh link, without an event (see
+      // emailChangeRequested); else the account's own address while it is unverified.
+      if (user.pending_email !== null) {
+        await users.inTransaction((_repository, trx) =>
+          sendLink(trx, user, 'email_verification', undefined, user.pending_email ?? user.email),
+        );
+        outbox.kick();
+        return;
+      }
+      if (user.email_verified) return;
       const events = await users.inTransaction((_repository, trx) => sendVerification(trx, user, facts));
       audit.published(events);
       outbox.kick();
     },
 
     /** Confirms the address the token was sent to; the token is spent in the same transaction. */
+    /**
+     * Confirms the address the token was sent to; the token is spent in the same transaction. A link
+     * to a pending address (EMAIL_VERIFICATION=required) makes it the account's address: if someone
+     * else took it meanwhile, 409 and nothing changes.
+     */
     async confirmVerification(token: string, facts: AuditFacts): Promise<UserRow> {
       const user = await tokens.check(token, 'email_verification', clock.now());
       if (!user) throw new InvalidLinkError();
-      const events = [
-        audit.event('email_verified', { ...facts, userId: user.id, details: { email: user.email } }),
-      ];
-      const verified = await users.inTransaction(async (repository, trx) => {
-        if (!(await tokens.spend(trx, token, 'email_verification', clock.now()))) return undefined;
-        return repository.update(user.id, { email_verified: true, updated_at: clock.now() }, events);
-      });
+      const events: NewAuditEvent[] = [];
+      const verified = await users
+        .inTransaction(async (repository, trx) => {
+          const holder = await tokens.spend(trx, token, 'email_verification', clock.now());
+          if (!holder || holder.id !== user.id) return undefined;
+          const promotes = holder.sent_to !== holder.email;
+          if (promotes) {
+            events.push(
+              audit.event('email_changed', {
+                ...facts,
+                userId: user.id,
+                details: { from: holder.email, to: holder.sent_to },
+              }),
+            );
+          }
+          events.push(
+            audit.event('email_verified', { ...facts, userId: user.id, details: { email: holder.sent_to } }),
+          );
+          const change = promotes ? { email: holder.sent_to, pending_email: null } : {};
+          return repository.update(
+            user.id,
+            { ...change, email_verified: true, updated_at: clock.now() },
+            events,
+          );
+        })
+        .catch((error: unknown) => {
+          if (isUniqueViolation(error)) throw new ConflictError('that email address is taken', 'email_taken');
+          throw error;
+        });
       if (!verified) throw new InvalidLinkError();
       audit.published(events);
       deps.sessions.forgetUser(user.id); // the session cache holds email_verified, and scopes follow it

@@ -21,7 +21,14 @@ export function createAccountTokens(db: Kysely<Database>) {
      */
     async issue(
       executor: Kysely<Database>,
-      input: { purpose: TokenPurpose; user: UserRow; now: Date; ttlSeconds: number },
+      input: {
+        purpose: TokenPurpose;
+        user: UserRow;
+        now: Date;
+        ttlSeconds: number;
+        /** Where the link goes: the user's address, or the pending one it is to confirm. */
+        email?: string;
+      },
     ): Promise<string> {
       const token = randomBytes(32).toString('base64url');
       await executor
@@ -35,7 +42,7 @@ export function createAccountTokens(db: Kysely<Database>) {
           token_hash: sha256(token),
           purpose: input.purpose,
           user_id: input.user.id,
-          email: input.user.email,
+          email: input.email ?? input.user.email,
           password_fingerprint: passwordFingerprint(input.user.password_hash),
           created_at: input.now,
           expires_at: new Date(input.now.getTime() + input.ttlSeconds * 1000),
@@ -48,7 +55,7 @@ export function createAccountTokens(db: Kysely<Database>) {
      * The user a token is good for right now, or undefined: unknown, spent, expired, of another
      * purpose, or void because the address (or, for a reset, the password) changed since.
      */
-    check: (token: string, purpose: TokenPurpose, now: Date): Promise<UserRow | undefined> =>
+    check: (token: string, purpose: TokenPurpose, now: Date): Promise<LinkHolder | undefined> =>
       goodFor(db, token, purpose, now),
 
     /**
@@ -63,7 +70,7 @@ export function createAccountTokens(db: Kysely<Database>) {
       token: string,
       purpose: TokenPurpose,
       now: Date,
-    ): Promise<UserRow | undefined> {
+    ): Promise<LinkHolder | undefined> {
       const user = await goodFor(executor, token, purpose, now, { lock: true });
       if (!user) return undefined;
       const spent = await executor
@@ -90,6 +97,9 @@ export function createAccountTokens(db: Kysely<Database>) {
 
 export type AccountTokens = ReturnType<typeof createAccountTokens>;
 
+/** The user a link is good for, and the address it was sent to (theirs, or the pending one). */
+export type LinkHolder = UserRow & { readonly sent_to: string };
+
 /** The one rule of a good link, read with `executor`; `lock` holds the rows until its transaction ends. */
 async function goodFor(
   executor: Kysely<Database>,
@@ -97,7 +107,7 @@ async function goodFor(
   purpose: TokenPurpose,
   now: Date,
   options: { lock?: boolean } = {},
-): Promise<UserRow | undefined> {
+): Promise<LinkHolder | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
   let query = executor
     .selectFrom('account_tokens')
@@ -112,16 +122,12 @@ async function goodFor(
     .where('account_tokens.token_hash', '=', sha256(token));
   if (options.lock && executor.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
   const row = await query.executeTakeFirst();
-  if (!row || row.purpose !== purpose || now >= row.expires_at || row.token_email !== row.email)
-    return undefined;
+  if (!row || row.purpose !== purpose || now >= row.expires_at) return undefined;
+  // Sent to the account's address, or — a verification only — to the address pending for it now.
+  const toPending = purpose === 'email_verification' && row.token_email === row.pending_email;
+  if (row.token_email !== row.email && !toPending) return undefined;
   if (purpose === 'password_reset' && row.password_fingerprint !== passwordFingerprint(row.password_hash))
     return undefined;
-  const {
-    token_email: _email,
-    password_fingerprint: _fingerprint,
-    expires_at: _expires,
-    purpose: _p,
-    ...user
-  } = row;
-  return user;
+  const { token_email, password_fingerprint: _fingerprint, expires_at: _expires, purpose: _p, ...user } = row;
+  return { ...user, sent_to: token_email };
 }

@@ -22,6 +22,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
       'users.username',
       'users.email',
       'users.email_verified',
+      'users.pending_email',
       'users.full_name',
       'users.created_at',
       'users.updated_at',

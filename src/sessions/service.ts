@@ -270,6 +270,7 @@ export function createSessionsService(deps: {
         username: row.username,
         email: row.email,
         email_verified: row.email_verified,
+        pending_email: row.pending_email,
         full_name: row.full_name,
         role: row.role,
         disabled: row.disabled,
@@ -279,7 +280,6 @@ export function createSessionsService(deps: {
     };
   }
 
-  /** Ends one session, recording session_revoked (with why) when it was live. */
   /**
    * Ends every session of the user but `except` inside `trx`, the transaction of the change that
    * requires it (a password change or reset: if either fails, neither happened). Answers what to do
@@ -313,6 +313,7 @@ export function createSessionsService(deps: {
     };
   }
 
+  /** Ends one session, recording session_revoked (with why) when it was live. */
   async function revoke(sessionId: string, reason: string, facts: AuditFacts): Promise<void> {
     let events: NewAuditEvent[] = [];
     const revokedFor = await repository.revoke(sessionId, reason, clock.now(), (userId) => {

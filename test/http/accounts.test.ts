@@ -35,11 +35,13 @@ describeEachEngine('accounts', (engine) => {
       'email_verified',
       'full_name',
       'id',
+      'pending_email',
       'role',
       'updated_at',
       'username',
     ]);
     assert.equal(user.email_verified, false, 'an address starts unproven');
+    assert.equal(user.pending_email, null);
     assert.equal(user.username, username);
     assert.equal(user.email, 'ada.l@example.com', 'email is stored lower-cased');
     assert.equal(user.role, 'user');

@@ -544,6 +544,112 @@ describeEachEngine('email and account recovery', (engine) => {
     assert.match(String(limited.headers.ratelimit), /^"mail";r=0;t=\d+$/);
   });
 
+  test('EMAIL_VERIFICATION=required: a new address is pending until its link is used, and the answer is the same whether or not it is taken [ASVS V6.3.8]', async (t) => {
+    const { testApp, smtp } = await mailApp(t, engine, { EMAIL_VERIFICATION: 'required' });
+    const db = testApp.database.db;
+    const verifiedUser = async () => {
+      const { user } = await signup(testApp);
+      await json(testApp, 'POST', '/email-verifications/confirm', {
+        token: linkIn(await smtp.next(user.email)).token,
+      });
+      const { id } = await db
+        .selectFrom('users')
+        .select('id')
+        .where('username', '=', user.username)
+        .executeTakeFirstOrThrow();
+      return { ...user, id };
+    };
+    const alice = await verifiedUser();
+    const holder = await verifiedUser();
+    const mallory = await verifiedUser();
+    const change = async (who: typeof alice, email: string) => {
+      const { access_token } = await loginPair(testApp, who);
+      const response = await json(
+        testApp,
+        'PATCH',
+        '/users/me',
+        { email, current_password: who.password },
+        access_token,
+      );
+      return { response, token: access_token };
+    };
+    const free = `new-${uniqueName()}@example.com`.toLowerCase();
+    const asked = await change(alice, free);
+    const probed = await change(mallory, holder.email.toUpperCase());
+    for (const [{ response }, who, pending] of [
+      [asked, alice, free],
+      [probed, mallory, holder.email],
+    ] as const) {
+      assert.equal(response.statusCode, 200);
+      assert.equal(response.json().email, who.email, 'the address stays the account’s');
+      assert.equal(response.json().pending_email, pending);
+      assert.equal(response.json().email_verified, true);
+    }
+    assert.deepEqual(Object.keys(asked.response.json()).sort(), Object.keys(probed.response.json()).sort());
+    const {
+      date: _a,
+      'x-request-id': _b,
+      ratelimit: _c,
+      'content-length': _d,
+      ...askedHeaders
+    } = asked.response.headers;
+    const {
+      date: _e,
+      'x-request-id': _f,
+      ratelimit: _g,
+      'content-length': _h,
+      ...probedHeaders
+    } = probed.response.headers;
+    assert.deepEqual(askedHeaders, probedHeaders);
+    // Mail: a notice to each current address; a link to the free address; the holder is told instead.
+    assert.equal((await smtp.next(alice.email)).subject, 'A new email address was asked for your account');
+    assert.equal((await smtp.next(mallory.email)).subject, 'A new email address was asked for your account');
+    const warned = await smtp.next(holder.email);
+    assert.equal(warned.subject, 'Someone tried to use your address');
+    assert.doesNotMatch(warned.text ?? '', /token=/);
+    const { token } = linkIn(await smtp.next(free));
+    // Security events read alike for both callers.
+    const eventTypes = async (tokenOf: string) =>
+      (
+        await testApp.app.inject({
+          method: 'GET',
+          url: '/users/me/security-events',
+          headers: bearer(tokenOf),
+        })
+      )
+        .json()
+        .data.map((event: { type: string }) => event.type);
+    assert.deepEqual(await eventTypes(asked.token), await eventTypes(probed.token));
+    // Still writing posts: the account's address is verified and unchanged.
+    const post = await testApp.app.inject({
+      method: 'POST',
+      url: '/posts',
+      headers: bearer(asked.token),
+      payload: { title: 'Still', content: 'mine' },
+    });
+    assert.equal(post.statusCode, 201);
+
+    // The link makes the pending address the account's.
+    assert.equal((await json(testApp, 'POST', '/email-verifications/confirm', { token })).statusCode, 204);
+    const row = await db.selectFrom('users').selectAll().where('id', '=', alice.id).executeTakeFirstOrThrow();
+    assert.equal(row.email, free);
+    assert.equal(row.pending_email, null);
+    assert.equal(row.email_verified, true);
+    const changed = await db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('type', '=', 'email_changed')
+      .execute();
+    assert.deepEqual(JSON.parse(changed[0]!.details), { from: alice.email, to: free });
+    // Mallory's pending address never becomes hers: no link went to it.
+    const still = await db
+      .selectFrom('users')
+      .select('email')
+      .where('id', '=', mallory.id)
+      .executeTakeFirstOrThrow();
+    assert.equal(still.email, mallory.email);
+  });
+
   test('switching the email back and forth sends no more than RATE_LIMIT_MAIL messages to a victim, nor from one account; email changes count in the address’s mail limit [API6:2023]', async (t) => {
     const { testApp, smtp } = await mailApp(t, engine, { RATE_LIMIT_MAIL: '3' });
     const user = await createUser(testApp);

@@ -30,6 +30,7 @@ function fixture() {
         username: `user-${userId}`,
         email: `${userId}@example.com`,
         email_verified: false,
+        pending_email: null,
         full_name: '',
         role: 'user',
         disabled: false,
