@@ -5,6 +5,10 @@ export interface Clock {
 
 export const systemClock: Clock = { now: () => new Date() };
 
+/** Milliseconds in an hour and in a day, for lifetimes and windows counted in them. */
+export const HOUR_MS = 3_600_000;
+export const DAY_MS = 86_400_000;
+
 /** A clock that stands still until told to move: for tests and the benchmark. */
 export function createManualClock(start = new Date('2026-01-01T00:00:00.000Z')): Clock & {
   advance(ms: number): void;

@@ -8,7 +8,7 @@ import { createAccountsService } from './accounts/service.ts';
 import { buildApp } from './app.ts';
 import { createAuditRepository } from './audit/repository.ts';
 import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
-import { systemClock } from './clock.ts';
+import { DAY_MS, HOUR_MS, systemClock } from './clock.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
 import { isConnectionError } from './db/errors.ts';
@@ -77,8 +77,6 @@ export async function openMigratedDatabase(config: Config, log: Logger): Promise
   return database;
 }
 
-const HOUR_MS = 3_600_000;
-
 /** What runs on a schedule, once across all instances sharing the database. */
 export function scheduledJobs(config: Config, database: OpenDatabase, trail: AuditTrail): ScheduledJob[] {
   const sessions = createSessionsRepository(database.db);
@@ -100,7 +98,7 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
       name: 'purge-audit-events',
       everyMs: HOUR_MS,
       run: async (now) => ({
-        auditEvents: await audit.purge(new Date(now.getTime() - config.auditRetentionDays * 86_400_000)),
+        auditEvents: await audit.purge(new Date(now.getTime() - config.auditRetentionDays * DAY_MS)),
       }),
     },
   ];

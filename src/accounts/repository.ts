@@ -1,8 +1,8 @@
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import { withAuditEvents } from '../audit/repository.ts';
+import type { Cursor } from '../db/cursor.ts';
 import { olderThan } from '../db/keyset.ts';
 import type { Database, NewAuditEvent, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
-import type { Cursor } from '../http/pagination.ts';
 
 export type UsersQueries = ReturnType<typeof usersQueries>;
 export type UsersRepository = ReturnType<typeof createUsersRepository>;

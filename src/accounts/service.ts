@@ -4,7 +4,9 @@ import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
+import { toPage } from '../db/cursor.ts';
 import { isUniqueViolation } from '../db/errors.ts';
+import { isUuid } from '../db/ids.ts';
 import type { Database, NewAuditEvent, UserRow, UserUpdate } from '../db/schema.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import {
@@ -14,7 +16,7 @@ import {
   NotFoundError,
   UnprocessableError,
 } from '../http/errors.ts';
-import { decodeCursor, isUuid, toPage } from '../http/pagination.ts';
+import { decodeCursor } from '../http/pagination.ts';
 import type { HashOwners } from './hash-queue.ts';
 import { passwordProblem } from './password-policy.ts';
 import type { UsersQueries, UsersRepository } from './repository.ts';

@@ -1,8 +1,8 @@
 import type { Kysely } from 'kysely';
+import type { Cursor } from '../db/cursor.ts';
 import { olderThan } from '../db/keyset.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { AuditEventRow, Database, NewAuditEvent } from '../db/schema.ts';
-import type { Cursor } from '../http/pagination.ts';
 
 /**
  * Stores events with `db`: the transaction of the change they record, so that a change that rolls

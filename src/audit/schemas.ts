@@ -1,5 +1,6 @@
 import { Type } from 'typebox';
-import { PageQuery, UUID_PATTERN } from '../http/pagination.ts';
+import { UUID_PATTERN } from '../db/ids.ts';
+import { PageQuery } from '../http/pagination.ts';
 import { AUDIT_EVENT_TYPES } from './events.ts';
 
 const nullable = <T extends ReturnType<typeof Type.String>>(schema: T) => Type.Union([schema, Type.Null()]);

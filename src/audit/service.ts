@@ -1,6 +1,7 @@
 import type { Static } from 'typebox';
+import { toPage } from '../db/cursor.ts';
 import { UnprocessableError } from '../http/errors.ts';
-import { decodeCursor, toPage } from '../http/pagination.ts';
+import { decodeCursor } from '../http/pagination.ts';
 import { AUDIT_EVENT_TYPES } from './events.ts';
 import type { AuditRepository } from './repository.ts';
 import type { AuditEventPublic } from './schemas.ts';

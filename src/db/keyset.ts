@@ -1,5 +1,5 @@
 import { type RawBuilder, sql } from 'kysely';
-import type { Cursor } from '../http/pagination.ts';
+import type { Cursor } from './cursor.ts';
 
 /**
  * Keyset paging, newest first: rows strictly after `cursor` in (created_at, id) descending order.

@@ -1,39 +1,14 @@
 import { type TSchema, Type } from 'typebox';
+import { type Cursor, parseCursor } from '../db/cursor.ts';
 import { UnprocessableError } from './errors.ts';
 
-/** A position in a newest-first list: the (created_at, id) of the last item of the previous page. */
-export interface Cursor {
-  readonly createdAt: Date;
-  readonly id: string;
-}
-
-/** A UUID as this API writes them (lower case); the pattern is also what query schemas declare. */
-export const UUID_PATTERN = '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$';
-const UUID = new RegExp(UUID_PATTERN);
-
-export function isUuid(value: string): boolean {
-  return UUID.test(value);
-}
-
-export function encodeCursor(cursor: Cursor): string {
-  return Buffer.from(JSON.stringify([cursor.createdAt.toISOString(), cursor.id])).toString('base64url');
-}
-
-/** Opaque to clients; anything that is not a cursor we made is a 422 on /cursor (API.md). */
+/** A `?cursor=` parameter: anything that is not a cursor we made is a 422 on /cursor (API.md). */
 export function decodeCursor(text: string): Cursor {
-  try {
-    const value: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
-    if (Array.isArray(value) && value.length === 2) {
-      const [at, id] = value;
-      if (typeof at === 'string' && typeof id === 'string' && isUuid(id)) {
-        const createdAt = new Date(at);
-        if (!Number.isNaN(createdAt.getTime()) && createdAt.toISOString() === at) return { createdAt, id };
-      }
-    }
-  } catch {
-    // fall through to the 422
+  const cursor = parseCursor(text);
+  if (cursor === undefined) {
+    throw new UnprocessableError([{ path: '/cursor', message: 'is not a cursor returned by this API' }]);
   }
-  throw new UnprocessableError([{ path: '/cursor', message: 'is not a cursor returned by this API' }]);
+  return cursor;
 }
 
 export const PageQuery = {
@@ -53,13 +28,4 @@ export function Page<T extends TSchema>(item: T, description: string) {
     },
     { description },
   );
-}
-
-/** Given limit + 1 rows, the page and the cursor of the next one. */
-export function toPage<R extends { created_at: Date; id: string }>(rows: R[], limit: number) {
-  const data = rows.slice(0, limit);
-  const last = data[data.length - 1];
-  const next_cursor =
-    rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null;
-  return { data, next_cursor };
 }

@@ -1,11 +1,11 @@
 import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { Kysely } from 'kysely';
-import type { Clock } from '../clock.ts';
+import { type Clock, DAY_MS } from '../clock.ts';
 import type { Database } from '../db/schema.ts';
 
 /** How long a successful login keeps its address and browser trusted (API.md "No lockout"). */
 export const DEVICE_TRUST_DAYS = 30;
-const TRUST_MS = DEVICE_TRUST_DAYS * 86_400_000;
+const TRUST_MS = DEVICE_TRUST_DAYS * DAY_MS;
 /** A user id that no account has: an unknown login still makes the same query as a known one. */
 const NO_USER = '00000000-0000-0000-0000-000000000000';
 

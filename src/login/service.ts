@@ -4,7 +4,7 @@ import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
-import type { Clock } from '../clock.ts';
+import { type Clock, HOUR_MS } from '../clock.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { WindowCounter } from '../http/rate-limits.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
@@ -31,7 +31,6 @@ export function createLoginService(deps: {
   loginsPerHour: number;
 }) {
   const { users, sessions, throttle, devices, hasher, audit, clock, metrics } = deps;
-  const LOGINS_WINDOW_MS = 3_600_000;
   const loginsKey = (userId: string) => `logins:${userId}`;
 
   const slowDown = (retryAfterSeconds: number, description: string) =>
@@ -161,7 +160,7 @@ export function createLoginService(deps: {
       throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
     // Counted atomically before the session is made, so racing logins cannot all pass the look above:
     // one past the limit starts no session.
-    const logins = await deps.counter.increment(loginsKey(user.id), LOGINS_WINDOW_MS);
+    const logins = await deps.counter.increment(loginsKey(user.id), HOUR_MS);
     if (logins.current > deps.loginsPerHour) {
       await attempt.released();
       throw slowDown(

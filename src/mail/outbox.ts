@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { type Kysely, PostgresAdapter } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
-import type { Clock } from '../clock.ts';
+import { type Clock, DAY_MS } from '../clock.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { Database } from '../db/schema.ts';
 import type { KeyCipher } from '../tokens/key-encryption.ts';
@@ -23,7 +23,7 @@ const CLAIM_MS = 60_000;
 /** Retries back off from 10 s, doubling, to at most 10 minutes; after 3 days a message is given up. */
 const FIRST_RETRY_MS = 10_000;
 const MAX_RETRY_MS = 600_000;
-const GIVE_UP_MS = 3 * 86_400_000;
+const GIVE_UP_MS = 3 * DAY_MS;
 const BATCH = 10;
 const KICK_MS = 50;
 
@@ -267,7 +267,7 @@ export function createOutbox(deps: {
 
 /** Sent and given-up messages (their bodies already gone) are kept a week for support, then deleted. */
 export function purgeOutbox(db: Kysely<Database>, now: Date): Promise<number> {
-  const before = new Date(now.getTime() - 7 * 86_400_000);
+  const before = new Date(now.getTime() - 7 * DAY_MS);
   return deleteInBatches(async () => {
     const result = await db
       .deleteFrom('mail_outbox')

@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
+import type { Cursor } from '../db/cursor.ts';
 import type { Engine } from '../db/database.ts';
 import { olderThan } from '../db/keyset.ts';
 import type { Database, NewPost, PostRow, PostUpdate } from '../db/schema.ts';
 import { beginScan, endScan, isScanBudgetSpent } from '../db/sqlite-functions.ts';
-import { ServiceUnavailableError } from '../http/errors.ts';
-import type { Cursor } from '../http/pagination.ts';
 
 export type PostsRepository = ReturnType<typeof createPostsRepository>;
 export type PostWithAuthor = PostRow & { author_username: string };
@@ -66,9 +65,7 @@ function createTurns(maxWaiting: number) {
   let waiting = 0;
   return <T>(work: () => Promise<T>): Promise<T> => {
     if (waiting >= maxWaiting) {
-      return Promise.reject(
-        new ServiceUnavailableError('too many searches are waiting; try again shortly', 1),
-      );
+      return Promise.reject(new SearchUnavailableError('too many searches are waiting; try again shortly'));
     }
     waiting += 1;
     const turn = tail.then(() => new Promise((resolve) => setImmediate(resolve))).then(work);
@@ -198,8 +195,16 @@ export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
   };
 }
 
-function searchTooLong(cause: unknown): ServiceUnavailableError {
-  return new ServiceUnavailableError('the search took too long; try a longer or more specific text', 1, {
+function searchTooLong(cause: unknown): SearchUnavailableError {
+  return new SearchUnavailableError('the search took too long; try a longer or more specific text', {
     cause,
   });
+}
+
+/** A search refused for its cost (the queue of searches is full, or it ran past its budget): the service answers 503. */
+export class SearchUnavailableError extends Error {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, options);
+    this.name = 'SearchUnavailableError';
+  }
 }

@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
@@ -17,9 +16,6 @@ import {
 } from './schemas.ts';
 import type { PostsService } from './service.ts';
 
-/** How long a public list answer is reused (API.md: lists may lag another instance's writes by this). */
-const LIST_CACHE_MS = 1000;
-
 export const postsRoutes: FastifyPluginAsyncTypebox<{
   posts: PostsService;
   requireAuth: RequireAuth;
@@ -32,20 +28,11 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   const PostsPage = Page(ref(PostPublic), 'A page of posts, newest first');
 
   /**
-   * Public list answers, serialised (by the route's own response schema), kept for at most a
-   * second: the front page is what everyone reads, and the same for everyone. A successful write
-   * through this instance empties it before its answer leaves, so a writer always reads their own
-   * write; other instances' writes (and users deleted by an admin) show within the second.
+   * The public list's pages come from the service's cache (posts.listPublic); each page object is
+   * serialised once, by this route's response schema, and its text reused while the service hands out
+   * the same object.
    */
-  const lists = new LRUCache<string, string>({
-    max: 1000,
-    maxSize: 8 * 1024 * 1024,
-    sizeCalculation: (body) => Math.max(1, body.length),
-    ttl: LIST_CACHE_MS,
-  });
-  app.addHook('onSend', async (request, reply) => {
-    if (request.method !== 'GET' && reply.statusCode < 400) lists.clear();
-  });
+  const serialised = new WeakMap<object, string>();
 
   app.get(
     '/posts',
@@ -60,10 +47,11 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      let body = lists.get(request.url);
+      const page = await posts.listPublic(request.query);
+      let body = serialised.get(page);
       if (body === undefined) {
-        body = reply.serialize(await posts.list(request.query)) as string;
-        lists.set(request.url, body);
+        body = reply.serialize(page) as string;
+        serialised.set(page, body);
       }
       // A string body goes out as it is: it was serialised by this route's schema above.
       return reply.type('application/json; charset=utf-8').send(body as never);

@@ -6,7 +6,7 @@ import type { AccountMail, SessionControl } from '../accounts/service.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';
-import type { Clock } from '../clock.ts';
+import { type Clock, HOUR_MS } from '../clock.ts';
 import { isUniqueViolation } from '../db/errors.ts';
 import type { Database, NewAuditEvent, UserRow } from '../db/schema.ts';
 import { ConflictError, HttpError, UnprocessableError } from '../http/errors.ts';
@@ -61,9 +61,9 @@ export function createRecoveryService(deps: {
    * account probed. Both counts are taken, so a refused message still counts against both.
    */
   async function mayMail(recipient: string, userId?: string): Promise<boolean> {
-    const byRecipient = await deps.counter.increment(`mail:${recipient.toLowerCase()}`, 3_600_000);
+    const byRecipient = await deps.counter.increment(`mail:${recipient.toLowerCase()}`, HOUR_MS);
     const byAccount =
-      userId === undefined ? undefined : await deps.counter.increment(`mail-account:${userId}`, 3_600_000);
+      userId === undefined ? undefined : await deps.counter.increment(`mail-account:${userId}`, HOUR_MS);
     return byRecipient.current <= deps.mailPerHour && (byAccount?.current ?? 0) <= deps.mailPerHour;
   }
 

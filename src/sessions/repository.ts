@@ -1,5 +1,6 @@
 import { CompiledQuery, type Kysely, PostgresAdapter } from 'kysely';
 import { insertAuditEvents } from '../audit/repository.ts';
+import { DAY_MS } from '../clock.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { Database, NewAuditEvent, NewSession } from '../db/schema.ts';
 
@@ -204,7 +205,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
      */
     purge: async (now: Date, idleSeconds: number): Promise<{ sessions: number; refreshTokens: number }> => {
       const BATCH = 500;
-      const endedBefore = new Date(now.getTime() - 86_400_000);
+      const endedBefore = new Date(now.getTime() - DAY_MS);
       const idleBefore = new Date(endedBefore.getTime() - idleSeconds * 1000);
       const spentBefore = new Date(now.getTime() - idleSeconds * 1000);
       const sessions = await deleteInBatches(async () => {

@@ -14,9 +14,9 @@ import {
   UnknownScopeError,
 } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
+import { isUuid } from '../db/ids.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
-import { isUuid } from '../http/pagination.ts';
 import type { AccessTokens } from '../tokens/access-tokens.ts';
 import { OAuthError } from '../tokens/oauth-error.ts';
 import type { SessionCache, SessionState } from './cache.ts';

@@ -11,7 +11,7 @@ import { base64url, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
 import { type Kysely, PostgresAdapter, sql } from 'kysely';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';
-import type { Clock } from '../clock.ts';
+import { type Clock, DAY_MS, HOUR_MS } from '../clock.ts';
 import type { ScheduledJob } from '../db/scheduled-jobs.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import { createKeyCipher, isSealed, type KeyCipher, KeyEncryptionError } from './key-encryption.ts';
@@ -233,7 +233,7 @@ export async function rotateKeys(
       await sql`select pg_advisory_xact_lock(hashtext('inkgate:key-rotation'))`.execute(trx);
     }
     if (options.onlyIfOlderThanDays !== undefined) {
-      const cutoff = new Date(options.now.getTime() - options.onlyIfOlderThanDays * 86_400_000);
+      const cutoff = new Date(options.now.getTime() - options.onlyIfOlderThanDays * DAY_MS);
       const recent = await trx
         .selectFrom('signing_keys')
         .select('kid')
@@ -410,8 +410,6 @@ export async function loadKeyRing(options: {
     },
   };
 }
-
-const HOUR_MS = 3_600_000;
 
 /**
  * JWT_KEY_ROTATION_DAYS as a scheduled job, once across the instances: never on the request path,

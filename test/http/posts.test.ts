@@ -423,4 +423,10 @@ test('GET /posts: a public list answer is reused for a moment, but a write throu
     ['Second', 'First'],
     'the writer reads their own write',
   );
+  // A write elsewhere (another instance: straight into the database) shows once the second is over,
+  // by the injected clock.
+  await testApp.database.db.deleteFrom('posts').execute();
+  assert.equal((await list()).data.length, 2, 'within the second');
+  testApp.clock.advance(1001);
+  assert.equal((await list()).data.length, 0, 'after it');
 });

@@ -3,11 +3,12 @@ import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { passwordProblem } from '../../src/accounts/password-policy.ts';
 import { grantScopes, parseScopeParameter, UnknownScopeError } from '../../src/authz/scopes.ts';
+import { encodeCursor } from '../../src/db/cursor.ts';
 import { adaptNodeSqlite } from '../../src/db/node-sqlite.ts';
 import { canonicalAddress } from '../../src/http/client-address.ts';
 import { classifyError } from '../../src/http/error-handler.ts';
 import { UnprocessableError } from '../../src/http/errors.ts';
-import { decodeCursor, encodeCursor } from '../../src/http/pagination.ts';
+import { decodeCursor } from '../../src/http/pagination.ts';
 import { toFieldErrors } from '../../src/http/validation.ts';
 
 test('password policy: length in code points, not the username or email, not a common password [ASVS V6.2.1] [ASVS V6.2.4] [ASVS V6.2.5] [ASVS V6.2.9] [ASVS V6.2.11] [ASVS V6.2.12]', () => {
