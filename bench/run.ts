@@ -36,7 +36,7 @@ const TICK_US = 1_000_000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toS
 
 if (PINNED) spawnSync('taskset', ['-pc', '1', String(process.pid)]);
 /** inkgate runs as `npm start` runs it: the Node flags of the start script. */
-const START_FLAGS = (packageJson.scripts.start.match(/^node (.*) src\/main\.ts$/)?.[1] ?? '')
+const START_FLAGS = (packageJson.scripts.start.match(/^(?:exec )?node (.*) src\/main\.ts$/)?.[1] ?? '')
   .split(' ')
   .filter(Boolean);
 

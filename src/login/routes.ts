@@ -4,6 +4,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError } from 'fastify';
 import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
+import { DAY_MS } from '../clock.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import { classifyError } from '../http/error-handler.ts';
 import type { SessionsService } from '../sessions/service.ts';
@@ -153,34 +154,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const body = request.body ?? {};
-      const grantType =
-        body.grant_type ??
-        (body.username !== undefined && body.password !== undefined ? 'password' : undefined);
-      if (grantType === undefined || grantType === '')
-        throw new OAuthError('invalid_request', 'grant_type is required');
-      if (grantType === 'refresh_token') {
-        if (!body.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
-        return sessions.refresh({
-          refreshToken: body.refresh_token,
-          scope: body.scope,
-          facts: requestFacts(request),
-          log: request.log,
-        });
-      }
-      if (grantType !== 'password') {
-        throw new OAuthError(
-          'unsupported_grant_type',
-          `grant_type ${grantType.slice(0, 40)} is not supported`,
-        );
-      }
-      if (!body.username) throw new OAuthError('invalid_request', 'username is required');
-      if (body.password === undefined || body.password === '')
-        throw new OAuthError('invalid_request', 'password is required');
-      const { answer, deviceCookie } = await login.passwordGrant({
-        username: body.username,
-        password: body.password,
-        scope: body.scope,
+      const { answer, deviceCookie } = await login.token(request.body ?? {}, {
         address: canonicalAddress(request.ip),
         facts: requestFacts(request),
         deviceCookie: request.cookies[DEVICE_COOKIE],
@@ -194,7 +168,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
           secure: true,
           sameSite: 'strict',
           path: '/token',
-          maxAge: DEVICE_TRUST_DAYS * 86_400,
+          maxAge: (DEVICE_TRUST_DAYS * DAY_MS) / 1000,
         });
       }
       return answer;

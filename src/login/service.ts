@@ -5,6 +5,7 @@ import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
 import { type Clock, HOUR_MS } from '../clock.ts';
+import type { UserRow } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { WindowCounter } from '../http/rate-limits.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
@@ -32,6 +33,9 @@ export function createLoginService(deps: {
 }) {
   const { users, sessions, throttle, devices, hasher, audit, clock, metrics } = deps;
   const loginsKey = (userId: string) => `logins:${userId}`;
+
+  const tooManyLogins = (ttlMs: number) =>
+    slowDown(Math.max(1, Math.ceil(ttlMs / 1000)), 'too many logins to this account; try again later');
 
   const slowDown = (retryAfterSeconds: number, description: string) =>
     new OAuthError('slow_down', description, {
@@ -87,22 +91,23 @@ export function createLoginService(deps: {
   }
 
   /**
-   * RFC 6749 §4.3: the resource owner password credentials grant. Answers the token pair and a fresh
-   * device cookie for the browser (set by the route).
+   * A login name and password checked under every login rule, for any door that takes a password
+   * (`/token` now, the login page next): the failed-login throttle with the owner's own bucket, the
+   * successful-login limit, the fair share of the hash queue, the same answer and time for an unknown
+   * name, a wrong password and a disabled account. Throws the OAuth error to answer; on success the
+   * caller makes its session and then calls `succeeded` (or `abandoned` when it makes none).
    */
-  async function passwordGrant(input: {
+  async function verifyCredentials(input: {
     username: string;
     password: string;
-    scope: string | undefined;
     /** Canonical (http/client-address.ts): what the limits and the remembered addresses key on. */
     address: string;
     /** The address as the request came and its user agent: kept on the session and its events. */
     facts: AuditFacts;
     deviceCookie: string | undefined;
     log: FastifyBaseLogger;
-  }): Promise<{ answer: TokenAnswer; deviceCookie: string | undefined }> {
+  }): Promise<VerifiedLogin> {
     const { log, facts } = input;
-    const requested = requestedScopes(input.scope);
     const user = await users.findByLogin(input.username);
     const trusted = await trustedBucket(user, input.address, input.deviceCookie);
     const attempt = await throttle.attempt({
@@ -135,10 +140,7 @@ export function createLoginService(deps: {
       const logins = await deps.counter.peek(loginsKey(user.id));
       if (logins.current >= deps.loginsPerHour) {
         await attempt.released();
-        throw slowDown(
-          Math.max(1, Math.ceil(logins.ttl / 1000)),
-          'too many logins to this account; try again later',
-        );
+        throw tooManyLogins(logins.ttl);
       }
     }
     // Always verify a hash (a dummy one for an unknown login), and check `disabled` only afterwards,
@@ -155,18 +157,49 @@ export function createLoginService(deps: {
       }
       throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
     }
-    const scopes = grantScopes(user.role, requested);
-    if (!scopes)
-      throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
-    // Counted atomically before the session is made, so racing logins cannot all pass the look above:
-    // one past the limit starts no session.
+    // Counted atomically before any session is made, so racing logins cannot all pass the look
+    // above: one past the limit starts no session.
     const logins = await deps.counter.increment(loginsKey(user.id), HOUR_MS);
     if (logins.current > deps.loginsPerHour) {
       await attempt.released();
-      throw slowDown(
-        Math.max(1, Math.ceil(logins.ttl / 1000)),
-        'too many logins to this account; try again later',
-      );
+      throw tooManyLogins(logins.ttl);
+    }
+    return {
+      user,
+      // Whether this browser or address had seen the owner log in: a "new place" is what to look at.
+      seenBefore: trusted?.split(':')[0] ?? 'no',
+      abandoned: () => attempt.released(),
+      async succeeded() {
+        await attempt.succeeded();
+        await devices.rememberAddress(user.id, input.address);
+        metrics?.logins.inc({ result: 'success' });
+        // A browser that brought a good device cookie keeps it: one browser, one bucket (a fresh
+        // cookie per login would hand a flood a new bucket each time).
+        const keepsCookie = trusted?.startsWith('device:') === true;
+        return { deviceCookie: keepsCookie ? undefined : await devices.issueCookie(user) };
+      },
+    };
+  }
+
+  /**
+   * RFC 6749 §4.3: the resource owner password credentials grant. Answers the token pair and, for a
+   * browser without a good one, a device cookie (set by the route).
+   */
+  async function passwordGrant(
+    form: TokenForm,
+    context: GrantContext,
+  ): Promise<{ answer: TokenAnswer; deviceCookie?: string | undefined }> {
+    if (!form.username) throw new OAuthError('invalid_request', 'username is required');
+    if (form.password === undefined || form.password === '')
+      throw new OAuthError('invalid_request', 'password is required');
+    const requested = requestedScopes(form.scope);
+    const { facts, log } = context;
+    const login = await verifyCredentials({ ...context, username: form.username, password: form.password });
+    const { user } = login;
+    const scopes = grantScopes(user.role, requested);
+    if (!scopes) {
+      await login.abandoned();
+      throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
     }
     // The session stands only if, when it is written, the account is still enabled, still has the
     // password just verified, and nothing ended its sessions since this login read it (API.md).
@@ -176,22 +209,85 @@ export function createLoginService(deps: {
       userAgent: facts.userAgent ?? '',
       ip: facts.ip ?? '',
       verified: { passwordHash: user.password_hash, sessionsEpoch: Number(user.sessions_epoch) },
-      // Whether this browser or address had seen the owner log in: a "new place" is what to look at.
-      details: { seen_before: trusted?.split(':')[0] ?? 'no' },
+      details: { seen_before: login.seenBefore },
     });
     if (!answer) {
       metrics?.logins.inc({ result: 'failure' });
+      await login.abandoned();
       audit.later('login_failed', { ...facts, userId: user.id, details: { reason: 'superseded' } }, log);
       throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
     }
-    await attempt.succeeded();
-    await devices.rememberAddress(user.id, input.address);
-    metrics?.logins.inc({ result: 'success' });
-    // A browser that brought a good device cookie keeps it: one browser, one bucket (a fresh cookie
-    // per login would hand a flood a new bucket each time).
-    const keepsCookie = trusted?.startsWith('device:') === true;
-    return { answer, deviceCookie: keepsCookie ? undefined : await devices.issueCookie(user) };
+    return { answer, ...(await login.succeeded()) };
   }
 
-  return { passwordGrant };
+  /** RFC 6749 §6: a refresh token for a new pair (rotation and reuse detection are the sessions'). */
+  async function refreshGrant(form: TokenForm, context: GrantContext): Promise<{ answer: TokenAnswer }> {
+    if (!form.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
+    const answer = await sessions.refresh({
+      refreshToken: form.refresh_token,
+      scope: form.scope,
+      facts: context.facts,
+      log: context.log,
+    });
+    return { answer };
+  }
+
+  /** The grants /token serves, by grant_type: the one place a new grant is added. */
+  const GRANTS: Record<string, (form: TokenForm, context: GrantContext) => Promise<GrantResult>> = {
+    password: passwordGrant,
+    refresh_token: refreshGrant,
+  };
+
+  /**
+   * POST /token. A missing grant_type with username and password is the password grant (what
+   * FastAPI's OAuth2PasswordRequestForm clients send).
+   */
+  async function token(form: TokenForm, context: GrantContext): Promise<GrantResult> {
+    const grantType =
+      form.grant_type ??
+      (form.username !== undefined && form.password !== undefined ? 'password' : undefined);
+    if (grantType === undefined || grantType === '')
+      throw new OAuthError('invalid_request', 'grant_type is required');
+    const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
+    if (!grant) {
+      throw new OAuthError('unsupported_grant_type', `grant_type ${grantType.slice(0, 40)} is not supported`);
+    }
+    return grant(form, context);
+  }
+
+  return { token, verifyCredentials };
+}
+
+/** The fields of a /token request (RFC 6749 §4.3.2, §6), as the route validated them. */
+export interface TokenForm {
+  readonly grant_type?: string | undefined;
+  readonly username?: string | undefined;
+  readonly password?: string | undefined;
+  readonly refresh_token?: string | undefined;
+  readonly scope?: string | undefined;
+}
+
+/** Where a token request came from. */
+export interface GrantContext {
+  /** Canonical (http/client-address.ts): what the limits and the remembered addresses key on. */
+  readonly address: string;
+  readonly facts: AuditFacts;
+  readonly deviceCookie: string | undefined;
+  readonly log: FastifyBaseLogger;
+}
+
+export interface GrantResult {
+  readonly answer: TokenAnswer;
+  /** A device cookie to set (the password grant, for a browser without a good one). */
+  readonly deviceCookie?: string | undefined;
+}
+
+/** A password that passed every login rule; the caller makes its session, then reports back. */
+export interface VerifiedLogin {
+  readonly user: UserRow;
+  readonly seenBefore: string;
+  /** No session was made after all (a scope refused, a racing password change): nothing counts. */
+  abandoned(): Promise<void>;
+  /** The session stands: the throttle gives back, the address is remembered, a cookie may be issued. */
+  succeeded(): Promise<{ deviceCookie: string | undefined }>;
 }

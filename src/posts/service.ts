@@ -126,12 +126,8 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
 
     /** The public list (anyone's view), through the cache above. */
     listPublic: async (query: ListQuery): Promise<ListPage> => {
-      const key = JSON.stringify([
-        query.author ?? null,
-        query.q ?? null,
-        query.limit ?? 20,
-        query.cursor ?? null,
-      ]);
+      // The schema refuses NUL in every parameter, so the fields cannot run into each other.
+      const key = `${query.author ?? ''}\u0000${query.q ?? ''}\u0000${query.limit ?? 20}\u0000${query.cursor ?? ''}`;
       const kept = lists.get(key);
       if (kept) return kept;
       const page = await list({ author: query.author, q: query.q, limit: query.limit, cursor: query.cursor });
