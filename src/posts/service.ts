@@ -64,7 +64,8 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
    */
   const lists = new LRUCache<string, ListPage>({
     max: 1000,
-    maxSize: 8 * 1024 * 1024,
+    // Half of the 8 MiB the serialised pages had alone: the route keeps each page's text beside it.
+    maxSize: 4 * 1024 * 1024,
     sizeCalculation: (page) =>
       Math.max(
         1,
