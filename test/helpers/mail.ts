@@ -91,6 +91,3 @@ export function linkIn(mail: ParsedMail): { url: URL; token: string } {
   const url = new URL(match[0]);
   return { url, token: url.searchParams.get('token') ?? '' };
 }
-
-/** Lets the mail worker run: time for a delivery attempt that is due. */
-export const settle = (ms = 300) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -285,7 +285,14 @@ test('PostgreSQL: admin changes wait for the admin-changes lock (so two cannot b
   const demotion = accounts.adminUpdate(other.id, { role: 'user' }).then(() => {
     finished = true;
   });
-  await new Promise((r) => setTimeout(r, 300));
+  // Awaited, not slept: the demotion's connection is seen waiting for the advisory lock.
+  for (;;) {
+    const waiting = await holder.query(
+      "select count(*)::int as n from pg_locks where locktype = 'advisory' and not granted",
+    );
+    if (waiting.rows[0].n > 0) break;
+    await new Promise((resolve) => setImmediate(resolve));
+  }
   assert.equal(finished, false, 'the change waits while another admin change is under way');
   await holder.query('commit');
   await demotion;
