@@ -22,29 +22,18 @@ import type { AccountsService } from './service.ts';
 
 /** The one place a user row becomes an answer: the hash is never copied. */
 export function toUserPublic(user: AccountSnapshot) {
-  const {
-    id,
-    username,
-    email,
-    email_verified,
-    pending_email,
-    full_name,
-    role,
-    disabled,
-    created_at,
-    updated_at,
-  } = user;
+  // Field by field (an allow-list): a column added to users never reaches an answer by itself.
   return {
-    id,
-    username,
-    email,
-    email_verified,
-    pending_email,
-    full_name,
-    role,
-    disabled,
-    created_at: created_at.toISOString(),
-    updated_at: updated_at.toISOString(),
+    id: user.id,
+    username: user.username,
+    email: user.email,
+    email_verified: user.email_verified,
+    pending_email: user.pending_email,
+    full_name: user.full_name,
+    role: user.role,
+    disabled: user.disabled,
+    created_at: user.created_at.toISOString(),
+    updated_at: user.updated_at.toISOString(),
   };
 }
 
