@@ -72,12 +72,7 @@ export interface AccountMail {
    * `holder` already has that address — the "someone tried to use your address" notice to the
    * holder instead; and a notice to the current address either way.
    */
-  emailChangeRequested(
-    db: Kysely<Database>,
-    user: UserRow,
-    holder: UserRow | undefined,
-    facts: AuditFacts,
-  ): Promise<void>;
+  emailChangeRequested(db: Kysely<Database>, user: UserRow, holder: UserRow | undefined): Promise<void>;
   passwordChanged(db: Kysely<Database>, user: UserRow, how: 'changed' | 'reset'): Promise<void>;
   accountDeleted(db: Kysely<Database>, user: UserRow): Promise<void>;
   committed(): void;
@@ -320,7 +315,7 @@ export function createAccountsService(deps: {
         ]);
       }
       await requireCurrentPassword(before, context.sessionId ?? id, changes.current_password, facts);
-      if (deps.verificationRequired) return requestEmailChange(before, email, changes.full_name, facts);
+      if (deps.verificationRequired) return requestEmailChange(before, email, changes.full_name);
       await requireFree({ email }, id);
     }
     const events = emailChanges
@@ -353,7 +348,6 @@ export function createAccountsService(deps: {
     before: UserRow,
     email: string,
     fullName: string | undefined,
-    facts: AuditFacts,
   ): Promise<UserRow> {
     const holder = await users.findByLogin(email);
     const taken = holder !== undefined && holder.id !== before.id ? holder : undefined;
@@ -363,7 +357,7 @@ export function createAccountsService(deps: {
         { pending_email: email, ...(fullName !== undefined && { full_name: fullName }) },
         { repository },
       );
-      await mail?.emailChangeRequested(trx, changed, taken, facts);
+      await mail?.emailChangeRequested(trx, changed, taken);
       return changed;
     });
     mail?.committed();

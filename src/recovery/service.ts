@@ -121,7 +121,7 @@ export function createRecoveryService(deps: {
       await notify(db, previousEmail, user.id, messages.emailChanged(user.username, user.email));
       return sendVerification(db, user, facts);
     },
-    async emailChangeRequested(db, user, holder, facts) {
+    async emailChangeRequested(db, user, holder) {
       const pending = user.pending_email;
       if (pending === null) return;
       await notify(db, user.email, user.id, messages.emailChangeRequested(user.username, pending));
@@ -131,7 +131,6 @@ export function createRecoveryService(deps: {
       }
       // No event either way: the caller reads its own security events, and a taken address must not
       // show there. email_changed is recorded when the link is used.
-      void facts;
       await sendLink(db, user, 'email_verification', undefined, pending);
     },
     passwordChanged: (db, user, how) =>
