@@ -276,6 +276,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     audit,
     metrics,
     refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    firstPartyClientId: config.clientId,
     idleSeconds: config.sessionIdleSeconds,
     verificationRequired: config.emailVerification === 'required',
   });

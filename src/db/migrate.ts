@@ -8,6 +8,7 @@ import * as m0006 from './migrations/0006-post-search.ts';
 import * as m0007 from './migrations/0007-audit-events.ts';
 import * as m0008 from './migrations/0008-account-recovery.ts';
 import * as m0009 from './migrations/0009-pending-email.ts';
+import * as m0010 from './migrations/0010-session-client.ts';
 import type { Database } from './schema.ts';
 
 /** A static list: migrations are code, shipped with the app, applied in name order. */
@@ -21,6 +22,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0007-audit-events': m0007,
   '0008-account-recovery': m0008,
   '0009-pending-email': m0009,
+  '0010-session-client': m0010,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

@@ -54,6 +54,8 @@ export interface SessionsTable {
   ip: string;
   revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   revoked_reason: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The client the session was made for; null for sessions from before clients: the first-party one. */
+  client_id: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RefreshTokensTable {

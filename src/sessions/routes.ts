@@ -18,6 +18,7 @@ export const SessionPublic = Type.Object(
     }),
     user_agent: Type.String({ examples: ['Mozilla/5.0 (X11; Linux x86_64)'] }),
     ip: Type.String({ examples: ['203.0.113.7'] }),
+    client_id: Type.String({ examples: ['inkgate'], description: 'the client the session was made for' }),
     current: Type.Boolean({ description: 'the session of the token making this request' }),
   },
   { $id: 'Session', description: 'A login: its refresh tokens and access tokens end with it' },

@@ -45,6 +45,7 @@ export interface SessionPublic {
   expires_at: string;
   user_agent: string;
   ip: string;
+  client_id: string;
   current: boolean;
 }
 
@@ -66,6 +67,8 @@ export function createSessionsService(deps: {
   metrics: Metrics | undefined;
   /** Absolute session lifetime (REFRESH_TOKEN_TTL), at most 30 days. */
   refreshTtlSeconds: number;
+  /** The first-party client (CLIENT_ID): the client of password logins and of sessions from before clients. */
+  firstPartyClientId: string;
   /** A session not refreshed for this long ends (SESSION_IDLE_DAYS). */
   idleSeconds: number;
   /** The server key that derives a refresh token's successor (the same on every instance). */
@@ -74,6 +77,7 @@ export function createSessionsService(deps: {
   verificationRequired?: boolean;
 }) {
   const { repository, tokens, cache, clock, audit, metrics, refreshTtlSeconds, idleSeconds } = deps;
+  const clientOf = (row: { client_id: string | null }) => row.client_id ?? deps.firstPartyClientId;
 
   const successorOf = async (token: string) =>
     createHmac('sha256', await deps.successorKey())
@@ -121,6 +125,8 @@ export function createSessionsService(deps: {
     verified: { passwordHash: string; sessionsEpoch: number };
     /** What the login_succeeded event says besides the scope. */
     details?: Record<string, string | boolean>;
+    /** The client the session is for; the first-party client by default. */
+    clientId?: string;
   }): Promise<TokenAnswer | undefined> {
     const now = clock.now();
     const refreshToken = randomBytes(32).toString('base64url');
@@ -133,6 +139,7 @@ export function createSessionsService(deps: {
       expires_at: new Date(now.getTime() + refreshTtlSeconds * 1000),
       user_agent: input.userAgent.slice(0, 512),
       ip: input.ip,
+      client_id: input.clientId ?? deps.firstPartyClientId,
     };
     const events = [
       audit.event('login_succeeded', {
@@ -140,7 +147,7 @@ export function createSessionsService(deps: {
         sessionId: session.id,
         ip: input.ip,
         userAgent: session.user_agent,
-        details: { scope: session.scope, ...input.details },
+        details: { scope: session.scope, client_id: session.client_id, ...input.details },
       }),
     ];
     if (!(await repository.create(session, hashToken(refreshToken), input.verified, events)))
@@ -382,6 +389,7 @@ export function createSessionsService(deps: {
           expires_at: liveUntil(row).toISOString(),
           user_agent: row.user_agent,
           ip: row.ip,
+          client_id: clientOf(row),
           current: row.id === currentSessionId,
         }));
     },

@@ -269,10 +269,14 @@ describeEachEngine('audit log', (engine) => {
     const firstLogin = logins.find((event) => event.session_id === decodeJwt(first.access_token).sid);
     assert.ok(firstLogin);
     expectRequest(firstLogin);
-    assert.deepEqual(firstLogin.details, { scope: 'profile posts:write', seen_before: 'no' });
+    assert.deepEqual(firstLogin.details, {
+      scope: 'profile posts:write',
+      client_id: 'inkgate',
+      seen_before: 'no',
+    });
     assert.deepEqual(
       logins.find((event) => event.session_id === secondSid)?.details,
-      { scope: 'profile posts:write', seen_before: 'address' },
+      { scope: 'profile posts:write', client_id: 'inkgate', seen_before: 'address' },
       'the second login comes from a remembered address',
     );
 

@@ -68,6 +68,7 @@ describeEachEngine('sessions', (engine) => {
       expires_at: new Date(now.getTime() + 14 * DAY).toISOString(),
       user_agent: 'curl/8.5',
       ip: '127.0.0.1',
+      client_id: 'inkgate',
       current: true,
     });
   });
@@ -355,6 +356,32 @@ describeEachEngine('sessions', (engine) => {
       ],
     );
     const laptopId = decodeJwt(laptop.access_token).sid as string;
+    // Each session names its client: password logins are the first-party client's, and so are the
+    // sessions made before sessions knew their client (client_id null in the row).
+    assert.deepEqual(
+      list.data.map((s: { client_id: string }) => s.client_id),
+      ['inkgate', 'inkgate'],
+    );
+    await testApp.database.db
+      .updateTable('sessions')
+      .set({ client_id: null })
+      .where('id', '=', laptopId)
+      .execute();
+    const older = (
+      await testApp.app.inject({
+        method: 'GET',
+        url: '/users/me/sessions',
+        headers: bearer(phone.access_token),
+      })
+    ).json();
+    assert.equal(older.data[1].client_id, 'inkgate');
+    const login = await testApp.database.db
+      .selectFrom('audit_events')
+      .select('details')
+      .where('type', '=', 'login_succeeded')
+      .where('session_id', '=', laptopId)
+      .executeTakeFirstOrThrow();
+    assert.equal(JSON.parse(login.details).client_id, 'inkgate', 'login events name the client');
 
     for (const id of [
       decodeJwt(theirs.access_token).sid as string,
