@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { buildTestApp, createUser, loginPair } from '../helpers/app.ts';
-import { cspViolations, openPage, SHOTS } from '../helpers/browser.ts';
+import { cspViolations, openPage, SHOTS, unexpectedProblems } from '../helpers/browser.ts';
 import { linkIn, startSmtp } from '../helpers/mail.ts';
 
 test('password reset in a browser: the link from a delivered message opens the form, the new password is set, the old one is gone [ASVS V6.4.3]', async (t) => {
@@ -23,7 +23,7 @@ test('password reset in a browser: the link from a delivered message opens the f
   assert.equal(url.pathname, '/account/reset-password');
   const link = `${base}${url.pathname}${url.search}`;
 
-  const { page, problems } = await openPage(t);
+  const { page, problems, dialogs } = await openPage(t);
 
   const opened = await page.goto(link);
   assert.equal(opened?.status(), 200);
@@ -53,5 +53,7 @@ test('password reset in a browser: the link from a delivered message opens the f
 
   // The pages ran under their policy without a single violation, their style allowed by its hash.
   assert.deepEqual(cspViolations(problems), []);
+  assert.deepEqual(unexpectedProblems(problems), [], 'no other console error');
+  assert.deepEqual(dialogs, []);
   assert.equal(await page.evaluate('getComputedStyle(document.body).maxWidth'), '512px');
 });

@@ -34,9 +34,24 @@ export async function openPage(t: TestContext) {
     if (message.type() === 'error') problems.push(message.text());
   });
   page.on('pageerror', (error) => problems.push(error.message));
+  // A page of inkgate opens no dialog (they need script, which no page has): any is a finding.
+  const dialogs: string[] = [];
+  page.on('dialog', (dialog) => {
+    dialogs.push(`${dialog.type()}: ${dialog.message()}`);
+    void dialog.dismiss();
+  });
   mkdirSync(SHOTS, { recursive: true });
-  return { page, problems };
+  return { page, problems, dialogs };
 }
+
+/**
+ * The reported problems but Chromium's note of a 4xx answer (a page the test opens on purpose and
+ * whose status it asserts): script errors, CSP reports, failed loads of anything else.
+ */
+export const unexpectedProblems = (problems: readonly string[]) =>
+  problems.filter(
+    (text) => !/^Failed to load resource: the server responded with a status of 4\d\d\b/.test(text),
+  );
 
 /** The reported problems that are Content Security Policy violations. */
 export const cspViolations = (problems: readonly string[]) =>
