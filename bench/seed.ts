@@ -12,9 +12,9 @@ import { encodeCursor } from '../src/db/cursor.ts';
 import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import type { NewPost, NewUser } from '../src/db/schema.ts';
+import { loadKeyRing } from '../src/keys/key-ring.ts';
+import { createAccessTokens } from '../src/sessions/access-tokens.ts';
 import { createSessionsRepository } from '../src/sessions/repository.ts';
-import { createAccessTokens } from '../src/tokens/access-tokens.ts';
-import { loadKeyRing } from '../src/tokens/keys.ts';
 
 export const PASSWORD = 'benchmark passphrase';
 /** A word in about one post in twenty: what W2q searches for. */

@@ -33,12 +33,19 @@ import { PROBLEM_CONTENT_TYPE, Problem, toProblem } from './http/problem.ts';
 import { createWindowCounter, limitRoute } from './http/rate-limits.ts';
 import { securityHeaders } from './http/security-headers.ts';
 import { createValidatorCompiler } from './http/validation.ts';
+import { jwksRoutes } from './keys/jwks-routes.ts';
+import { createKeyCipher } from './keys/key-encryption.ts';
+import type { KeyRing } from './keys/key-ring.ts';
+import { createServerSecrets } from './keys/server-secrets.ts';
 import { createDevices } from './login/devices.ts';
-import { tokenRoutes } from './login/routes.ts';
 import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
 import { createOutbox } from './mail/outbox.ts';
 import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
+import { OAuthErrorBody } from './oauth/errors.ts';
+import { createTokenEndpoint } from './oauth/grants.ts';
+import { metadataRoutes } from './oauth/metadata-routes.ts';
+import { tokenRoutes } from './oauth/token-routes.ts';
 import { createPostsRepository } from './posts/repository.ts';
 import { postsRoutes } from './posts/routes.ts';
 import { PostPublic } from './posts/schemas.ts';
@@ -46,18 +53,13 @@ import { createPostsService } from './posts/service.ts';
 import { recoveryRoutes } from './recovery/routes.ts';
 import { createRecoveryService } from './recovery/service.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
+import type { SharedRedis } from './redis/shared-redis.ts';
+import { createAccessTokens } from './sessions/access-tokens.ts';
 import { createSessionCache, type SessionCache } from './sessions/cache.ts';
 import { createGuard } from './sessions/guard.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 import { SessionPublic, sessionRoutes } from './sessions/routes.ts';
 import { createSessionsService } from './sessions/service.ts';
-import type { SharedRedis } from './shared/redis.ts';
-import { createAccessTokens } from './tokens/access-tokens.ts';
-import { createKeyCipher } from './tokens/key-encryption.ts';
-import type { KeyRing } from './tokens/keys.ts';
-import { OAuthErrorBody } from './tokens/oauth-error.ts';
-import { metadataRoutes } from './tokens/routes.ts';
-import { createServerSecrets } from './tokens/server-secrets.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -349,7 +351,6 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   const login = createLoginService({
     users,
-    sessions,
     throttle,
     devices,
     hasher,
@@ -371,8 +372,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       new Promise<void>((resolve) => setTimeout(resolve, 2000).unref()),
     ]);
   });
-  await app.register(tokenRoutes, { login, sessions });
-  await app.register(metadataRoutes, { keys, issuer: config.issuer });
+  await app.register(tokenRoutes, {
+    endpoint: createTokenEndpoint({ login, sessions, audit, metrics }),
+    sessions,
+  });
+  await app.register(metadataRoutes, { issuer: config.issuer });
+  await app.register(jwksRoutes, { keys });
   const refused = metrics && ((policy: string) => metrics.rateLimited.inc({ policy }));
   const signupLimit = limitRoute(
     counter,

@@ -9,9 +9,9 @@ import { ROLES, type Role } from './authz/roles.ts';
 import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
+import { createKeyCipher, KeyEncryptionError } from './keys/key-encryption.ts';
+import { jwksMaxAge, rotateKeys } from './keys/key-ring.ts';
 import { configFromEnvironment, openMigratedDatabase } from './server.ts';
-import { createKeyCipher, KeyEncryptionError } from './tokens/key-encryption.ts';
-import { jwksMaxAge, rotateKeys } from './tokens/keys.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

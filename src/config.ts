@@ -4,7 +4,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { passwordProblem } from './accounts/password-policy.ts';
 import { accountFieldProblems } from './accounts/signup-rules.ts';
-import { ALGORITHMS, type KeySettings, type SigningAlgorithm } from './tokens/keys.ts';
+import { ALGORITHMS, type KeySettings, type SigningAlgorithm } from './keys/key-ring.ts';
 
 /**
  * Environment → a frozen, typed Config. Every bad variable is reported on its own line,

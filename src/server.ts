@@ -15,13 +15,13 @@ import { isConnectionError } from './db/errors.ts';
 import { migrateToLatest } from './db/migrate.ts';
 import { type ScheduledJob, startScheduledJobs } from './db/scheduled-jobs.ts';
 import { createLogger } from './http/logging.ts';
+import { KeyEncryptionError } from './keys/key-encryption.ts';
+import { keyRotationJob, loadKeyRing } from './keys/key-ring.ts';
 import { purgeLoginAddresses } from './login/devices.ts';
 import { purgeOutbox } from './mail/outbox.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
+import { connectRedis } from './redis/shared-redis.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
-import { connectRedis } from './shared/redis.ts';
-import { KeyEncryptionError } from './tokens/key-encryption.ts';
-import { keyRotationJob, loadKeyRing } from './tokens/keys.ts';
 
 export const VERSION: string = packageJson.version;
 

@@ -1,7 +1,7 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.ts';
-import type { SharedRedis } from '../shared/redis.ts';
+import type { SharedRedis } from '../redis/shared-redis.ts';
 import { HttpError } from './errors.ts';
 
 /**

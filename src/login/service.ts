@@ -3,24 +3,18 @@ import { type Hasher, HashShareError } from '../accounts/hash-queue.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
-import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
 import { type Clock, HOUR_MS } from '../clock.ts';
 import type { UserRow } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { WindowCounter } from '../http/rate-limits.ts';
-import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
-import { OAuthError } from '../tokens/oauth-error.ts';
 import type { DeviceOwner, Devices } from './devices.ts';
+import { LoginRefusedError } from './errors.ts';
 import type { LoginThrottle } from './throttle.ts';
-
-/** One answer for an unknown login, a wrong password and a disabled account: no user enumeration. */
-const BAD_CREDENTIALS = 'invalid username or password';
 
 export type LoginService = ReturnType<typeof createLoginService>;
 
 export function createLoginService(deps: {
   users: UsersRepository;
-  sessions: SessionsService;
   throttle: LoginThrottle;
   devices: Devices;
   hasher: Hasher;
@@ -31,17 +25,14 @@ export function createLoginService(deps: {
   counter: WindowCounter;
   loginsPerHour: number;
 }) {
-  const { users, sessions, throttle, devices, hasher, audit, clock, metrics } = deps;
+  const { users, throttle, devices, hasher, audit, clock, metrics } = deps;
   const loginsKey = (userId: string) => `logins:${userId}`;
 
   const tooManyLogins = (ttlMs: number) =>
-    slowDown(Math.max(1, Math.ceil(ttlMs / 1000)), 'too many logins to this account; try again later');
-
-  const slowDown = (retryAfterSeconds: number, description: string) =>
-    new OAuthError('slow_down', description, {
-      status: 429,
-      headers: { 'retry-after': String(retryAfterSeconds) },
-    });
+    LoginRefusedError.slowDown(
+      Math.max(1, Math.ceil(ttlMs / 1000)),
+      'too many logins to this account; try again later',
+    );
 
   /**
    * The password check, through the queue's fair shares. A check the queue refused (its owner's share
@@ -61,16 +52,7 @@ export function createLoginService(deps: {
         : await hasher.verifyDummy(password, owners);
     } catch (error) {
       await attempt.released();
-      if (error instanceof HashShareError) throw slowDown(1, error.message);
-      throw error;
-    }
-  }
-
-  function requestedScopes(scope: string | undefined): Scope[] | undefined {
-    try {
-      return parseScopeParameter(scope);
-    } catch (error) {
-      if (error instanceof UnknownScopeError) throw new OAuthError('invalid_scope', error.message);
+      if (error instanceof HashShareError) throw LoginRefusedError.slowDown(1, error.message);
       throw error;
     }
   }
@@ -94,7 +76,7 @@ export function createLoginService(deps: {
    * A login name and password checked under every login rule, for any door that takes a password
    * (`/token` now, the login page next): the failed-login throttle with the owner's own bucket, the
    * successful-login limit, the fair share of the hash queue, the same answer and time for an unknown
-   * name, a wrong password and a disabled account. Throws the OAuth error to answer; on success the
+   * name, a wrong password and a disabled account. Throws LoginRefusedError; on success the
    * caller makes its session and then calls `succeeded` (or `abandoned` when it makes none).
    */
   async function verifyCredentials(input: {
@@ -131,7 +113,7 @@ export function createLoginService(deps: {
         },
         log,
       );
-      throw slowDown(attempt.retryAfterSeconds, 'too many failed logins; try again later');
+      throw LoginRefusedError.slowDown(attempt.retryAfterSeconds, 'too many failed logins; try again later');
     }
     // Successful logins are limited too (RATE_LIMIT_LOGINS): a client with the account's own
     // password cannot mint sessions without end. Looked at before the hash, so past the limit a
@@ -155,7 +137,7 @@ export function createLoginService(deps: {
       } else {
         log.info({ ip: facts.ip }, 'login failed for an unknown account');
       }
-      throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
+      throw LoginRefusedError.badCredentials();
     }
     // Counted atomically before any session is made, so racing logins cannot all pass the look
     // above: one past the limit starts no session.
@@ -181,105 +163,7 @@ export function createLoginService(deps: {
     };
   }
 
-  /**
-   * RFC 6749 §4.3: the resource owner password credentials grant. Answers the token pair and, for a
-   * browser without a good one, a device cookie (set by the route).
-   */
-  async function passwordGrant(
-    form: TokenForm,
-    context: GrantContext,
-  ): Promise<{ answer: TokenAnswer; deviceCookie?: string | undefined }> {
-    if (!form.username) throw new OAuthError('invalid_request', 'username is required');
-    if (form.password === undefined || form.password === '')
-      throw new OAuthError('invalid_request', 'password is required');
-    const requested = requestedScopes(form.scope);
-    const { facts, log } = context;
-    const login = await verifyCredentials({ ...context, username: form.username, password: form.password });
-    const { user } = login;
-    const scopes = grantScopes(user.role, requested);
-    if (!scopes) {
-      await login.abandoned();
-      throw new OAuthError('invalid_scope', 'the requested scope is more than this account may have');
-    }
-    // The session stands only if, when it is written, the account is still enabled, still has the
-    // password just verified, and nothing ended its sessions since this login read it (API.md).
-    const answer = await sessions.start({
-      user,
-      scopes,
-      userAgent: facts.userAgent ?? '',
-      ip: facts.ip ?? '',
-      verified: { passwordHash: user.password_hash, sessionsEpoch: Number(user.sessions_epoch) },
-      details: { seen_before: login.seenBefore },
-    });
-    if (!answer) {
-      metrics?.logins.inc({ result: 'failure' });
-      await login.abandoned();
-      audit.later('login_failed', { ...facts, userId: user.id, details: { reason: 'superseded' } }, log);
-      throw new OAuthError('invalid_grant', BAD_CREDENTIALS);
-    }
-    return { answer, ...(await login.succeeded()) };
-  }
-
-  /** RFC 6749 §6: a refresh token for a new pair (rotation and reuse detection are the sessions'). */
-  async function refreshGrant(form: TokenForm, context: GrantContext): Promise<{ answer: TokenAnswer }> {
-    if (!form.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
-    const answer = await sessions.refresh({
-      refreshToken: form.refresh_token,
-      scope: form.scope,
-      facts: context.facts,
-      log: context.log,
-    });
-    return { answer };
-  }
-
-  /** The grants /token serves, by grant_type: the one place a new grant is added. */
-  const GRANTS: Record<string, (form: TokenForm, context: GrantContext) => Promise<GrantResult>> = {
-    password: passwordGrant,
-    refresh_token: refreshGrant,
-  };
-
-  /**
-   * POST /token. A missing grant_type with username and password is the password grant (what
-   * FastAPI's OAuth2PasswordRequestForm clients send).
-   */
-  async function token(form: TokenForm, context: GrantContext): Promise<GrantResult> {
-    const grantType =
-      form.grant_type ??
-      (form.username !== undefined && form.password !== undefined ? 'password' : undefined);
-    if (grantType === undefined || grantType === '')
-      throw new OAuthError('invalid_request', 'grant_type is required');
-    const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;
-    if (!grant) {
-      throw new OAuthError('unsupported_grant_type', `grant_type ${grantType.slice(0, 40)} is not supported`);
-    }
-    return grant(form, context);
-  }
-
-  return { token, verifyCredentials };
-}
-
-/** The fields of a /token request (RFC 6749 §4.3.2, §6), as the route validated them. */
-export interface TokenForm {
-  readonly grant_type?: string | undefined;
-  readonly username?: string | undefined;
-  readonly password?: string | undefined;
-  readonly refresh_token?: string | undefined;
-  readonly scope?: string | undefined;
-}
-
-/** Where a token request came from. */
-export interface GrantContext {
-  /** Canonical (http/client-address.ts): what the limits and the remembered addresses key on. */
-  readonly address: string;
-  readonly facts: AuditFacts;
-  readonly deviceCookie: string | undefined;
-  readonly log: FastifyBaseLogger;
-}
-
-export interface GrantResult {
-  readonly answer: TokenAnswer;
-  /** A device cookie to set (the password grant, for a browser without a good one). */
-  readonly deviceCookie?: string | undefined;
+  return { verifyCredentials };
 }
 
 /** A password that passed every login rule; the caller makes its session, then reports back. */

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { Clock } from '../clock.ts';
-import type { SharedRedis } from '../shared/redis.ts';
+import type { SharedRedis } from '../redis/shared-redis.ts';
 
 /**
  * Failed-login limits, each over a sliding window (API.md): per account from one address, per account

@@ -4,7 +4,7 @@ import { v7 as uuidv7 } from 'uuid';
 import { type Clock, DAY_MS } from '../clock.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { Database } from '../db/schema.ts';
-import type { KeyCipher } from '../tokens/key-encryption.ts';
+import type { KeyCipher } from '../keys/key-encryption.ts';
 import type { MailTransport } from './transport.ts';
 
 /** What a message says: its subject and its two parts. */

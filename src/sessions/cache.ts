@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import type { AccountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Clock } from '../clock.ts';
-import type { SharedRedis } from '../shared/redis.ts';
+import type { SharedRedis } from '../redis/shared-redis.ts';
 
 /** What the guard asks of every request: is session `sid` live, and who is its user now? */
 export interface SessionState {

@@ -3,8 +3,8 @@ import type { Principal, RequireAuth } from '../authz/principal.ts';
 import { type Scope, scopesForRole, scopesWhileUnverified } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
-import type { AccessTokens, VerifiedAccessToken } from '../tokens/access-tokens.ts';
-import { InvalidTokenError } from '../tokens/access-tokens.ts';
+import type { AccessTokens, VerifiedAccessToken } from './access-tokens.ts';
+import { InvalidTokenError } from './access-tokens.ts';
 import type { SessionCache } from './cache.ts';
 
 const REALM = 'inkgate';

@@ -17,8 +17,8 @@ import type { Clock } from '../clock.ts';
 import { isUuid } from '../db/ids.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
-import type { AccessTokens } from '../tokens/access-tokens.ts';
-import { OAuthError } from '../tokens/oauth-error.ts';
+import { OAuthError } from '../oauth/errors.ts';
+import type { AccessTokens } from './access-tokens.ts';
 import type { SessionCache, SessionState } from './cache.ts';
 import type { SessionsRepository } from './repository.ts';
 

@@ -7,8 +7,8 @@ import { createManualClock } from '../../src/clock.ts';
 import { keySettings, loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
-import { KeyEncryptionError } from '../../src/tokens/key-encryption.ts';
-import { keyRotationJob, loadKeyRing } from '../../src/tokens/keys.ts';
+import { KeyEncryptionError } from '../../src/keys/key-encryption.ts';
+import { keyRotationJob, loadKeyRing } from '../../src/keys/key-ring.ts';
 import {
   bearer,
   buildTestApp,

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
+import { createKeyCipher } from '../../src/keys/key-encryption.ts';
 import { createOutbox } from '../../src/mail/outbox.ts';
 import { type MailTransport, smtpTransport } from '../../src/mail/transport.ts';
-import { createKeyCipher } from '../../src/tokens/key-encryption.ts';
 import { captureLogs, createStorage, describeEachEngine, openTestDatabase } from '../helpers/app.ts';
 import { addressesOf, startSmtp } from '../helpers/mail.ts';
 

@@ -17,9 +17,9 @@ import { type Config, keySettings, loadConfig } from '../../src/config.ts';
 import { type OpenDatabase, openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { createLogger } from '../../src/http/logging.ts';
+import { type KeyRing, loadKeyRing } from '../../src/keys/key-ring.ts';
 import type { LoginThrottle } from '../../src/login/throttle.ts';
-import { connectRedis, type SharedRedis } from '../../src/shared/redis.ts';
-import { type KeyRing, loadKeyRing } from '../../src/tokens/keys.ts';
+import { connectRedis, type SharedRedis } from '../../src/redis/shared-redis.ts';
 
 export type EngineName = 'sqlite' | 'postgres';
 

@@ -6,9 +6,9 @@ import { createUsersRepository } from '../../src/accounts/repository.ts';
 import { createAccountsService } from '../../src/accounts/service.ts';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import { keySettings } from '../../src/config.ts';
+import { createKeyCipher } from '../../src/keys/key-encryption.ts';
+import { loadKeyRing, rotateKeys } from '../../src/keys/key-ring.ts';
 import { createSessionsRepository } from '../../src/sessions/repository.ts';
-import { createKeyCipher } from '../../src/tokens/key-encryption.ts';
-import { loadKeyRing, rotateKeys } from '../../src/tokens/keys.ts';
 import {
   bearer,
   buildTestApp,

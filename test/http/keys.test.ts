@@ -12,8 +12,8 @@ import {
   jwtVerify,
   SignJWT,
 } from 'jose';
-import { createKeyCipher } from '../../src/tokens/key-encryption.ts';
-import { rotateKeys } from '../../src/tokens/keys.ts';
+import { createKeyCipher } from '../../src/keys/key-encryption.ts';
+import { rotateKeys } from '../../src/keys/key-ring.ts';
 import {
   bearer,
   buildTestApp,

@@ -4,7 +4,7 @@ import { describe, type TestContext, test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
 import { createWindowCounter } from '../../src/http/rate-limits.ts';
 import { createRedisLoginThrottle } from '../../src/login/throttle.ts';
-import { connectRedis } from '../../src/shared/redis.ts';
+import { connectRedis } from '../../src/redis/shared-redis.ts';
 import {
   bearer,
   buildTestApp,

@@ -2,14 +2,14 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
 import { claimJob } from '../../src/db/scheduled-jobs.ts';
-import { createKeyCipher } from '../../src/tokens/key-encryption.ts';
+import { createKeyCipher } from '../../src/keys/key-encryption.ts';
 import {
   type KeySettings,
   keyRotationJob,
   loadKeyRing,
   rotateKeys,
   type SigningAlgorithm,
-} from '../../src/tokens/keys.ts';
+} from '../../src/keys/key-ring.ts';
 import { createStorage, openTestDatabase } from '../helpers/app.ts';
 
 const TTL = 900;

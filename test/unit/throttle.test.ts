@@ -7,7 +7,7 @@ import {
   createRedisLoginThrottle,
   type LoginThrottle,
 } from '../../src/login/throttle.ts';
-import { connectRedis } from '../../src/shared/redis.ts';
+import { connectRedis } from '../../src/redis/shared-redis.ts';
 import { captureLogs, connectTestRedis } from '../helpers/app.ts';
 
 const MINUTE = 60_000;

@@ -7,11 +7,11 @@ import { requestFacts } from '../audit/events.ts';
 import { DAY_MS } from '../clock.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import { classifyError } from '../http/error-handler.ts';
+import { KeyEncryptionError } from '../keys/key-encryption.ts';
+import { DEVICE_COOKIE, DEVICE_TRUST_DAYS } from '../login/devices.ts';
 import type { SessionsService } from '../sessions/service.ts';
-import { KeyEncryptionError } from '../tokens/key-encryption.ts';
-import { OAuthError } from '../tokens/oauth-error.ts';
-import { DEVICE_COOKIE, DEVICE_TRUST_DAYS } from './devices.ts';
-import type { LoginService } from './service.ts';
+import { OAuthError } from './errors.ts';
+import type { TokenEndpoint } from './grants.ts';
 
 const TokenRequest = Type.Object(
   {
@@ -96,9 +96,9 @@ const RevokeRequest = Type.Object(
 );
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<{
-  login: LoginService;
+  endpoint: TokenEndpoint;
   sessions: SessionsService;
-}> = async (app, { login, sessions }) => {
+}> = async (app, { endpoint, sessions }) => {
   // RFC 6749 §3.2: the token endpoint takes form-encoded bodies only; JSON is refused in this scope.
   app.removeContentTypeParser('application/json');
   await app.register(formbody, { bodyLimit: 65_536 });
@@ -154,7 +154,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
       },
     },
     async (request, reply) => {
-      const { answer, deviceCookie } = await login.token(request.body ?? {}, {
+      const { answer, deviceCookie } = await endpoint.token(request.body ?? {}, {
         address: canonicalAddress(request.ip),
         facts: requestFacts(request),
         deviceCookie: request.cookies[DEVICE_COOKIE],

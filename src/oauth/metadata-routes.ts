@@ -1,31 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { SCOPES } from '../authz/scopes.ts';
-import type { KeyRing } from './keys.ts';
-
-const Jwks = Type.Object(
-  {
-    keys: Type.Array(
-      Type.Object(
-        {
-          kty: Type.String({ examples: ['EC'] }),
-          kid: Type.String(),
-          alg: Type.String({ examples: ['ES256'] }),
-          use: Type.Literal('sig'),
-          crv: Type.Optional(Type.String({ examples: ['P-256'] })),
-          x: Type.Optional(Type.String()),
-          y: Type.Optional(Type.String()),
-          n: Type.Optional(Type.String()),
-          e: Type.Optional(Type.String()),
-        },
-        { description: 'A public key (RFC 7517); private members never appear here' },
-      ),
-    ),
-  },
-  {
-    description: 'The keys that verify access tokens: current, published-ahead and still-valid previous ones',
-  },
-);
 
 const Metadata = Type.Object(
   {
@@ -43,29 +18,8 @@ const Metadata = Type.Object(
   { description: 'RFC 8414 authorization server metadata' },
 );
 
-export const metadataRoutes: FastifyPluginAsyncTypebox<{ keys: KeyRing; issuer: string }> = async (
-  app,
-  { keys, issuer },
-) => {
-  app.get(
-    '/.well-known/jwks.json',
-    {
-      schema: {
-        tags: ['auth'],
-        summary: 'JSON Web Key Set: the public keys that verify access tokens',
-        description:
-          'Empty under HS256 (a shared secret is never published). Cacheable for less than an access-token lifetime; ' +
-          'a new key appears here before it signs anything.',
-        response: { 200: Jwks },
-      },
-    },
-    async (_request, reply) => {
-      await keys.refresh();
-      reply.header('cache-control', `public, max-age=${keys.jwksMaxAgeSeconds}`);
-      return { keys: keys.publicJwks() };
-    },
-  );
-
+/** RFC 8414: where the endpoints and keys are, and what they support. */
+export const metadataRoutes: FastifyPluginAsyncTypebox<{ issuer: string }> = async (app, { issuer }) => {
   const metadata = {
     issuer,
     token_endpoint: `${issuer}/token`,
