@@ -1,8 +1,8 @@
 #!/usr/bin/env node
 import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { createAccountCreation } from './accounts/creation.ts';
 import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
-import { createAccountsService } from './accounts/service.ts';
 import { accountFieldProblems } from './accounts/signup-rules.ts';
 import { createAuditTrail } from './audit/trail.ts';
 import { ROLES, type Role } from './authz/roles.ts';
@@ -169,7 +169,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'rotate-keys') return await rotate(config, database, audit);
-    const accounts = createAccountsService({
+    const accounts = createAccountCreation({
       users: createUsersRepository(database.db),
       clock: systemClock,
       audit,

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import packageJson from '../package.json' with { type: 'json' };
+import { createAccountCreation } from './accounts/creation.ts';
 import { hashPassword } from './accounts/passwords.ts';
 import { createUsersRepository } from './accounts/repository.ts';
-import { createAccountsService } from './accounts/service.ts';
 import { buildApp } from './app.ts';
 import { createAuditRepository } from './audit/repository.ts';
 import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
@@ -125,7 +125,7 @@ export async function startServer(
     audit,
   });
   if (config.admin) {
-    const accounts = createAccountsService({
+    const accounts = createAccountCreation({
       users: createUsersRepository(database.db),
       clock: systemClock,
       audit,

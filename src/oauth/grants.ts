@@ -5,6 +5,7 @@ import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from 
 import type { Metrics } from '../http/metrics.ts';
 import { LoginRefusedError } from '../login/errors.ts';
 import type { LoginService } from '../login/service.ts';
+import { RefreshRefusedError } from '../sessions/errors.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
 import { OAuthError } from './errors.ts';
 
@@ -106,7 +107,9 @@ export function createTokenEndpoint(deps: {
     try {
       return await grant(form, context);
     } catch (error) {
-      throw error instanceof LoginRefusedError ? oauthErrorOf(error) : error;
+      if (error instanceof LoginRefusedError) throw oauthErrorOf(error);
+      if (error instanceof RefreshRefusedError) throw new OAuthError(error.reason, error.message);
+      throw error;
     }
   }
 

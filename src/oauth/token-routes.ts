@@ -7,6 +7,7 @@ import { requestFacts } from '../audit/events.ts';
 import { DAY_MS } from '../clock.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import { classifyError } from '../http/error-handler.ts';
+import { BODY_LIMIT } from '../http/server.ts';
 import { KeyEncryptionError } from '../keys/key-encryption.ts';
 import { DEVICE_COOKIE, DEVICE_TRUST_DAYS } from '../login/devices.ts';
 import type { SessionsService } from '../sessions/service.ts';
@@ -37,7 +38,7 @@ const TokenRequest = Type.Object(
     refresh_token: Type.Optional(
       // RFC 6749 §5.2: whatever is sent that is not a live refresh token of ours is invalid_grant,
       // an access token or a long string included: the body limit is the only bound.
-      Type.String({ maxLength: 65_536, description: 'for grant_type=refresh_token' }),
+      Type.String({ maxLength: BODY_LIMIT, description: 'for grant_type=refresh_token' }),
     ),
     client_id: Type.Optional(Type.String({ maxLength: 200, description: 'accepted and ignored' })),
   },
@@ -85,7 +86,7 @@ const RevokeRequest = Type.Object(
   {
     token: Type.Optional(
       Type.String({
-        maxLength: 65_536,
+        maxLength: BODY_LIMIT,
         description: 'an access token or a refresh token, any length up to the body limit',
       }),
     ),
@@ -101,7 +102,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
 }> = async (app, { endpoint, sessions }) => {
   // RFC 6749 §3.2: the token endpoint takes form-encoded bodies only; JSON is refused in this scope.
   app.removeContentTypeParser('application/json');
-  await app.register(formbody, { bodyLimit: 65_536 });
+  await app.register(formbody, { bodyLimit: BODY_LIMIT });
   // The signed device cookie of the password grant (API.md "No lockout"); this scope only.
   await app.register(cookie);
 

@@ -1,8 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
+import type { AccountMail, SessionControl } from '../accounts/dependencies.ts';
 import { passwordProblem } from '../accounts/password-policy.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
-import type { AccountMail, SessionControl } from '../accounts/service.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';

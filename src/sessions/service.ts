@@ -1,34 +1,18 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
-import type { FastifyBaseLogger } from 'fastify';
+import { randomBytes } from 'node:crypto';
 import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Role } from '../authz/roles.ts';
-import {
-  narrowScopes,
-  parseScopeParameter,
-  type Scope,
-  scopesForRole,
-  scopesWhileUnverified,
-  UnknownScopeError,
-} from '../authz/scopes.ts';
+import { type Scope, scopesWhileUnverified } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import { isUuid } from '../db/ids.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
-import { OAuthError } from '../oauth/errors.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import type { SessionCache, SessionState } from './cache.ts';
 import type { SessionsRepository } from './repository.ts';
-
-/**
- * Reuse policy (RFC 9700 §4.14.2, refresh token rotation): a refresh token is good once. Presenting a
- * spent one again means two parties hold it, so the whole session is revoked — unless it comes back
- * within this many milliseconds of being spent, which is a client retrying or two tabs racing; those
- * get the same successor, derived from the token itself, so every instance gives the same answer.
- */
-export const REUSE_GRACE_MS = 10_000;
+import { createRefresh, hashToken } from './rotation.ts';
 
 export interface TokenAnswer {
   access_token: string;
@@ -47,13 +31,6 @@ export interface SessionPublic {
   ip: string;
   client_id: string;
   current: boolean;
-}
-
-const INVALID_REFRESH = 'the refresh token is invalid, expired or revoked';
-
-/** SHA-256, base64url: how refresh tokens are stored and looked up. */
-export function hashToken(token: string): string {
-  return createHash('sha256').update(token).digest('base64url');
 }
 
 export type SessionsService = ReturnType<typeof createSessionsService>;
@@ -79,13 +56,7 @@ export function createSessionsService(deps: {
   const { repository, tokens, cache, clock, audit, metrics, refreshTtlSeconds, idleSeconds } = deps;
   const clientOf = (row: { client_id: string | null }) => row.client_id ?? deps.firstPartyClientId;
 
-  const successorOf = async (token: string) =>
-    createHmac('sha256', await deps.successorKey())
-      .update(token)
-      .digest('base64url');
-
-  const liveUntil = (session: { expires_at: Date; last_used_at: Date }) =>
-    new Date(Math.min(session.expires_at.getTime(), session.last_used_at.getTime() + idleSeconds * 1000));
+  const liveUntil = (session: { expires_at: Date; last_used_at: Date }) => liveUntilOf(session, idleSeconds);
 
   async function answer(
     session: { id: string; userId: string; username: string; role: Role; emailVerified: boolean },
@@ -166,126 +137,18 @@ export function createSessionsService(deps: {
     );
   }
 
-  type TokenRow = NonNullable<Awaited<ReturnType<SessionsRepository['findToken']>>>;
+  const refresh = createRefresh({
+    repository,
+    cache,
+    clock,
+    audit,
+    metrics,
+    successorKey: deps.successorKey,
+    liveUntil,
+    answer,
+  });
 
-  /**
-   * The scopes of a refreshed access token: those granted at login that the user's role still allows,
-   * narrowed if the request asks (RFC 6749 §6: never more than originally granted).
-   */
-  function refreshedScopes(row: TokenRow, scope: string | undefined): Scope[] {
-    let requested: Scope[] | undefined;
-    try {
-      requested = parseScopeParameter(scope);
-    } catch (error) {
-      if (error instanceof UnknownScopeError) throw new OAuthError('invalid_scope', error.message);
-      throw error;
-    }
-    const roleScopes: readonly string[] = scopesForRole(row.role);
-    const allowed = row.scope.split(' ').filter((name): name is Scope => roleScopes.includes(name));
-    const scopes = requested === undefined ? allowed : narrowScopes(allowed, requested);
-    if (!scopes)
-      throw new OAuthError('invalid_scope', 'the requested scope is more than this session was granted');
-    return scopes;
-  }
-
-  /**
-   * The reuse policy, in one place: a spent token back within REUSE_GRACE_MS, while its successor has
-   * not been used itself, is a retry and gets that successor; later, or once the successor has been
-   * used (T0 → T1 → T2, then T0: someone else holds T0), it is theft, and the session is revoked —
-   * committed before the error answer — and the event logged for whoever investigates.
-   */
-  async function secondUse(
-    row: TokenRow & { spent_at: Date },
-    successor: string,
-    now: Date,
-    facts: AuditFacts,
-    log: FastifyBaseLogger,
-  ) {
-    const sinceSpent = now.getTime() - row.spent_at.getTime();
-    const retry =
-      sinceSpent <= REUSE_GRACE_MS &&
-      row.successor_hash === hashToken(successor) &&
-      row.successor_spent_at === null;
-    if (retry) return;
-    const events = [
-      audit.event('refresh_token_reuse', {
-        ...facts,
-        userId: row.user_id,
-        sessionId: row.session_id,
-        details: { spent_ms_ago: sinceSpent },
-      }),
-    ];
-    // Recorded when this request is the one that revoked the session (not again by a racing one).
-    if (await repository.revoke(row.session_id, 'refresh_token_reuse', now, () => events)) {
-      audit.published(events, log);
-    }
-    cache.forgetSession(row.session_id);
-    metrics?.refreshReuse.inc();
-    throw new OAuthError('invalid_grant', INVALID_REFRESH);
-  }
-
-  /** RFC 6749 §6 with rotation: spend the presented token and answer its successor. */
-  async function refresh(input: {
-    refreshToken: string;
-    scope: string | undefined;
-    facts: AuditFacts;
-    log: FastifyBaseLogger;
-  }) {
-    const presentedHash = hashToken(input.refreshToken);
-    let row = await repository.findToken(presentedHash);
-    const now = clock.now();
-    if (!row || row.revoked_at !== null || row.disabled || now >= liveUntil(row)) {
-      throw new OAuthError('invalid_grant', INVALID_REFRESH);
-    }
-    const scopes = refreshedScopes(row, input.scope);
-    const successor = await successorOf(input.refreshToken);
-    const session = {
-      id: row.session_id,
-      userId: row.user_id,
-      username: row.username,
-      role: row.role,
-      emailVerified: row.email_verified,
-    };
-
-    if (row.spent_at === null) {
-      const childHash = hashToken(successor);
-      if (await repository.rotate({ parentHash: presentedHash, childHash, sessionId: row.session_id, now })) {
-        cache.forgetSession(row.session_id);
-        return answer(session, scopes, successor);
-      }
-      // Another request spent it a moment ago (on this instance or another): this is a second use.
-      row = await repository.findToken(presentedHash);
-      if (!row || row.spent_at === null) throw new OAuthError('invalid_grant', INVALID_REFRESH);
-    }
-    await secondUse({ ...row, spent_at: row.spent_at }, successor, now, input.facts, input.log);
-    return answer(session, scopes, successor);
-  }
-
-  /** The guard's question, answered from the database (the cache sits in front of this). */
-  async function state(sessionId: string): Promise<SessionState | undefined> {
-    const row = await repository.state(sessionId);
-    if (!row) return undefined;
-    return {
-      sessionId: row.id,
-      userId: row.user_id,
-      role: row.role,
-      disabled: row.disabled,
-      revoked: row.revoked_at !== null,
-      liveUntil: liveUntil(row),
-      account: {
-        id: row.user_id,
-        username: row.username,
-        email: row.email,
-        email_verified: row.email_verified,
-        pending_email: row.pending_email,
-        full_name: row.full_name,
-        role: row.role,
-        disabled: row.disabled,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-      },
-    };
-  }
+  const state = sessionStateLoader(repository, idleSeconds);
 
   /**
    * Ends every session of the user but `except` inside `trx`, the transaction of the change that
@@ -395,5 +258,40 @@ export function createSessionsService(deps: {
     },
 
     state,
+  };
+}
+
+/** A session ends at its absolute end, or after SESSION_IDLE_DAYS without a refresh. */
+function liveUntilOf(session: { expires_at: Date; last_used_at: Date }, idleSeconds: number): Date {
+  return new Date(
+    Math.min(session.expires_at.getTime(), session.last_used_at.getTime() + idleSeconds * 1000),
+  );
+}
+
+/** The guard's question, answered from the database (the session cache sits in front of this). */
+export function sessionStateLoader(repository: SessionsRepository, idleSeconds: number) {
+  return async (sessionId: string): Promise<SessionState | undefined> => {
+    const row = await repository.state(sessionId);
+    if (!row) return undefined;
+    return {
+      sessionId: row.id,
+      userId: row.user_id,
+      role: row.role,
+      disabled: row.disabled,
+      revoked: row.revoked_at !== null,
+      liveUntil: liveUntilOf(row, idleSeconds),
+      account: {
+        id: row.user_id,
+        username: row.username,
+        email: row.email,
+        email_verified: row.email_verified,
+        pending_email: row.pending_email,
+        full_name: row.full_name,
+        role: row.role,
+        disabled: row.disabled,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+      },
+    };
   };
 }

@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { describe, type TestContext } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import pg from 'pg';
+import { createAccountCreation } from '../../src/accounts/creation.ts';
 import type { HashQueue } from '../../src/accounts/hash-queue.ts';
 import { hashPassword } from '../../src/accounts/passwords.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
-import { createAccountsService } from '../../src/accounts/service.ts';
 import { buildApp } from '../../src/app.ts';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import type { Role } from '../../src/authz/roles.ts';
@@ -170,7 +170,7 @@ export async function createUser(
   const password = options.password ?? `pw-${randomBytes(9).toString('base64url')}`;
   const email = `${username.toLowerCase()}@example.com`;
   if (options.role === 'admin') {
-    const accounts = createAccountsService({
+    const accounts = createAccountCreation({
       users: createUsersRepository(testApp.database.db),
       clock: testApp.clock as Clock,
       audit: createAuditTrail({ db: testApp.database.db, clock: testApp.clock }),

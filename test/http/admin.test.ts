@@ -1,9 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import pg from 'pg';
-import { hashPassword } from '../../src/accounts/passwords.ts';
+import { createAdminAccounts } from '../../src/accounts/admin.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
-import { createAccountsService } from '../../src/accounts/service.ts';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import { createManualClock } from '../../src/clock.ts';
 import { ConflictError } from '../../src/http/errors.ts';
@@ -37,17 +36,28 @@ async function adminCount(testApp: TestApp): Promise<number> {
   return rows.length;
 }
 
-/** The accounts service on the test database, without session side effects: for races at service level. */
+/** Admin management on the test database, without session or mail side effects: for races at service level. */
 function accountsService(testApp: TestApp) {
-  return createAccountsService({
+  const unexpected = async () => {
+    throw new Error('a role change sends no mail');
+  };
+  return createAdminAccounts({
     users: createUsersRepository(testApp.database.db),
     clock: testApp.clock,
     audit: createAuditTrail({ db: testApp.database.db, clock: testApp.clock }),
-    hash: hashPassword,
     sessions: {
       revokeAllOfUser: async () => {},
       revokeAllOfUserWithin: async () => () => {},
       forgetUser: () => {},
+    },
+    mail: {
+      signedUp: unexpected,
+      signupAttempted: unexpected,
+      emailChanged: unexpected,
+      emailChangeRequested: unexpected,
+      passwordChanged: unexpected,
+      accountDeleted: unexpected,
+      committed: () => {},
     },
   });
 }

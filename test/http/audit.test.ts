@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { createAccountCreation } from '../../src/accounts/creation.ts';
 import { hashPassword } from '../../src/accounts/passwords.ts';
 import { createUsersRepository } from '../../src/accounts/repository.ts';
-import { createAccountsService } from '../../src/accounts/service.ts';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import { keySettings } from '../../src/config.ts';
 import { createKeyCipher } from '../../src/keys/key-encryption.ts';
@@ -217,7 +217,7 @@ describeEachEngine('audit log', (engine) => {
       cipher: createKeyCipher(undefined),
       audit: trail,
     });
-    const bootstrapper = createAccountsService({
+    const bootstrapper = createAccountCreation({
       users: createUsersRepository(testApp.database.db),
       clock: testApp.clock,
       audit: trail,

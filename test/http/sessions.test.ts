@@ -50,7 +50,7 @@ describeEachEngine('sessions', (engine) => {
     assert.notEqual(rows[0]!.token_hash, pair.refresh_token);
     assert.equal(
       rows[0]!.token_hash,
-      (await import('../../src/sessions/service.ts')).hashToken(pair.refresh_token),
+      (await import('../../src/sessions/rotation.ts')).hashToken(pair.refresh_token),
     );
 
     const list = await testApp.app.inject({

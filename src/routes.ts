@@ -1,0 +1,108 @@
+import type { FastifyRequest } from 'fastify';
+import { adminRoutes } from './accounts/admin-routes.ts';
+import { accountsRoutes } from './accounts/routes.ts';
+import { Accepted, UserPublic } from './accounts/schemas.ts';
+import { auditRoutes } from './audit/routes.ts';
+import { AuditEventPublic } from './audit/schemas.ts';
+import { principalOf } from './authz/principal.ts';
+import type { Config } from './config.ts';
+import type { OpenDatabase } from './db/database.ts';
+import { canonicalAddress } from './http/client-address.ts';
+import { metaRoutes } from './http/meta-routes.ts';
+import type { Metrics } from './http/metrics.ts';
+import { Problem } from './http/problem.ts';
+import { limitRoute, type RouteLimit } from './http/rate-limits.ts';
+import type { HttpServer } from './http/server.ts';
+import { jwksRoutes } from './keys/jwks-routes.ts';
+import type { KeyRing } from './keys/key-ring.ts';
+import { OAuthErrorBody } from './oauth/errors.ts';
+import { metadataRoutes } from './oauth/metadata-routes.ts';
+import { tokenRoutes } from './oauth/token-routes.ts';
+import { postsRoutes } from './posts/routes.ts';
+import { PostPublic } from './posts/schemas.ts';
+import { recoveryRoutes } from './recovery/routes.ts';
+import type { Services } from './services.ts';
+import { SessionPublic, sessionRoutes } from './sessions/routes.ts';
+
+const byAddress = (request: FastifyRequest) => canonicalAddress(request.ip);
+const byUser = (request: FastifyRequest) => principalOf(request).userId;
+const changesEmail = (request: FastifyRequest) =>
+  (request.body as { email?: unknown } | undefined)?.email !== undefined;
+
+/**
+ * The route limits (API.md "Abuse limits"), one row each: the failed-login throttle and the
+ * successful-login limit are the login rules' own (login/).
+ */
+export function limitPolicies(config: Config) {
+  // Mail requests per address: four times what one mailbox may receive (RATE_LIMIT_MAIL per hour).
+  const mail: RouteLimit = {
+    name: 'mail',
+    max: config.rateLimitMail * 4,
+    windowSeconds: 3600,
+    key: byAddress,
+  };
+  return {
+    signup: { name: 'signup', max: config.rateLimitSignup, windowSeconds: 3600, key: byAddress },
+    writes: { name: 'writes', max: config.rateLimitWrites, windowSeconds: 60, key: byUser },
+    mail,
+    // An email change sends mail, and its answer is a probe: it counts in the mail window.
+    emailChange: { ...mail, applies: changesEmail },
+  } satisfies Record<string, RouteLimit>;
+}
+
+/** Every route, over the services; shared schemas first, at the root. */
+export async function registerRoutes(
+  app: HttpServer,
+  parts: {
+    config: Config;
+    database: OpenDatabase;
+    keys: KeyRing;
+    metrics: Metrics | undefined;
+    fanOutUp: (() => boolean) | undefined;
+  },
+  services: Services,
+): Promise<void> {
+  const { config, metrics } = parts;
+  // Added here, at the root: a plugin that adds one gets a scope with Fastify's default validator
+  // (which drops unknown fields instead of refusing them with 422).
+  for (const schema of [
+    Problem,
+    OAuthErrorBody,
+    UserPublic,
+    Accepted,
+    PostPublic,
+    SessionPublic,
+    AuditEventPublic,
+  ])
+    app.addSchema(schema);
+
+  const refused = metrics && ((policy: string) => metrics.rateLimited.inc({ policy }));
+  const policies = limitPolicies(config);
+  const limit = (policy: RouteLimit) => limitRoute(services.counter, policy, refused);
+  const { requireAuth } = services;
+
+  await app.register(metaRoutes, {
+    database: parts.database,
+    metrics,
+    metricsToken: config.metricsToken,
+    fanOutUp: parts.fanOutUp,
+  });
+  await app.register(tokenRoutes, { endpoint: services.tokenEndpoint, sessions: services.sessions });
+  await app.register(metadataRoutes, { issuer: config.issuer });
+  await app.register(jwksRoutes, { keys: parts.keys });
+  await app.register(accountsRoutes, {
+    accounts: services.accounts,
+    requireAuth,
+    signupLimit: limit(policies.signup),
+    emailChangeLimit: limit(policies.emailChange),
+  });
+  await app.register(adminRoutes, { accounts: services.admin, requireAuth });
+  await app.register(recoveryRoutes, {
+    recovery: services.recovery,
+    requireAuth,
+    mailLimit: limit(policies.mail),
+  });
+  await app.register(sessionRoutes, { sessions: services.sessions, requireAuth });
+  await app.register(auditRoutes, { audit: services.auditLog, requireAuth });
+  await app.register(postsRoutes, { posts: services.posts, requireAuth, writeLimit: limit(policies.writes) });
+}

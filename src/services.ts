@@ -1,0 +1,198 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { createAdminAccounts } from './accounts/admin.ts';
+import { createAccountCreation } from './accounts/creation.ts';
+import { createHasher, createHashQueue, type HashQueue } from './accounts/hash-queue.ts';
+import { createUsersRepository } from './accounts/repository.ts';
+import { createAccountsService } from './accounts/service.ts';
+import { createAuditRepository } from './audit/repository.ts';
+import { createAuditService } from './audit/service.ts';
+import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
+import type { Clock } from './clock.ts';
+import type { Config } from './config.ts';
+import type { OpenDatabase } from './db/database.ts';
+import type { Metrics } from './http/metrics.ts';
+import { createWindowCounter } from './http/rate-limits.ts';
+import { createKeyCipher } from './keys/key-encryption.ts';
+import type { KeyRing } from './keys/key-ring.ts';
+import { createServerSecrets } from './keys/server-secrets.ts';
+import { createDevices } from './login/devices.ts';
+import { createLoginService } from './login/service.ts';
+import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
+import { createOutbox } from './mail/outbox.ts';
+import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
+import { createTokenEndpoint } from './oauth/grants.ts';
+import { createPostsRepository } from './posts/repository.ts';
+import { createPostsService } from './posts/service.ts';
+import { createRecoveryService } from './recovery/service.ts';
+import { createAccountTokens } from './recovery/tokens.ts';
+import type { SharedRedis } from './redis/shared-redis.ts';
+import { createAccessTokens } from './sessions/access-tokens.ts';
+import { createSessionCache, type SessionCache } from './sessions/cache.ts';
+import { createGuard } from './sessions/guard.ts';
+import { createSessionsRepository } from './sessions/repository.ts';
+import { createSessionsService, sessionStateLoader } from './sessions/service.ts';
+
+/** What the services are made of: the process's parts (main.ts) and what tests swap in. */
+export interface ServiceParts {
+  readonly config: Config;
+  readonly database: OpenDatabase;
+  readonly keys: KeyRing;
+  readonly clock: Clock;
+  readonly logger: FastifyBaseLogger | undefined;
+  readonly metrics: Metrics | undefined;
+  /** Shared Redis (REDIS_URL): counters, failed-login counts and revocation fan-out across instances. */
+  readonly redis: SharedRedis | undefined;
+  /** The audit trail main.ts shares with start-up work (first admin, keys); by default the app's own. */
+  readonly audit?: AuditTrail | undefined;
+  readonly throttle?: LoginThrottle | undefined;
+  readonly sessionCache?: SessionCache | undefined;
+  readonly hashQueue?: HashQueue | undefined;
+  /** Where mail goes; by default SMTP_URL's server, or .eml files in MAIL_DIR without it. */
+  readonly mailTransport?: MailTransport | undefined;
+  readonly mailPollMs?: number | undefined;
+}
+
+export type Services = ReturnType<typeof createServices>;
+
+/**
+ * Every service of the application, wired once, in the order the domains depend on each other: each
+ * is built from parts that already exist, with every dependency it needs.
+ */
+export function createServices(parts: ServiceParts) {
+  const { config, database, keys, clock, metrics, redis } = parts;
+  const log = parts.logger;
+  const verificationRequired = config.emailVerification === 'required';
+  const cipher = createKeyCipher(config.keyEncryptionKey);
+  const secrets = createServerSecrets(database.db, cipher, clock);
+  const counter = createWindowCounter(redis, clock);
+
+  const audit = parts.audit ?? createAuditTrail({ db: database.db, clock, log });
+  const users = createUsersRepository(database.db);
+  const hashQueue =
+    parts.hashQueue ??
+    createHashQueue({
+      concurrency: config.hashConcurrency,
+      maxWaiting: config.hashQueue,
+      share: config.hashShare,
+      onWait: metrics && ((seconds) => metrics.hashWaitSeconds.observe(seconds)),
+    });
+  if (metrics) metrics.hashQueueState = () => ({ running: hashQueue.running, waiting: hashQueue.waiting });
+  const hasher = createHasher(hashQueue);
+
+  const lookups = (cache: 'token' | 'session') => {
+    if (!metrics) return undefined;
+    const counts = metrics.cacheLookups[cache];
+    return (hit: boolean) => {
+      if (hit) counts.hit += 1;
+      else counts.miss += 1;
+    };
+  };
+  const tokens = createAccessTokens({
+    keys,
+    clock,
+    issuer: config.issuer,
+    audience: config.audience,
+    clientId: config.clientId,
+    ttlSeconds: config.accessTokenTtlSeconds,
+    onLookup: lookups('token'),
+  });
+  const sessionsRepository = createSessionsRepository(database.db);
+  const sessionCache =
+    parts.sessionCache ??
+    createSessionCache({
+      load: sessionStateLoader(sessionsRepository, config.sessionIdleSeconds),
+      clock,
+      redis,
+      onLookup: lookups('session'),
+    });
+  const sessions = createSessionsService({
+    repository: sessionsRepository,
+    successorKey: () => secrets.key('refresh_token_successor_key'),
+    tokens,
+    cache: sessionCache,
+    clock,
+    audit,
+    metrics,
+    refreshTtlSeconds: config.refreshTokenTtlSeconds,
+    firstPartyClientId: config.clientId,
+    idleSeconds: config.sessionIdleSeconds,
+    verificationRequired,
+  });
+  const guard = createGuard({ tokens, sessions: sessionCache, clock, verificationRequired });
+
+  const throttle =
+    parts.throttle ?? (redis ? createRedisLoginThrottle(redis, clock) : createMemoryLoginThrottle(clock));
+  const devices = createDevices({ db: database.db, clock, key: () => secrets.key('device_cookie_key') });
+  const login = createLoginService({
+    users,
+    throttle,
+    devices,
+    hasher,
+    audit,
+    clock,
+    metrics,
+    counter,
+    loginsPerHour: config.rateLimitLogins,
+  });
+  const tokenEndpoint = createTokenEndpoint({ login, sessions, audit, metrics });
+
+  const outbox = createOutbox({
+    db: database.db,
+    clock,
+    cipher,
+    transport:
+      parts.mailTransport ??
+      (config.smtpUrl ? smtpTransport(config.smtpUrl) : directoryTransport(config.mailDir)),
+    from: config.mailFrom,
+    log,
+    pollMs: parts.mailPollMs,
+  });
+  const recovery = createRecoveryService({
+    users,
+    tokens: createAccountTokens(database.db),
+    outbox,
+    audit,
+    clock,
+    hash: hasher.hash,
+    sessions,
+    counter,
+    appUrl: config.appUrl,
+    resetTtlSeconds: config.passwordResetTtlSeconds,
+    verificationTtlSeconds: config.emailVerificationTtlSeconds,
+    mailPerHour: config.rateLimitMail,
+    log,
+  });
+
+  const creation = createAccountCreation({ users, clock, audit, hash: hasher.hash });
+  const accounts = createAccountsService({
+    users,
+    clock,
+    audit,
+    creation,
+    hash: hasher.hash,
+    verify: hasher.verify,
+    sessions,
+    passwordAttempts: throttle,
+    mail: recovery.mail,
+    verificationRequired,
+  });
+  const admin = createAdminAccounts({ users, clock, audit, sessions, mail: recovery.mail });
+  const posts = createPostsService({ posts: createPostsRepository(database.db, database.engine), clock });
+  const auditLog = createAuditService({ repository: createAuditRepository(database.db), trail: audit });
+
+  return {
+    audit,
+    auditLog,
+    counter,
+    tokens,
+    sessionCache,
+    sessions,
+    requireAuth: guard.requireAuth,
+    tokenEndpoint,
+    outbox,
+    recovery,
+    accounts,
+    admin,
+    posts,
+  };
+}
