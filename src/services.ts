@@ -177,7 +177,7 @@ export function createServices(parts: ServiceParts) {
     verificationRequired,
   });
   const admin = createAdminAccounts({ users, clock, audit, sessions, mail: recovery.mail });
-  const posts = createPostsService({ posts: createPostsRepository(database.db, database.engine), clock });
+  const posts = createPostsService({ posts: createPostsRepository(database.db), clock });
   const auditLog = createAuditService({ repository: createAuditRepository(database.db), trail: audit });
 
   return {

@@ -1,6 +1,7 @@
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { withAuditEvents } from '../audit/repository.ts';
 import type { Cursor } from '../db/cursor.ts';
+import { isPostgres } from '../db/dialect.ts';
 import { olderThan } from '../db/keyset.ts';
 import type { Database, NewAuditEvent, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
 
@@ -18,7 +19,7 @@ export function createUsersRepository(db: Kysely<Database>) {
      */
     inAdminTransaction: <T>(work: (users: UsersQueries, trx: Kysely<Database>) => Promise<T>): Promise<T> =>
       db.transaction().execute(async (trx) => {
-        if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+        if (isPostgres(trx)) {
           await sql`select pg_advisory_xact_lock(hashtext('inkgate:admin-changes'))`.execute(trx);
         }
         return work(usersQueries(trx), trx);
@@ -30,10 +31,35 @@ export function createUsersRepository(db: Kysely<Database>) {
   };
 }
 
+/**
+ * The users queries on a connection or on another domain's transaction: the one place that reads or
+ * writes the users table (sessions re-read a user as a login commits; recovery reads a link's holder).
+ */
+export function usersIn(db: Kysely<Database>): UsersQueries {
+  return usersQueries(db);
+}
+
 function usersQueries(db: Kysely<Database>) {
   return {
-    findById: (id: string): Promise<UserRow | undefined> =>
-      db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst(),
+    /**
+     * `lock` holds the row until the transaction ends (PostgreSQL; SQLite runs one writer at a time):
+     * `share` lets others read it but not change it, `update` keeps other lockers out too.
+     */
+    findById: (id: string, options: { lock?: 'share' | 'update' } = {}): Promise<UserRow | undefined> => {
+      let query = db.selectFrom('users').selectAll().where('id', '=', id);
+      if (options.lock && isPostgres(db))
+        query = options.lock === 'share' ? query.forShare() : query.forUpdate();
+      return query.executeTakeFirst();
+    },
+
+    /** A login read the old epoch: one that commits after this starts no session (sessions/). */
+    bumpSessionsEpoch: async (id: string): Promise<void> => {
+      await db
+        .updateTable('users')
+        .set((eb) => ({ sessions_epoch: eb('sessions_epoch', '+', 1) }))
+        .where('id', '=', id)
+        .execute();
+    },
 
     /** A username (any case) or an email address. */
     findByLogin: async (login: string): Promise<UserRow | undefined> => {

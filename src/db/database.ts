@@ -8,11 +8,8 @@ import { adaptNodeSqlite } from './node-sqlite.ts';
 import type { Database } from './schema.ts';
 import { registerSqliteFunctions } from './sqlite-functions.ts';
 
-export type Engine = 'sqlite' | 'postgres';
-
 export interface OpenDatabase {
   readonly db: Kysely<Database>;
-  readonly engine: Engine;
   /** Answers when the database does, within a few seconds (for /readyz). */
   ping(): Promise<void>;
   close(): Promise<void>;
@@ -56,7 +53,6 @@ function openSqlite(path: string, log: Logger | undefined): OpenDatabase {
   const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: adaptNodeSqlite(sqlite) }), log });
   return {
     db,
-    engine: 'sqlite',
     ping: async () => {
       sqlite.prepare('select 1').get();
     },
@@ -86,7 +82,6 @@ function openPostgres(url: string, log: Logger | undefined): OpenDatabase {
   const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }), log });
   return {
     db,
-    engine: 'postgres',
     ping: async () => {
       await pool.query('select 1');
     },

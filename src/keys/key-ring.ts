@@ -8,10 +8,11 @@ import {
   webcrypto,
 } from 'node:crypto';
 import { base64url, calculateJwkThumbprint, exportJWK, type JWK } from 'jose';
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { type Clock, DAY_MS, HOUR_MS } from '../clock.ts';
+import { isPostgres } from '../db/dialect.ts';
 import type { ScheduledJob } from '../db/scheduled-jobs.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import { createKeyCipher, isSealed, type KeyCipher, KeyEncryptionError } from './key-encryption.ts';
@@ -229,7 +230,7 @@ export async function rotateKeys(
     }
   }
   const rotated = await db.transaction().execute(async (trx) => {
-    if (trx.getExecutor().adapter instanceof PostgresAdapter) {
+    if (isPostgres(trx)) {
       await sql`select pg_advisory_xact_lock(hashtext('inkgate:key-rotation'))`.execute(trx);
     }
     if (options.onlyIfOlderThanDays !== undefined) {

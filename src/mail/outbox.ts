@@ -1,7 +1,8 @@
 import type { FastifyBaseLogger } from 'fastify';
-import { type Kysely, PostgresAdapter } from 'kysely';
+import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import { type Clock, DAY_MS } from '../clock.ts';
+import { isPostgres } from '../db/dialect.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { Database } from '../db/schema.ts';
 import type { KeyCipher } from '../keys/key-encryption.ts';
@@ -83,7 +84,7 @@ export function createOutbox(deps: {
         .where((eb) => eb.or([eb('claimed_until', 'is', null), eb('claimed_until', '<', now)]))
         .orderBy('next_attempt_at')
         .limit(BATCH);
-      if (trx.getExecutor().adapter instanceof PostgresAdapter) due = due.forUpdate().skipLocked();
+      if (isPostgres(trx)) due = due.forUpdate().skipLocked();
       const ids = (await due.execute()).map((row) => row.id);
       if (ids.length === 0) return [];
       return trx

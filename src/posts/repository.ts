@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type Kysely, sql } from 'kysely';
 import type { Cursor } from '../db/cursor.ts';
-import type { Engine } from '../db/database.ts';
+import { isPostgres } from '../db/dialect.ts';
 import { olderThan } from '../db/keyset.ts';
 import type { Database, NewPost, PostRow, PostUpdate } from '../db/schema.ts';
 import { beginScan, endScan, isScanBudgetSpent } from '../db/sqlite-functions.ts';
@@ -77,7 +77,8 @@ function createTurns(maxWaiting: number) {
   };
 }
 
-export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
+export function createPostsRepository(db: Kysely<Database>) {
+  const postgres = isPostgres(db);
   const searchTurn = createTurns(MAX_WAITING_SEARCHES);
   const withAuthor = (executor: Kysely<Database> = db) =>
     executor
@@ -184,7 +185,7 @@ export function createPostsRepository(db: Kysely<Database>, engine: Engine) {
 
     /** Posts whose title or content holds `text` (3 to 200 characters), ignoring case, newest first. */
     search: (text: string, filter: ListPostsFilter): Promise<Rows> =>
-      engine === 'postgres' ? searchPostgres(text, filter) : searchTurn(() => searchSqlite(text, filter)),
+      postgres ? searchPostgres(text, filter) : searchTurn(() => searchSqlite(text, filter)),
 
     insert: (post: NewPost) => db.insertInto('posts').values(post).execute(),
 

@@ -1,5 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { type Kysely, PostgresAdapter } from 'kysely';
+import type { Kysely } from 'kysely';
+import { usersIn } from '../accounts/repository.ts';
+import { isPostgres } from '../db/dialect.ts';
 import type { AccountTokensTable, Database, UserRow } from '../db/schema.ts';
 
 export type TokenPurpose = AccountTokensTable['purpose'];
@@ -109,25 +111,25 @@ async function goodFor(
   options: { lock?: boolean } = {},
 ): Promise<LinkHolder | undefined> {
   if (!/^[A-Za-z0-9_-]{43}$/.test(token)) return undefined;
-  let query = executor
-    .selectFrom('account_tokens')
-    .innerJoin('users', 'users.id', 'account_tokens.user_id')
-    .selectAll('users')
-    .select([
-      'account_tokens.email as token_email',
-      'account_tokens.password_fingerprint',
-      'account_tokens.expires_at',
-      'account_tokens.purpose',
-    ])
-    .where('account_tokens.token_hash', '=', sha256(token));
-  if (options.lock && executor.getExecutor().adapter instanceof PostgresAdapter) query = query.forUpdate();
-  const row = await query.executeTakeFirst();
-  if (!row || row.purpose !== purpose || now >= row.expires_at) return undefined;
+  const readLink = (lock: boolean) => {
+    let query = executor
+      .selectFrom('account_tokens')
+      .select(['user_id', 'email', 'password_fingerprint', 'expires_at', 'purpose'])
+      .where('token_hash', '=', sha256(token));
+    if (lock && isPostgres(executor)) query = query.forUpdate();
+    return query.executeTakeFirst();
+  };
+  let link = await readLink(false);
+  if (!link) return undefined;
+  // The holder through the accounts' own queries, in the same transaction. Locked before the link, in
+  // the order every account change takes them (the user, then its links), so none waits on the other.
+  const user = await usersIn(executor).findById(link.user_id, options.lock ? { lock: 'update' } : {});
+  if (options.lock) link = await readLink(true);
+  if (!user || !link || link.purpose !== purpose || now >= link.expires_at) return undefined;
   // Sent to the account's address, or — a verification only — to the address pending for it now.
-  const toPending = purpose === 'email_verification' && row.token_email === row.pending_email;
-  if (row.token_email !== row.email && !toPending) return undefined;
-  if (purpose === 'password_reset' && row.password_fingerprint !== passwordFingerprint(row.password_hash))
+  const toPending = purpose === 'email_verification' && link.email === user.pending_email;
+  if (link.email !== user.email && !toPending) return undefined;
+  if (purpose === 'password_reset' && link.password_fingerprint !== passwordFingerprint(user.password_hash))
     return undefined;
-  const { token_email, password_fingerprint: _fingerprint, expires_at: _expires, purpose: _p, ...user } = row;
-  return { ...user, sent_to: token_email };
+  return { ...user, sent_to: link.email };
 }

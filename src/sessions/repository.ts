@@ -1,4 +1,5 @@
-import { CompiledQuery, type Kysely, PostgresAdapter } from 'kysely';
+import { CompiledQuery, type Kysely } from 'kysely';
+import { usersIn } from '../accounts/repository.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import { DAY_MS } from '../clock.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
@@ -47,12 +48,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
       events: readonly NewAuditEvent[] = [],
     ) =>
       db.transaction().execute(async (trx) => {
-        let read = trx
-          .selectFrom('users')
-          .select(['password_hash', 'disabled', 'sessions_epoch'])
-          .where('id', '=', session.user_id);
-        if (trx.getExecutor().adapter instanceof PostgresAdapter) read = read.forShare();
-        const user = await read.executeTakeFirst();
+        const user = await usersIn(trx).findById(session.user_id, { lock: 'share' });
         if (
           !user ||
           user.disabled ||
@@ -162,11 +158,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
       } = {},
     ): Promise<string[]> => {
       const work = async (trx: Kysely<Database>) => {
-        await trx
-          .updateTable('users')
-          .set((eb) => ({ sessions_epoch: eb('sessions_epoch', '+', 1) }))
-          .where('id', '=', userId)
-          .execute();
+        await usersIn(trx).bumpSessionsEpoch(userId);
         let query = trx
           .updateTable('sessions')
           .set({ revoked_at: now, revoked_reason: reason })

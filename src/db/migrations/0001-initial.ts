@@ -1,10 +1,11 @@
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { isPostgres } from '../dialect.ts';
 
 // Frozen: this file describes the schema as it was when it was written. Never import app code here.
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time.
 export async function up(db: Kysely<any>): Promise<void> {
-  const postgres = db.getExecutor().adapter instanceof PostgresAdapter;
+  const postgres = isPostgres(db);
   const id = postgres ? 'uuid' : 'text';
 
   await db.schema

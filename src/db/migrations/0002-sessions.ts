@@ -1,10 +1,11 @@
-import { type Kysely, PostgresAdapter } from 'kysely';
+import type { Kysely } from 'kysely';
+import { isPostgres } from '../dialect.ts';
 
 // Frozen: sessions, their refresh tokens (hashes only) and server-side secrets. Never import app code here.
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time.
 export async function up(db: Kysely<any>): Promise<void> {
-  const id = db.getExecutor().adapter instanceof PostgresAdapter ? 'uuid' : 'text';
+  const id = isPostgres(db) ? 'uuid' : 'text';
 
   // A session is one login: the unit of revocation. Every refresh token and access token of a login
   // belongs to it (access tokens carry its id as `sid`).

@@ -1,11 +1,12 @@
-import { type Kysely, PostgresAdapter } from 'kysely';
+import type { Kysely } from 'kysely';
+import { isPostgres } from '../dialect.ts';
 
 // Frozen: remembered login addresses (no lockout of the owner) and the per-user counter that a login
 // racing a password change, a disable or a logout-everywhere is checked against. Never import app code here.
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time.
 export async function up(db: Kysely<any>): Promise<void> {
-  const id = db.getExecutor().adapter instanceof PostgresAdapter ? 'uuid' : 'text';
+  const id = isPostgres(db) ? 'uuid' : 'text';
 
   // Bumped whenever all of a user's sessions end: a login that read an older value creates none.
   await db.schema

@@ -1,4 +1,5 @@
-import { type Kysely, PostgresAdapter, sql } from 'kysely';
+import { type Kysely, sql } from 'kysely';
+import { isPostgres } from '../dialect.ts';
 
 // Frozen: substring search over posts that stays index-backed (GET /posts?q=). SQLite: an FTS5
 // table with the trigram tokenizer over posts' own rows (external content, kept in step by
@@ -7,7 +8,7 @@ import { type Kysely, PostgresAdapter, sql } from 'kysely';
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time.
 export async function up(db: Kysely<any>): Promise<void> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+  if (isPostgres(db)) {
     await createTrigramExtension(db);
     const { rows } = await sql<{ schema: string }>`
       select n.nspname as schema from pg_extension e join pg_namespace n on n.oid = e.extnamespace
@@ -54,7 +55,7 @@ function quoteIdentifier(name: string): string {
 
 // biome-ignore lint/suspicious/noExplicitAny: see up().
 export async function down(db: Kysely<any>): Promise<void> {
-  if (db.getExecutor().adapter instanceof PostgresAdapter) {
+  if (isPostgres(db)) {
     await sql`drop index posts_content_trgm_idx`.execute(db);
     await sql`drop index posts_title_trgm_idx`.execute(db);
     return;

@@ -1,10 +1,11 @@
-import { type Kysely, PostgresAdapter } from 'kysely';
+import type { Kysely } from 'kysely';
+import { isPostgres } from '../dialect.ts';
 
 // Frozen: the audit log, security events kept as data. Never import app code here.
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time.
 export async function up(db: Kysely<any>): Promise<void> {
-  const id = db.getExecutor().adapter instanceof PostgresAdapter ? 'uuid' : 'text';
+  const id = isPostgres(db) ? 'uuid' : 'text';
 
   // No foreign keys: an event outlives the user, session or admin it names (a deleted account's
   // history is what an investigation needs). Retention (AUDIT_RETENTION_DAYS) bounds the table.

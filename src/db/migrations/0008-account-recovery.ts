@@ -1,11 +1,12 @@
-import { type Kysely, PostgresAdapter } from 'kysely';
+import type { Kysely } from 'kysely';
+import { isPostgres } from '../dialect.ts';
 
 // Frozen: proven email addresses, the one-time tokens that mail links carry (hashes only), and the
 // outbox that mail leaves from. Never import app code here.
 
 // biome-ignore lint/suspicious/noExplicitAny: migrations run against the schema of their own time.
 export async function up(db: Kysely<any>): Promise<void> {
-  const id = db.getExecutor().adapter instanceof PostgresAdapter ? 'uuid' : 'text';
+  const id = isPostgres(db) ? 'uuid' : 'text';
 
   await db.schema
     .alterTable('users')
