@@ -10,7 +10,8 @@ import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
 import { createKeyCipher, KeyEncryptionError } from './keys/key-encryption.ts';
-import { jwksMaxAge, rotateKeys } from './keys/key-ring.ts';
+import { jwksMaxAge } from './keys/signing-keys.ts';
+import { rotateKeys } from './keys/stored-keys.ts';
 import { configFromEnvironment, openMigratedDatabase } from './server.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;

@@ -4,7 +4,7 @@ import { readKeySettings } from './config/keys.ts';
 import { readMailSettings } from './config/mail.ts';
 import { ConfigError, createReader, type Env } from './config/reader.ts';
 import { readServerSettings } from './config/server.ts';
-import type { SigningAlgorithm } from './keys/key-ring.ts';
+import type { SigningAlgorithm } from './keys/signing-keys.ts';
 
 export { keySettings } from './config/keys.ts';
 export { ConfigError, nearMisses, parseDuration, VARIABLES } from './config/reader.ts';

@@ -2,7 +2,8 @@ import { Buffer } from 'node:buffer';
 import { createPrivateKey, createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Config } from '../config.ts';
-import { ALGORITHMS, type KeySettings, type SigningAlgorithm } from '../keys/key-ring.ts';
+import type { KeySettings } from '../keys/key-ring.ts';
+import { ALGORITHMS, type SigningAlgorithm } from '../keys/signing-keys.ts';
 import type { Reader } from './reader.ts';
 
 /** The signing keys (JWT_*) and the key that seals what the database keeps (KEY_ENCRYPTION_KEY). */

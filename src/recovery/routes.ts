@@ -6,6 +6,7 @@ import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../accounts/password-p
 import { Accepted } from '../accounts/schemas.ts';
 import { requestFacts } from '../audit/events.ts';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
+import { PAGE_FORM_LIMIT } from '../html/forms.ts';
 import { PAGE_HEADERS } from '../html/page.ts';
 import { UnprocessableError } from '../http/errors.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
@@ -154,7 +155,7 @@ const pageRoutes: FastifyPluginAsyncTypebox<{ recovery: RecoveryService }> = asy
   pagesScope,
   { recovery },
 ) => {
-  await pagesScope.register(formbody, { bodyLimit: 16_384 });
+  await pagesScope.register(formbody, { bodyLimit: PAGE_FORM_LIMIT });
   // A page goes out with the pages' own headers; an error (a 503 while the database is down) stays
   // the problem document it is, with the API's headers.
   const page = (reply: FastifyReply, status: number, html: string) =>

@@ -5,7 +5,8 @@ import { LRUCache } from 'lru-cache';
 import { ROLES, type Role } from '../authz/roles.ts';
 import { isScope, type Scope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
-import type { KeyRing, SigningKey } from '../keys/key-ring.ts';
+import type { KeyRing } from '../keys/key-ring.ts';
+import type { SigningKey } from '../keys/signing-keys.ts';
 
 /** RFC 9068 §2.1: access tokens say what they are, so an ID token or other JWT cannot pass for one. */
 const TOKEN_TYPE = 'at+jwt';

@@ -8,7 +8,8 @@ import { keySettings, loadConfig } from '../../src/config.ts';
 import { openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { KeyEncryptionError } from '../../src/keys/key-encryption.ts';
-import { keyRotationJob, loadKeyRing } from '../../src/keys/key-ring.ts';
+import { loadKeyRing } from '../../src/keys/key-ring.ts';
+import { keyRotationJob } from '../../src/keys/stored-keys.ts';
 import {
   bearer,
   buildTestApp,

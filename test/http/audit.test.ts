@@ -7,7 +7,8 @@ import { createUsersRepository } from '../../src/accounts/repository.ts';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import { keySettings } from '../../src/config.ts';
 import { createKeyCipher } from '../../src/keys/key-encryption.ts';
-import { loadKeyRing, rotateKeys } from '../../src/keys/key-ring.ts';
+import { loadKeyRing } from '../../src/keys/key-ring.ts';
+import { rotateKeys } from '../../src/keys/stored-keys.ts';
 import { createSessionsRepository } from '../../src/sessions/repository.ts';
 import {
   bearer,

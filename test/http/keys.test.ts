@@ -13,7 +13,7 @@ import {
   SignJWT,
 } from 'jose';
 import { createKeyCipher } from '../../src/keys/key-encryption.ts';
-import { rotateKeys } from '../../src/keys/key-ring.ts';
+import { rotateKeys } from '../../src/keys/stored-keys.ts';
 import {
   bearer,
   buildTestApp,

@@ -3,13 +3,9 @@ import { test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
 import { claimJob } from '../../src/db/scheduled-jobs.ts';
 import { createKeyCipher } from '../../src/keys/key-encryption.ts';
-import {
-  type KeySettings,
-  keyRotationJob,
-  loadKeyRing,
-  rotateKeys,
-  type SigningAlgorithm,
-} from '../../src/keys/key-ring.ts';
+import { type KeySettings, loadKeyRing } from '../../src/keys/key-ring.ts';
+import type { SigningAlgorithm } from '../../src/keys/signing-keys.ts';
+import { keyRotationJob, rotateKeys } from '../../src/keys/stored-keys.ts';
 import { createStorage, openTestDatabase } from '../helpers/app.ts';
 
 const TTL = 900;
