@@ -275,7 +275,7 @@ export const STANDARDS: readonly Standard[] = [
         id: 'ASVS V6.1.1',
         title: 'Rate limiting and anti-automation are documented and prevent malicious lockout',
         status: 'met',
-        how: 'The README’s security section documents the login throttle (per account and address, sliding window), remembered addresses and device cookies that keep the owner in, and the route limits.',
+        how: 'docs/security.md documents the login throttle (per account and address, sliding window), remembered addresses and device cookies that keep the owner in, and the route limits.',
       },
       {
         id: 'ASVS V6.2.1',

@@ -8,7 +8,7 @@ const DAY_SECONDS = 86_400;
 
 /** Token and session lifetimes, the first admin, the hash queue and the account limits. */
 export function readAccountSettings(read: Reader) {
-  const { env, value, bad, warnings } = read;
+  const { value, bad, warnings } = read;
   const accessTokenTtlSeconds = read.duration({
     name: 'ACCESS_TOKEN_TTL',
     fallback: 900,
@@ -43,6 +43,39 @@ export function readAccountSettings(read: Reader) {
     }
   }
 
+  const admin = readAdmin(read);
+  const limits = read.counts({
+    hashConcurrency: {
+      name: 'HASH_CONCURRENCY',
+      fallback: availableParallelism(),
+      min: 1,
+      max: 64,
+      example: '2',
+    },
+    hashQueue: { name: 'HASH_QUEUE', fallback: 64, min: 0, max: 100_000, example: '64' },
+    hashShare: { name: 'HASH_SHARE', fallback: 4, min: 1, max: 100_000, example: '4' },
+    rateLimitLogins: { name: 'RATE_LIMIT_LOGINS', fallback: 60, min: 1, max: 1_000_000, example: '60' },
+    rateLimitSignup: { name: 'RATE_LIMIT_SIGNUP', fallback: 10, min: 1, max: 1_000_000, example: '10' },
+    rateLimitWrites: { name: 'RATE_LIMIT_WRITES', fallback: 60, min: 1, max: 1_000_000, example: '60' },
+    auditRetentionDays: { name: 'AUDIT_RETENTION_DAYS', fallback: 90, min: 1, max: 36_500, example: '90' },
+  });
+  // Allowed (tests and demonstrations want them), but worth a line at start.
+  if (accessTokenTtlSeconds < 60)
+    warnings.push(`ACCESS_TOKEN_TTL is ${accessTokenTtlSeconds} s: clients will refresh constantly`);
+  if (refreshTokenTtlSeconds < 3600)
+    warnings.push(`REFRESH_TOKEN_TTL is ${refreshTokenTtlSeconds} s: sessions end within the hour`);
+  return {
+    accessTokenTtlSeconds,
+    refreshTokenTtlSeconds,
+    sessionIdleSeconds,
+    admin,
+    ...limits,
+  } satisfies Partial<Config>;
+}
+
+/** ADMIN_USERNAME, ADMIN_EMAIL, ADMIN_PASSWORD: all three or none, under signup's rules. */
+function readAdmin(read: Reader): Config['admin'] {
+  const { env, value, bad } = read;
   const adminVars = ['ADMIN_USERNAME', 'ADMIN_EMAIL', 'ADMIN_PASSWORD'] as const;
   const adminSet = adminVars.filter((name) => value(name) !== undefined);
   let admin: Config['admin'];
@@ -74,32 +107,5 @@ export function readAccountSettings(read: Reader) {
       bad(name, 'must be set together with the other ADMIN_* variables', adminExamples[name]);
     }
   }
-
-  const limits = read.counts({
-    hashConcurrency: {
-      name: 'HASH_CONCURRENCY',
-      fallback: availableParallelism(),
-      min: 1,
-      max: 64,
-      example: '2',
-    },
-    hashQueue: { name: 'HASH_QUEUE', fallback: 64, min: 0, max: 100_000, example: '64' },
-    hashShare: { name: 'HASH_SHARE', fallback: 4, min: 1, max: 100_000, example: '4' },
-    rateLimitLogins: { name: 'RATE_LIMIT_LOGINS', fallback: 60, min: 1, max: 1_000_000, example: '60' },
-    rateLimitSignup: { name: 'RATE_LIMIT_SIGNUP', fallback: 10, min: 1, max: 1_000_000, example: '10' },
-    rateLimitWrites: { name: 'RATE_LIMIT_WRITES', fallback: 60, min: 1, max: 1_000_000, example: '60' },
-    auditRetentionDays: { name: 'AUDIT_RETENTION_DAYS', fallback: 90, min: 1, max: 36_500, example: '90' },
-  });
-  // Allowed (tests and demonstrations want them), but worth a line at start.
-  if (accessTokenTtlSeconds < 60)
-    warnings.push(`ACCESS_TOKEN_TTL is ${accessTokenTtlSeconds} s: clients will refresh constantly`);
-  if (refreshTokenTtlSeconds < 3600)
-    warnings.push(`REFRESH_TOKEN_TTL is ${refreshTokenTtlSeconds} s: sessions end within the hour`);
-  return {
-    accessTokenTtlSeconds,
-    refreshTokenTtlSeconds,
-    sessionIdleSeconds,
-    admin,
-    ...limits,
-  } satisfies Partial<Config>;
+  return admin;
 }

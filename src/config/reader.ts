@@ -153,12 +153,20 @@ export function createReader(env: Env) {
     bad(name, `"${text}" is not one of ${choices.join(', ')}`, example);
     return fallback;
   };
+  /** A text setting that must match `pattern` (`why` words the rule for the error line). */
+  const matching = (setting: TextSetting): string | undefined => {
+    const text = value(setting.name) ?? setting.fallback;
+    if (text !== undefined && !setting.pattern.test(text)) {
+      bad(setting.name, setting.why.replace('$value', `"${text}"`), setting.example);
+    }
+    return text;
+  };
   /** A table of whole-number settings, read into the Config fields they name. */
   const counts = <K extends keyof Config>(table: Record<K, CountSetting>) =>
     Object.fromEntries(
       Object.entries<CountSetting>(table).map(([field, setting]) => [field, count(setting)]),
     ) as Record<K, number>;
-  return { env, value, bad, count, duration, oneOf, counts, problems, warnings };
+  return { env, value, bad, count, duration, oneOf, matching, counts, problems, warnings };
 }
 
 export type Reader = ReturnType<typeof createReader>;
@@ -179,5 +187,15 @@ export interface DurationSetting {
   readonly min: number;
   readonly max: number;
   readonly range: string;
+  readonly example: string;
+}
+
+/** A text setting, declared: variable, the shape it must have, what to say when it has not, an example. */
+export interface TextSetting {
+  readonly name: string;
+  readonly fallback?: string;
+  readonly pattern: RegExp;
+  /** The rule in words; `$value` stands for the value given, quoted. */
+  readonly why: string;
   readonly example: string;
 }
