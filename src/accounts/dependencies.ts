@@ -61,13 +61,3 @@ export interface PasswordAttempts {
     | { readonly allowed: false; readonly retryAfterSeconds: number }
   >;
 }
-
-/** Current-password checks, limited per session (a stolen access token is no password oracle). */
-export interface PasswordAttempts {
-  attemptInSession(
-    sessionId: string,
-  ): Promise<
-    | { readonly allowed: true; succeeded(): Promise<void>; released(): Promise<void> }
-    | { readonly allowed: false; readonly retryAfterSeconds: number }
-  >;
-}
