@@ -33,7 +33,7 @@ const changesEmail = (request: FastifyRequest) =>
  * The route limits (API.md "Abuse limits"), one row each: the failed-login throttle and the
  * successful-login limit are the login rules' own (login/).
  */
-export function limitPolicies(config: Config) {
+function limitPolicies(config: Config) {
   // Mail requests per address: four times what one mailbox may receive (RATE_LIMIT_MAIL per hour).
   const mail: RouteLimit = {
     name: 'mail',

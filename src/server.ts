@@ -24,7 +24,7 @@ import { createAccountTokens } from './recovery/tokens.ts';
 import { connectRedis } from './redis/shared-redis.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 
-export const VERSION: string = packageJson.version;
+const VERSION: string = packageJson.version;
 
 /**
  * Why the server could not start, in one line for a person: the database that does not answer (and

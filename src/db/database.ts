@@ -15,7 +15,7 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-export interface OpenOptions {
+interface OpenOptions {
   /** Called with the SQL of every query run (tests count round trips with it). */
   onQuery?: (sql: string) => void;
 }

@@ -4,7 +4,7 @@ import { type Logger, pino } from 'pino';
  * Structured JSON logs. Credentials never reach a log line: the Authorization and Cookie headers and
  * every password field are censored wherever they appear (pino's fast-redact paths).
  */
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   'req.headers.authorization',
   'req.headers.cookie',
   'req.headers["proxy-authorization"]',

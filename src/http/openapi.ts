@@ -7,7 +7,7 @@ import { limitOf, type RouteLimit } from './rate-limits.ts';
 export const SECURITY_SCHEME = 'OAuth2PasswordBearer';
 
 /** `get` + `/users/me/sessions/:id` → `getUsersMeSessionsById`; `/` → `getRoot`. */
-export function operationIdOf(method: string, url: string): string {
+function operationIdOf(method: string, url: string): string {
   const words = url
     .split('/')
     .filter(Boolean)

@@ -81,7 +81,7 @@ export async function keyFrom(
  * Keys are turned into WebCrypto keys once, bound to their algorithm: jose then skips a conversion on
  * every token (about 40% of an HS256 verification), and a key can never serve another algorithm.
  */
-export const WEBCRYPTO = {
+const WEBCRYPTO = {
   HS256: { name: 'HMAC', hash: 'SHA-256' },
   RS256: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
   ES256: { name: 'ECDSA', namedCurve: 'P-256' },

@@ -105,7 +105,7 @@ export async function rotateKeys(
   return rotated;
 }
 
-export function keyEvent(
+function keyEvent(
   audit: AuditTrail,
   key: { kid: string; activatesAt: Date },
   alg: SigningAlgorithm,

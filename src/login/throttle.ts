@@ -24,14 +24,14 @@ export interface ThrottleLimits {
   readonly perAddress: number;
 }
 
-export const DEFAULT_LIMITS: ThrottleLimits = {
+const DEFAULT_LIMITS: ThrottleLimits = {
   windowSeconds: 15 * 60,
   perAccountAndAddress: 5,
   perAccount: 50,
   perAddress: 100,
 };
 
-export type AttemptOutcome =
+type AttemptOutcome =
   | {
       readonly allowed: true;
       /** The password was right: the reserved failures go, and the narrowest count starts over. */

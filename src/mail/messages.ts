@@ -2,7 +2,7 @@ import { escapeHtml } from '../html/template.ts';
 import type { MailContent } from './outbox.ts';
 
 /** `ada@example.com` → `a**@example.com`: enough for its owner to recognise, not to read it off. */
-export function maskEmail(email: string): string {
+function maskEmail(email: string): string {
   const at = email.lastIndexOf('@');
   const local = email.slice(0, at);
   return `${local.slice(0, 1)}${'*'.repeat(Math.max(local.length - 1, 2))}${email.slice(at)}`;

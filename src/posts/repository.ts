@@ -20,7 +20,7 @@ export interface ListPostsFilter {
  * A page of rows, and — when a search ran out of its time budget before filling the page — where
  * the next page goes on from (the last post it examined), so that a client paging on sees every match.
  */
-export interface Rows {
+interface Rows {
   rows: PostWithAuthor[];
   continueAfter?: Cursor;
 }
@@ -29,7 +29,7 @@ export interface Rows {
  * Time one search may spend (API.md: no request holds the event loop or a connection for more than
  * 100 ms, whatever the data). SQLite checks it per examined row, PostgreSQL as a statement timeout.
  */
-export const SEARCH_BUDGET_MS = 30;
+const SEARCH_BUDGET_MS = 30;
 /** SQLite searches waiting for their turn; more are refused (503) rather than queued without end. */
 const MAX_WAITING_SEARCHES = 64;
 const POSTGRES_SEARCH_TIMEOUT_MS = 100;

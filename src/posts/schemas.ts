@@ -2,7 +2,7 @@ import { Type } from 'typebox';
 import { PageQuery } from '../http/pagination.ts';
 
 export const TITLE_MAX = 200;
-export const CONTENT_MAX = 60_000;
+const CONTENT_MAX = 60_000;
 const NO_NUL = '^[^\\u0000]*$';
 
 // Titles are trimmed before their length is checked (the service does that), so the schema bound is looser.

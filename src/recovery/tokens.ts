@@ -9,7 +9,7 @@ export type TokenPurpose = AccountTokensTable['purpose'];
 const sha256 = (text: string) => createHash('sha256').update(text).digest('base64url');
 
 /** Which password a token was issued against, without keeping the hash a second time. */
-export const passwordFingerprint = (passwordHash: string) => sha256(`inkgate:password:${passwordHash}`);
+const passwordFingerprint = (passwordHash: string) => sha256(`inkgate:password:${passwordHash}`);
 
 /**
  * The one-time tokens of mail links: 256 random bits, stored only as SHA-256, bound to a purpose, a

@@ -28,7 +28,7 @@ export interface SessionCache {
 }
 
 /** Other instances learn of a change by expiry alone, so no entry is trusted for longer than this. */
-export const SESSION_CACHE_MAX_AGE_MS = 1000;
+const SESSION_CACHE_MAX_AGE_MS = 1000;
 
 /**
  * An in-process cache in front of one indexed query, so that the common protected request makes no

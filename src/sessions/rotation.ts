@@ -23,7 +23,7 @@ import type { TokenAnswer } from './service.ts';
  * within this many milliseconds of being spent, which is a client retrying or two tabs racing; those
  * get the same successor, derived from the token itself, so every instance gives the same answer.
  */
-export const REUSE_GRACE_MS = 10_000;
+const REUSE_GRACE_MS = 10_000;
 
 const INVALID_REFRESH = 'the refresh token is invalid, expired or revoked';
 

@@ -256,8 +256,6 @@ export function createSessionsService(deps: {
           current: row.id === currentSessionId,
         }));
     },
-
-    state,
   };
 }
 
