@@ -6,6 +6,13 @@ import { createUsersRepository } from './accounts/repository.ts';
 import { accountFieldProblems } from './accounts/signup-rules.ts';
 import { createAuditTrail } from './audit/trail.ts';
 import { ROLES, type Role } from './authz/roles.ts';
+import {
+  CLIENTS_DOES,
+  CLIENTS_OPTIONS,
+  ClientsUsageError,
+  clientsCommand,
+  runClients,
+} from './cli/clients.ts';
 import { systemClock } from './clock.ts';
 import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
@@ -17,7 +24,7 @@ import { configFromEnvironment, openMigratedDatabase } from './server.ts';
 type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Each command: its usage line, what it does, and the flags it takes (nothing else is accepted). */
-const COMMANDS: Record<string, { usage: string; does: string; options: Options }> = {
+const COMMANDS: Record<string, { usage: string; does: string; options: Options; positionals?: boolean }> = {
   serve: { usage: 'serve', does: 'start the server (the same as npm start)', options: {} },
   migrate: { usage: 'migrate', does: 'apply pending database migrations and exit', options: {} },
   'create-user': {
@@ -31,6 +38,12 @@ const COMMANDS: Record<string, { usage: string; does: string; options: Options }
       role: { type: 'string', default: 'user' },
       'full-name': { type: 'string' },
     },
+  },
+  clients: {
+    usage: 'clients add|list|remove|rotate-secret …',
+    does: CLIENTS_DOES,
+    options: CLIENTS_OPTIONS,
+    positionals: true,
   },
   'rotate-keys': {
     usage: 'rotate-keys',
@@ -107,13 +120,13 @@ async function readPassword(): Promise<string> {
 /** The flags of `command`, strictly: an unknown flag, a missing value or a stray argument is a UsageError. */
 function flagsOf(command: string, args: string[]) {
   try {
-    const { values } = parseArgs({
+    const { values, positionals } = parseArgs({
       args,
       options: { ...COMMANDS[command]!.options, help: { type: 'boolean', short: 'h' } },
       strict: true,
-      allowPositionals: false,
+      allowPositionals: COMMANDS[command]!.positionals === true,
     });
-    return values as Record<string, string | boolean | undefined>;
+    return { values: values as Record<string, string | boolean | string[] | undefined>, positionals };
   } catch (error) {
     throw new UsageError((error as Error).message, command);
   }
@@ -123,7 +136,7 @@ function flagsOf(command: string, args: string[]) {
  * The same rules as POST /users (accounts/signup-rules.ts), checked before the password is asked
  * for: one line for the first wrong flag.
  */
-function requireSignupFlags(values: Record<string, string | boolean | undefined>) {
+function requireSignupFlags(values: Record<string, string | boolean | string[] | undefined>) {
   const username = values.username;
   const email = values.email;
   if (typeof username !== 'string') throw new UsageError('--username is required', 'create-user');
@@ -148,7 +161,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!(command in COMMANDS)) throw new UsageError(`unknown command "${command.slice(0, 40)}"`);
-  const values = flagsOf(command, rest);
+  const { values, positionals } = flagsOf(command, rest);
   if (values.help) {
     process.stdout.write(usageOf(command));
     return 0;
@@ -158,6 +171,13 @@ async function main(argv: string[]): Promise<number> {
     return -1; // keeps running
   }
   const signup = command === 'create-user' ? requireSignupFlags(values) : undefined;
+  let clients: ReturnType<typeof clientsCommand> | undefined;
+  try {
+    if (command === 'clients') clients = clientsCommand(values, positionals);
+  } catch (error) {
+    if (error instanceof ClientsUsageError) throw new UsageError(error.message, command);
+    throw error;
+  }
 
   const config = configFromEnvironment();
   for (const warning of config.warnings) process.stderr.write(`inkgate: configuration: ${warning}\n`);
@@ -170,6 +190,7 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     if (command === 'rotate-keys') return await rotate(config, database, audit);
+    if (clients) return await runClients(clients, { config, database, audit });
     const accounts = createAccountCreation({
       users: createUsersRepository(database.db),
       clock: systemClock,

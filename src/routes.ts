@@ -15,6 +15,8 @@ import { limitRoute, type RouteLimit } from './http/rate-limits.ts';
 import type { HttpServer } from './http/server.ts';
 import { jwksRoutes } from './keys/jwks-routes.ts';
 import type { KeyRing } from './keys/key-ring.ts';
+import { clientRoutes } from './oauth/clients/routes.ts';
+import { ClientPublic } from './oauth/clients/schemas.ts';
 import { OAuthErrorBody } from './oauth/errors.ts';
 import { metadataRoutes } from './oauth/metadata-routes.ts';
 import { tokenRoutes } from './oauth/token-routes.ts';
@@ -73,6 +75,7 @@ export async function registerRoutes(
     PostPublic,
     SessionPublic,
     AuditEventPublic,
+    ClientPublic,
   ])
     app.addSchema(schema);
 
@@ -90,6 +93,7 @@ export async function registerRoutes(
   await app.register(tokenRoutes, { endpoint: services.tokenEndpoint, sessions: services.sessions });
   await app.register(metadataRoutes, { issuer: config.issuer });
   await app.register(jwksRoutes, { keys: parts.keys });
+  await app.register(clientRoutes, { clients: services.clients, requireAuth });
   await app.register(accountsRoutes, {
     accounts: services.accounts,
     requireAuth,

@@ -20,6 +20,8 @@ import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
 import { createOutbox } from './mail/outbox.ts';
 import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
+import { createClientsRepository } from './oauth/clients/repository.ts';
+import { createClientsService } from './oauth/clients/service.ts';
 import { createTokenEndpoint } from './oauth/grants.ts';
 import { createPostsRepository } from './posts/repository.ts';
 import { createPostsService } from './posts/service.ts';
@@ -135,6 +137,13 @@ export function createServices(parts: ServiceParts) {
     loginsPerHour: config.rateLimitLogins,
   });
   const tokenEndpoint = createTokenEndpoint({ login, sessions, audit, metrics });
+  const clients = createClientsService({
+    repository: createClientsRepository(database.db),
+    sessions,
+    audit,
+    clock,
+    firstParty: { clientId: config.clientId, redirectUris: config.firstPartyRedirectUris },
+  });
 
   const outbox = createOutbox({
     db: database.db,
@@ -189,6 +198,7 @@ export function createServices(parts: ServiceParts) {
     sessions,
     requireAuth: guard.requireAuth,
     tokenEndpoint,
+    clients,
     outbox,
     recovery,
     accounts,

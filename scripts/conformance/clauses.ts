@@ -28,6 +28,12 @@ export const STANDARDS: readonly Standard[] = [
     url: 'https://www.rfc-editor.org/rfc/rfc6749',
     clauses: [
       {
+        id: 'RFC6749 §2.3.1',
+        title: 'Client password (client secret)',
+        status: 'partly',
+        how: 'A confidential client’s secret is 256 random bits, shown once, kept as SHA-256 and compared in constant time; its use at the token endpoint (Basic and client_secret_post) comes with the code grant.',
+      },
+      {
         id: 'RFC6749 §4.3',
         title: 'Resource owner password credentials grant',
         status: 'met',
@@ -250,9 +256,39 @@ export const STANDARDS: readonly Standard[] = [
     ],
   },
   {
+    name: 'RFC 8252 — OAuth 2.0 for Native Apps',
+    url: 'https://www.rfc-editor.org/rfc/rfc8252',
+    clauses: [
+      {
+        id: 'RFC8252 §7.1',
+        title: 'Private-use URI scheme redirection',
+        status: 'met',
+        how: 'A public client may register a reverse-domain private-use scheme (com.example.app:/cb); a confidential client may not; other schemes (javascript:, data:, a scheme without a dot) are refused.',
+      },
+      {
+        id: 'RFC8252 §7.3',
+        title: 'Loopback interface redirection',
+        status: 'met',
+        how: 'A registered http: URI on 127.0.0.1, [::1] or localhost matches on any port, with the same host (each only itself), path and query as registered.',
+      },
+      {
+        id: 'RFC8252 §8.4',
+        title: 'Registration of native app clients',
+        status: 'met',
+        how: 'Native apps register as public clients (no secret); loopback http: and private-use schemes are accepted for them, and plain http: elsewhere never.',
+      },
+    ],
+  },
+  {
     name: 'RFC 9700 — Best Current Practice for OAuth 2.0 Security',
     url: 'https://www.rfc-editor.org/rfc/rfc9700',
     clauses: [
+      {
+        id: 'RFC9700 §2.1',
+        title: 'Protecting redirect-based flows: exact redirect URI matching',
+        status: 'met',
+        how: 'Registered redirect URIs are absolute, without fragment or wildcard, https: (http: only on a loopback host); one matcher compares them as exact strings, the only exception being any port for a loopback http: URI.',
+      },
       {
         id: 'RFC9700 §2.4',
         title: 'Resource owner password credentials grant MUST NOT be used',

@@ -24,6 +24,10 @@ export const AUDIT_EVENT_TYPES = [
   'email_verified',
   'password_reset_requested',
   'password_reset_completed',
+  'client_created',
+  'client_updated',
+  'client_deleted',
+  'client_secret_rotated',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -1,4 +1,5 @@
 import type { Config } from '../config.ts';
+import { redirectUriProblem } from '../oauth/clients/redirect-uris.ts';
 import type { Reader } from './reader.ts';
 
 /** The NODE_ENV values a runtime understands; anything else is a typo (`prod`) that would run as development. */
@@ -56,6 +57,10 @@ export function readServerSettings(read: Reader) {
       why: '$value must be 1 to 100 visible ASCII characters',
       example: 'inkgate',
     }) as string,
+    firstPartyRedirectUris: Object.freeze([
+      `${issuer}/docs/oauth2-redirect.html`,
+      ...readFirstPartyRedirectUris(read),
+    ]),
     corsOrigins: Object.freeze(readCorsOrigins(read)),
     trustProxy: readTrustProxy(read),
     requestTimeoutSeconds: read.count({
@@ -113,6 +118,17 @@ const listOf = (text: string | undefined) =>
     .split(',')
     .map((entry) => entry.trim())
     .filter(Boolean);
+
+/** FIRST_PARTY_REDIRECT_URIS: more redirect URIs of the first-party client, under every client's rules. */
+function readFirstPartyRedirectUris(read: Reader): string[] {
+  const uris = listOf(read.value('FIRST_PARTY_REDIRECT_URIS'));
+  for (const uri of uris) {
+    const problem = redirectUriProblem(uri, 'public');
+    if (problem)
+      read.bad('FIRST_PARTY_REDIRECT_URIS', `"${uri}" ${problem}`, 'https://app.example.com/callback');
+  }
+  return uris;
+}
 
 function readCorsOrigins(read: Reader): string[] {
   const origins = listOf(read.value('CORS_ORIGINS'));

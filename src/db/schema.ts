@@ -41,6 +41,24 @@ export interface SigningKeysTable {
   activates_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
 }
 
+export interface OAuthClientsTable {
+  /** Orders the admin's pages (UUIDv7); the protocol names the client by `client_id`. */
+  id: string;
+  client_id: string;
+  name: string;
+  type: 'public' | 'confidential';
+  /** A JSON array of the exact redirect URIs. */
+  redirect_uris: string;
+  /** The most the client may ask for, space-separated. */
+  scopes: string;
+  /** Trusted by the operator: its users are never asked to consent. */
+  first_party: boolean;
+  /** SHA-256 (base64url) of a confidential client's secret; null for a public client. */
+  secret_hash: string | null;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+}
+
 export interface SessionsTable {
   id: string;
   user_id: string;
@@ -144,11 +162,13 @@ export interface Database {
   audit_events: AuditEventsTable;
   account_tokens: AccountTokensTable;
   mail_outbox: MailOutboxTable;
+  oauth_clients: OAuthClientsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
 export type NewUser = Insertable<UsersTable>;
 export type UserUpdate = Updateable<UsersTable>;
+export type OAuthClientRow = Selectable<OAuthClientsTable>;
 export type PostRow = Selectable<PostsTable>;
 export type NewPost = Insertable<PostsTable>;
 export type PostUpdate = Updateable<PostsTable>;

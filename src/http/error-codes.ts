@@ -31,10 +31,14 @@ export const ERROR_CODES = {
   user_not_found: 'no such user',
   post_not_found: 'no such post, or not one the caller may see',
   session_not_found: 'not one of the caller’s live sessions',
+  client_not_found: 'no such OAuth client',
   // Conflicts
   username_taken: 'the username is taken (compared case-insensitively)',
   email_taken: 'the email address is taken',
   last_admin: 'the change would leave no enabled admin',
+  client_managed_by_settings:
+    'the first-party client is defined by CLIENT_ID and FIRST_PARTY_REDIRECT_URIS, not by the API',
+  client_is_public: 'a public client has no secret to rotate',
   // The server
   unavailable: 'the database, or a bounded queue, cannot take the request now; see Retry-After',
   shutting_down: 'this instance is stopping; try again (another instance will answer)',

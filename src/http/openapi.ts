@@ -86,6 +86,7 @@ export async function registerOpenApi(
         { name: 'auth', description: 'OAuth 2.0 token and revocation endpoints, keys and metadata' },
         { name: 'accounts', description: 'Signup, your own account and your sessions' },
         { name: 'admin', description: 'User management (scope admin)' },
+        { name: 'oauth-clients', description: 'OAuth client registration and management (scope admin)' },
         { name: 'posts', description: 'The blog' },
         { name: 'meta', description: 'Health, readiness and metrics' },
         { name: 'pages', description: 'The HTML pages that the links in messages open' },

@@ -172,6 +172,24 @@ export function createSessionsRepository(db: Kysely<Database>) {
       return options.within ? work(options.within) : db.transaction().execute(work);
     },
 
+    /**
+     * Revokes every live session of the client (all users), inside `trx`: the transaction of the
+     * client's deletion. The first-party client's sessions from before clients (null) are never its.
+     */
+    revokeAllOfClient: async (
+      trx: Kysely<Database>,
+      clientId: string,
+      reason: string,
+      now: Date,
+    ): Promise<Array<{ id: string; user_id: string }>> =>
+      trx
+        .updateTable('sessions')
+        .set({ revoked_at: now, revoked_reason: reason })
+        .where('client_id', '=', clientId)
+        .where('revoked_at', 'is', null)
+        .returning(['id', 'user_id'])
+        .execute(),
+
     /** Sessions not revoked and not past their absolute end; the idle rule is applied by the caller. */
     listUnrevoked: (userId: string, now: Date) =>
       db

@@ -183,6 +183,24 @@ export function createSessionsService(deps: {
     };
   }
 
+  /**
+   * Ends every session of the client, for every user, inside `trx` (the client's deletion); answers
+   * what to do once it commits: drop the cached sessions here and, through Redis, everywhere.
+   */
+  async function revokeAllOfClientWithin(
+    trx: Kysely<Database>,
+    clientId: string,
+    reason: string,
+  ): Promise<{ sessions: number; committed: () => void }> {
+    const revoked = await repository.revokeAllOfClient(trx, clientId, reason, clock.now());
+    return {
+      sessions: revoked.length,
+      committed: () => {
+        for (const session of revoked) cache.forgetSession(session.id);
+      },
+    };
+  }
+
   /** Ends one session, recording session_revoked (with why) when it was live. */
   async function revoke(sessionId: string, reason: string, facts: AuditFacts): Promise<void> {
     let events: NewAuditEvent[] = [];
@@ -225,6 +243,7 @@ export function createSessionsService(deps: {
     },
 
     revokeAllOfUserWithin,
+    revokeAllOfClientWithin,
 
     /** Revokes one of the user's live sessions; false when it is not one (API.md: 404). */
     async revokeOwn(userId: string, sessionId: string, facts: AuditFacts): Promise<boolean> {

@@ -311,7 +311,7 @@ test('inkgate create-user: the flags follow signup’s rules; a wrong command li
   const none = await cli(dir, ['create-user', ...ok], env);
   assert.equal(none.code, 0, none.stderr);
 
-  for (const command of ['serve', 'migrate', 'create-user', 'rotate-keys']) {
+  for (const command of ['serve', 'migrate', 'create-user', 'clients', 'rotate-keys']) {
     for (const flag of ['-h', '--help']) {
       const help = await cli(dir, [command, flag], env);
       assert.equal(help.code, 0, `${command} ${flag}`);
@@ -434,4 +434,94 @@ test('an instance started with another KEY_ENCRYPTION_KEY than the one that seal
     assert.match(lines[0]!, /^inkgate: could not start: KEY_ENCRYPTION_KEY: /);
     assert.doesNotMatch(`${stdout}${stderr}`, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('inkgate clients: add, list, rotate-secret and remove, through the admin API’s rules; a wrong line is one line and the usage', async (t) => {
+  const dir = tempDir(t);
+  const env = {
+    DATABASE_URL: `sqlite:${join(dir, 'cli.db')}`,
+    FIRST_PARTY_REDIRECT_URIS: 'https://app.example.com/cb',
+  };
+  const added = await cli(
+    dir,
+    [
+      'clients',
+      'add',
+      '--name',
+      'Notes',
+      '--type',
+      'confidential',
+      '--redirect-uri',
+      'https://notes.example.com/cb',
+      '--scope',
+      'profile',
+    ],
+    env,
+  );
+  assert.equal(added.code, 0, added.stderr);
+  const [, clientId, secret] = /^client_id: (\S+)\nclient_secret: (\S+)\n/.exec(added.stdout) ?? [];
+  assert.match(clientId ?? '', /^[A-Za-z0-9_-]{22}$/);
+  assert.match(secret ?? '', /^[A-Za-z0-9_-]{43}$/);
+
+  const listed = await cli(dir, ['clients', 'list'], env);
+  assert.equal(listed.code, 0, listed.stderr);
+  assert.deepEqual(listed.stdout.trim().split('\n'), [
+    'inkgate\tpublic\tfirst-party\tinkgate (first party)\thttp://127.0.0.1:8000/docs/oauth2-redirect.html https://app.example.com/cb',
+    `${clientId}\tconfidential\tthird-party\tNotes\thttps://notes.example.com/cb`,
+  ]);
+
+  const rotated = await cli(dir, ['clients', 'rotate-secret', clientId!], env);
+  assert.equal(rotated.code, 0, rotated.stderr);
+  const newSecret = /^client_secret: (\S+)\n/.exec(rotated.stdout)?.[1];
+  assert.ok(newSecret && newSecret !== secret);
+
+  // The service's own refusals: one line, exit 1, nothing changed.
+  for (const [args, message] of [
+    [
+      ['clients', 'add', '--name', 'x', '--type', 'public', '--redirect-uri', 'http://evil.example.com/cb'],
+      /^inkgate: redirect_uris\/0 may use http: only on a loopback host/,
+    ],
+    [['clients', 'remove', 'inkgate'], /^inkgate: the first-party client is defined by the settings/],
+    [['clients', 'remove', 'nope'], /^inkgate: no such client\n$/],
+  ] as const) {
+    const refused = await cli(dir, [...args], env);
+    assert.equal(refused.code, 1, args.join(' '));
+    assert.match(refused.stderr, message);
+  }
+  // A wrong command line: exit 2, the usage, no database work.
+  for (const [args, first] of [
+    [['clients'], /^inkgate: clients needs add, list, remove or rotate-secret$/],
+    [['clients', 'frob'], /^inkgate: unknown clients command "frob"$/],
+    [
+      ['clients', 'add', '--name', 'x', '--type', 'other', '--redirect-uri', 'https://a.example.com/cb'],
+      /^inkgate: --type must be public or confidential$/,
+    ],
+    [['clients', 'add', '--name', 'x', '--type', 'public'], /^inkgate: --redirect-uri is required/],
+    [
+      [
+        'clients',
+        'add',
+        '--name',
+        'x',
+        '--type',
+        'public',
+        '--redirect-uri',
+        'https://a.example.com/cb',
+        '--scope',
+        'root',
+      ],
+      /^inkgate: --scope must be among/,
+    ],
+    [['clients', 'remove'], /^inkgate: clients remove takes one CLIENT_ID$/],
+  ] as const) {
+    const { code, stderr } = await cli(dir, [...args], env);
+    assert.equal(code, 2, `${args.join(' ')}: ${stderr}`);
+    assert.match(stderr.split('\n')[0]!, first);
+    assert.match(stderr.split('\n')[1]!, /^usage: inkgate clients/);
+  }
+
+  const removed = await cli(dir, ['clients', 'remove', clientId!], env);
+  assert.equal(removed.code, 0, removed.stderr);
+  const after = await cli(dir, ['clients', 'list'], env);
+  assert.doesNotMatch(after.stdout, new RegExp(clientId!));
 });
