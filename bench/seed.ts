@@ -111,13 +111,16 @@ export async function seed(
           `bench-${sessionId}`,
           { passwordHash, sessionsEpoch: 0 },
         );
-        const { token } = await tokens.issue({
-          userId: userIds[i]!,
-          username: usernames[i]!,
-          role: 'user',
-          scopes: ['profile', 'posts:write'],
-          sessionId,
-        });
+        const { token } = await tokens.issue(
+          {
+            userId: userIds[i]!,
+            username: usernames[i]!,
+            role: 'user',
+            scopes: ['profile', 'posts:write'],
+            sessionId,
+          },
+          { authTime: now },
+        );
         issued.push(token);
       }
     }

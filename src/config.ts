@@ -40,6 +40,8 @@ export interface Config {
   readonly refreshTokenTtlSeconds: number;
   /** A session not refreshed for this long ends. */
   readonly sessionIdleSeconds: number;
+  /** How long a browser's sign-in at the login page lasts (LOGIN_SESSION_TTL). */
+  readonly loginSessionTtlSeconds: number;
   readonly admin:
     | { readonly username: string; readonly email: string; readonly password: string }
     | undefined;

@@ -15,6 +15,7 @@ import { limitRoute, type RouteLimit } from './http/rate-limits.ts';
 import type { HttpServer } from './http/server.ts';
 import { jwksRoutes } from './keys/jwks-routes.ts';
 import type { KeyRing } from './keys/key-ring.ts';
+import { authorizeRoutes } from './oauth/authorize-routes.ts';
 import { clientRoutes } from './oauth/clients/routes.ts';
 import { ClientPublic } from './oauth/clients/schemas.ts';
 import { OAuthErrorBody } from './oauth/errors.ts';
@@ -90,10 +91,15 @@ export async function registerRoutes(
     metricsToken: config.metricsToken,
     fanOutUp: parts.fanOutUp,
   });
-  await app.register(tokenRoutes, { endpoint: services.tokenEndpoint, sessions: services.sessions });
+  await app.register(tokenRoutes, { endpoint: services.tokenEndpoint });
   await app.register(metadataRoutes, { issuer: config.issuer });
   await app.register(jwksRoutes, { keys: parts.keys });
   await app.register(clientRoutes, { clients: services.clients, requireAuth });
+  await app.register(authorizeRoutes, {
+    authorization: services.authorization,
+    secure: config.issuer.startsWith('https:'),
+    loginSessionTtlSeconds: config.loginSessionTtlSeconds,
+  });
   await app.register(accountsRoutes, {
     accounts: services.accounts,
     requireAuth,

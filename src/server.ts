@@ -20,6 +20,7 @@ import { loadKeyRing } from './keys/key-ring.ts';
 import { keyRotationJob } from './keys/stored-keys.ts';
 import { purgeLoginAddresses } from './login/devices.ts';
 import { purgeOutbox } from './mail/outbox.ts';
+import { purgeAuthorizationCodes } from './oauth/codes.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { connectRedis } from './redis/shared-redis.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
@@ -93,6 +94,7 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
         loginAddresses: await purgeLoginAddresses(database.db, now),
         accountTokens: await createAccountTokens(database.db).purge(now),
         mail: await purgeOutbox(database.db, now),
+        authorizationCodes: await purgeAuthorizationCodes(database.db, now),
       }),
     },
     {

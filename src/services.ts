@@ -10,6 +10,7 @@ import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
 import type { Clock } from './clock.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
+import { createFormTokens } from './html/forms.ts';
 import type { Metrics } from './http/metrics.ts';
 import { createWindowCounter } from './http/rate-limits.ts';
 import { createKeyCipher } from './keys/key-encryption.ts';
@@ -20,8 +21,12 @@ import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
 import { createOutbox } from './mail/outbox.ts';
 import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
+import { createAuthorization } from './oauth/authorize.ts';
 import { createClientsRepository } from './oauth/clients/repository.ts';
 import { createClientsService } from './oauth/clients/service.ts';
+import { createCodeGrant } from './oauth/code-grant.ts';
+import { createAuthorizationCodes } from './oauth/codes.ts';
+import { createConsents } from './oauth/consents.ts';
 import { createTokenEndpoint } from './oauth/grants.ts';
 import { createPostsRepository } from './posts/repository.ts';
 import { createPostsService } from './posts/service.ts';
@@ -136,13 +141,34 @@ export function createServices(parts: ServiceParts) {
     counter,
     loginsPerHour: config.rateLimitLogins,
   });
-  const tokenEndpoint = createTokenEndpoint({ login, sessions, audit, metrics });
   const clients = createClientsService({
     repository: createClientsRepository(database.db),
     sessions,
     audit,
     clock,
     firstParty: { clientId: config.clientId, redirectUris: config.firstPartyRedirectUris },
+  });
+  const codes = createAuthorizationCodes(database.db, clock);
+  const tokenEndpoint = createTokenEndpoint({
+    login,
+    sessions,
+    clients,
+    codeGrant: createCodeGrant({ codes, sessions, users, audit, clock }),
+    audit,
+    metrics,
+    firstPartyClientId: config.clientId,
+  });
+  const authorization = createAuthorization({
+    clients,
+    sessions,
+    login,
+    codes,
+    consents: createConsents(database.db, clock),
+    forms: createFormTokens({ key: () => secrets.key('form_token_key'), clock }),
+    audit,
+    clock,
+    issuer: config.issuer,
+    loginSessionTtlSeconds: config.loginSessionTtlSeconds,
   });
 
   const outbox = createOutbox({
@@ -199,6 +225,7 @@ export function createServices(parts: ServiceParts) {
     requireAuth: guard.requireAuth,
     tokenEndpoint,
     clients,
+    authorization,
     outbox,
     recovery,
     accounts,

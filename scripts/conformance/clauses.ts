@@ -34,6 +34,30 @@ export const STANDARDS: readonly Standard[] = [
         how: 'A confidential client’s secret is 256 random bits, shown once, kept as SHA-256 and compared in constant time; its use at the token endpoint (Basic and client_secret_post) comes with the code grant.',
       },
       {
+        id: 'RFC6749 §4.1',
+        title: 'Authorization code grant',
+        status: 'met',
+        how: 'GET and POST /authorize: inkgate’s own login and consent pages, then a 303 to the redirect URI with a code; the code grant at /token answers tokens of a session of that client.',
+      },
+      {
+        id: 'RFC6749 §4.1.2',
+        title: 'Authorization response; a code used twice',
+        status: 'met',
+        how: 'Codes are 256 random bits kept as hashes, live 60 s, are spent by one conditional update (of racing redemptions exactly one succeeds), and a code presented again with its rightful parameters ends the session it became.',
+      },
+      {
+        id: 'RFC6749 §4.1.2.1',
+        title: 'Error response: never redirect to an unverified URI',
+        status: 'met',
+        how: 'An unknown client or a redirect URI the client did not register is a 400 page; every other error goes back to the client with error, error_description, state and iss.',
+      },
+      {
+        id: 'RFC6749 §4.1.3',
+        title: 'Access token request (code)',
+        status: 'met',
+        how: 'The code must be the calling client’s, unexpired and unspent, with the PKCE verifier and, when sent, the same redirect_uri; otherwise invalid_grant, and the code stays good for its rightful holder.',
+      },
+      {
         id: 'RFC6749 §4.3',
         title: 'Resource owner password credentials grant',
         status: 'met',
@@ -256,6 +280,24 @@ export const STANDARDS: readonly Standard[] = [
     ],
   },
   {
+    name: 'RFC 7636 — Proof Key for Code Exchange (PKCE)',
+    url: 'https://www.rfc-editor.org/rfc/rfc7636',
+    clauses: [
+      {
+        id: 'RFC7636 §4.4.1',
+        title: 'Error response when PKCE is required and missing',
+        status: 'met',
+        how: 'Every client must send code_challenge with code_challenge_method=S256; a missing challenge or method, or plain, is invalid_request back to the client.',
+      },
+      {
+        id: 'RFC7636 §4.6',
+        title: 'Server verifies code_verifier',
+        status: 'met',
+        how: 'BASE64URL(SHA-256(code_verifier)) must equal the code’s challenge; a verifier of the wrong shape or value is invalid_grant.',
+      },
+    ],
+  },
+  {
     name: 'RFC 8252 — OAuth 2.0 for Native Apps',
     url: 'https://www.rfc-editor.org/rfc/rfc8252',
     clauses: [
@@ -280,6 +322,24 @@ export const STANDARDS: readonly Standard[] = [
     ],
   },
   {
+    name: 'RFC 9207 — OAuth 2.0 Authorization Server Issuer Identification',
+    url: 'https://www.rfc-editor.org/rfc/rfc9207',
+    clauses: [
+      {
+        id: 'RFC9207 §2',
+        title: 'The iss parameter in every authorization response',
+        status: 'met',
+        how: 'Every redirect back to a client, a code or an error, carries iss = ISSUER.',
+      },
+      {
+        id: 'RFC9207 §3',
+        title: 'authorization_response_iss_parameter_supported in the metadata',
+        status: 'met',
+        how: 'The RFC 8414 metadata says true.',
+      },
+    ],
+  },
+  {
     name: 'RFC 9700 — Best Current Practice for OAuth 2.0 Security',
     url: 'https://www.rfc-editor.org/rfc/rfc9700',
     clauses: [
@@ -290,16 +350,40 @@ export const STANDARDS: readonly Standard[] = [
         how: 'Registered redirect URIs are absolute, without fragment or wildcard, https: (http: only on a loopback host); one matcher compares them as exact strings, the only exception being any port for a loopback http: URI.',
       },
       {
+        id: 'RFC9700 §2.1.1',
+        title: 'PKCE with S256 for every client',
+        status: 'met',
+        how: 'code_challenge_methods_supported is S256 only, and /authorize refuses a request of any client without it.',
+      },
+      {
         id: 'RFC9700 §2.4',
         title: 'Resource owner password credentials grant MUST NOT be used',
         status: 'not met',
-        how: 'By design inkgate logs in with the password grant, for its own first-party clients only (one client id, no third party is ever given a password); failures are throttled without locking the owner out, and sessions can be listed and revoked.',
+        how: 'The password grant stays for the first-party client only (another client is unauthorized_client, so no third party is ever given a password); every client has the code flow with PKCE. Turning the password grant off (PASSWORD_GRANT=off) comes next.',
+      },
+      {
+        id: 'RFC9700 §4.2.1',
+        title: 'Authorization code injection and replay',
+        status: 'met',
+        how: 'A code is bound to its client, redirect URI, PKCE challenge, user and sign-in, lives 60 s and is good once; its replay ends what it issued.',
       },
       {
         id: 'RFC9700 §4.14',
         title: 'Refresh token protection',
         status: 'met',
         how: 'Refresh tokens rotate on every use, are stored only as SHA-256, expire after 14 idle days and 30 days in all, and a spent one presented again ends the whole session.',
+      },
+    ],
+  },
+  {
+    name: 'OWASP ASVS 5.0 — V3 Web Frontend Security',
+    url: 'https://owasp.org/www-project-application-security-verification-standard/',
+    clauses: [
+      {
+        id: 'ASVS V3.5.1',
+        title: 'Cross-origin requests to sensitive functions are checked (anti-forgery)',
+        status: 'met',
+        how: 'Every page form carries a token that is an HMAC of this browser’s SameSite=Lax cookie, the form and its fields; a form without it, from another browser or with a field changed is 403 and changes nothing.',
       },
     ],
   },

@@ -28,6 +28,8 @@ export const AUDIT_EVENT_TYPES = [
   'client_updated',
   'client_deleted',
   'client_secret_rotated',
+  'authorization_granted',
+  'authorization_code_replayed',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -43,6 +43,14 @@ export function readAccountSettings(read: Reader) {
     }
   }
 
+  const loginSessionTtlSeconds = read.duration({
+    name: 'LOGIN_SESSION_TTL',
+    fallback: 12 * 3600,
+    min: 60,
+    max: 30 * DAY_SECONDS,
+    range: '1m to 30d',
+    example: '12h',
+  });
   const admin = readAdmin(read);
   const limits = read.counts({
     hashConcurrency: {
@@ -68,6 +76,7 @@ export function readAccountSettings(read: Reader) {
     accessTokenTtlSeconds,
     refreshTokenTtlSeconds,
     sessionIdleSeconds,
+    loginSessionTtlSeconds,
     admin,
     ...limits,
   } satisfies Partial<Config>;

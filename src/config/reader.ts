@@ -37,6 +37,7 @@ export const VARIABLES: readonly string[] = [
   'JWT_PRIVATE_KEY',
   'JWT_SECRET',
   'KEY_ENCRYPTION_KEY',
+  'LOGIN_SESSION_TTL',
   'LOG_LEVEL',
   'MAIL_DIR',
   'MAIL_FROM',

@@ -59,6 +59,35 @@ export interface OAuthClientsTable {
   updated_at: Timestamp;
 }
 
+export interface AuthorizationCodesTable {
+  /** SHA-256 (base64url) of the code: the code itself is never stored. */
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  /** The browser sign-in the code came from: its end voids the code. */
+  browser_session_id: string;
+  /** The redirect URI the request named (or the client's only one): a redemption that sends one must send it. */
+  redirect_uri: string;
+  /** RFC 7636: BASE64URL(SHA-256(code_verifier)). */
+  code_challenge: string;
+  scope: string;
+  auth_time: Timestamp;
+  created_at: Timestamp;
+  expires_at: Timestamp;
+  spent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The session its redemption made: a replay of the code ends it. */
+  session_id: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
+export interface OAuthConsentsTable {
+  user_id: string;
+  client_id: string;
+  /** The scopes granted, space-separated: a request within them needs no new consent. */
+  scopes: string;
+  granted_at: Timestamp;
+  last_used_at: Timestamp;
+}
+
 export interface SessionsTable {
   id: string;
   user_id: string;
@@ -74,6 +103,12 @@ export interface SessionsTable {
   revoked_reason: ColumnType<string | null, string | null | undefined, string | null>;
   /** The client the session was made for; null for sessions from before clients: the first-party one. */
   client_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** `token`: a client's tokens (a refresh token chain); `browser`: a browser's sign-in at the login page. */
+  kind: ColumnType<'token' | 'browser', 'token' | 'browser' | undefined, 'token' | 'browser'>;
+  /** When the user signed in (the password was checked); null for sessions from before: their created_at. */
+  auth_time: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** A browser session's cookie secret, as SHA-256; null for token sessions. */
+  secret_hash: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface RefreshTokensTable {
@@ -163,6 +198,8 @@ export interface Database {
   account_tokens: AccountTokensTable;
   mail_outbox: MailOutboxTable;
   oauth_clients: OAuthClientsTable;
+  authorization_codes: AuthorizationCodesTable;
+  oauth_consents: OAuthConsentsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -13,12 +13,21 @@ const STYLE =
   'button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}.error{color:#a40000}';
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 
-export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze({
-  'content-type': 'text/html; charset=utf-8',
-  'content-security-policy': `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'`,
-  'referrer-policy': 'no-referrer',
-  'cache-control': 'no-store',
-});
+/**
+ * The headers of a page whose forms post here and may be redirected on to `formTargets` (origins, or
+ * a private-use scheme such as `com.example.app:`): browsers hold a form's redirects to form-action too.
+ */
+export function pageHeaders(formTargets: readonly string[] = []): Readonly<Record<string, string>> {
+  const formAction = ["'self'", ...formTargets].join(' ');
+  return {
+    'content-type': 'text/html; charset=utf-8',
+    'content-security-policy': `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; form-action ${formAction}; base-uri 'none'; frame-ancestors 'none'`,
+    'referrer-policy': 'no-referrer',
+    'cache-control': 'no-store',
+  };
+}
+
+export const PAGE_HEADERS: Readonly<Record<string, string>> = Object.freeze(pageHeaders());
 
 /** A whole document: the title (escaped) and the body (Html, so already escaped where it must be). */
 export function page(title: string, body: Html): string {
@@ -38,3 +47,9 @@ ${body}
 </html>
 `.text;
 }
+
+/** A page's answer in a route's OpenAPI responses. */
+export const htmlResponse = (description: string) => ({
+  description,
+  content: { 'text/html': { schema: { type: 'string' } } },
+});

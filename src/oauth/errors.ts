@@ -6,6 +6,8 @@ export type OAuthErrorCode =
   | 'invalid_grant'
   | 'unsupported_grant_type'
   | 'invalid_scope'
+  | 'invalid_client'
+  | 'unauthorized_client'
   | 'slow_down';
 
 /** The one error that is not a problem document: what the token endpoint answers (RFC 6749 §5.2). */

@@ -7,6 +7,9 @@ import { LoginRefusedError } from '../login/errors.ts';
 import type { LoginService } from '../login/service.ts';
 import { RefreshRefusedError } from '../sessions/errors.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
+import { type CallingClient, callingClient } from './client-auth.ts';
+import type { ClientsService } from './clients/service.ts';
+import type { createCodeGrant } from './code-grant.ts';
 import { OAuthError } from './errors.ts';
 
 export type TokenEndpoint = ReturnType<typeof createTokenEndpoint>;
@@ -15,8 +18,11 @@ export type TokenEndpoint = ReturnType<typeof createTokenEndpoint>;
 export function createTokenEndpoint(deps: {
   login: LoginService;
   sessions: SessionsService;
+  clients: ClientsService;
+  codeGrant: ReturnType<typeof createCodeGrant>;
   audit: AuditTrail;
   metrics: Metrics | undefined;
+  firstPartyClientId: string;
 }) {
   const { sessions, audit, metrics } = deps;
 
@@ -36,7 +42,13 @@ export function createTokenEndpoint(deps: {
   async function passwordGrant(
     form: TokenForm,
     context: GrantContext,
+    calling: CallingClient,
   ): Promise<{ answer: TokenAnswer; deviceCookie?: string | undefined }> {
+    // RFC 9700 §2.4: the password grant is for the first-party client only; no third party ever
+    // handles a user's password.
+    if (calling.client.client_id !== deps.firstPartyClientId) {
+      throw new OAuthError('unauthorized_client', 'the password grant is for the first-party client only');
+    }
     if (!form.username) throw new OAuthError('invalid_request', 'username is required');
     if (form.password === undefined || form.password === '')
       throw new OAuthError('invalid_request', 'password is required');
@@ -73,11 +85,16 @@ export function createTokenEndpoint(deps: {
   }
 
   /** RFC 6749 §6: a refresh token for a new pair (rotation and reuse detection are the sessions'). */
-  async function refreshGrant(form: TokenForm, context: GrantContext): Promise<{ answer: TokenAnswer }> {
+  async function refreshGrant(
+    form: TokenForm,
+    context: GrantContext,
+    calling: CallingClient,
+  ): Promise<{ answer: TokenAnswer }> {
     if (!form.refresh_token) throw new OAuthError('invalid_request', 'refresh_token is required');
     const answer = await sessions.refresh({
       refreshToken: form.refresh_token,
       scope: form.scope,
+      clientId: calling.client.client_id,
       facts: context.facts,
       log: context.log,
     });
@@ -85,9 +102,15 @@ export function createTokenEndpoint(deps: {
   }
 
   /** The grants /token serves, by grant_type: the one place a new grant is added. */
-  const GRANTS: Record<string, (form: TokenForm, context: GrantContext) => Promise<GrantResult>> = {
+  const GRANTS: Record<
+    string,
+    (form: TokenForm, context: GrantContext, calling: CallingClient) => Promise<GrantResult>
+  > = {
     password: passwordGrant,
     refresh_token: refreshGrant,
+    authorization_code: async (form, context, calling) => ({
+      answer: await deps.codeGrant(form, calling, context),
+    }),
   };
 
   /**
@@ -104,8 +127,13 @@ export function createTokenEndpoint(deps: {
     if (!grant) {
       throw new OAuthError('unsupported_grant_type', `grant_type ${grantType.slice(0, 40)} is not supported`);
     }
+    const calling = await callingClient(deps.clients, deps.firstPartyClientId, {
+      authorization: context.authorization,
+      clientId: form.client_id,
+      clientSecret: form.client_secret,
+    });
     try {
-      return await grant(form, context);
+      return await grant(form, context, calling);
     } catch (error) {
       if (error instanceof LoginRefusedError) throw oauthErrorOf(error);
       if (error instanceof RefreshRefusedError) throw new OAuthError(error.reason, error.message);
@@ -113,7 +141,29 @@ export function createTokenEndpoint(deps: {
     }
   }
 
-  return { token };
+  /**
+   * RFC 7009: either token of a session ends it — a session of the calling client only (a confidential
+   * client authenticated); anything else is quietly nothing (200).
+   */
+  async function revoke(
+    form: {
+      token?: string | undefined;
+      token_type_hint?: string | undefined;
+      client_id?: string | undefined;
+      client_secret?: string | undefined;
+    },
+    context: { authorization: string | undefined; facts: AuditFacts },
+  ): Promise<void> {
+    if (!form.token) throw new OAuthError('invalid_request', 'token is required');
+    const calling = await callingClient(deps.clients, deps.firstPartyClientId, {
+      authorization: context.authorization,
+      clientId: form.client_id,
+      clientSecret: form.client_secret,
+    });
+    await sessions.revokeToken(form.token, form.token_type_hint, context.facts, calling.client.client_id);
+  }
+
+  return { token, revoke };
 }
 
 /** The fields of a /token request (RFC 6749 §4.3.2, §6), as the route validated them. */
@@ -123,6 +173,11 @@ export interface TokenForm {
   readonly password?: string | undefined;
   readonly refresh_token?: string | undefined;
   readonly scope?: string | undefined;
+  readonly client_id?: string | undefined;
+  readonly client_secret?: string | undefined;
+  readonly code?: string | undefined;
+  readonly code_verifier?: string | undefined;
+  readonly redirect_uri?: string | undefined;
 }
 
 /** Where a token request came from. */
@@ -132,6 +187,8 @@ export interface GrantContext {
   readonly facts: AuditFacts;
   readonly deviceCookie: string | undefined;
   readonly log: FastifyBaseLogger;
+  /** The Authorization header: a confidential client's HTTP Basic (RFC 6749 §2.3.1). */
+  readonly authorization: string | undefined;
 }
 
 export interface GrantResult {

@@ -5,12 +5,16 @@ import { SCOPES } from '../authz/scopes.ts';
 const Metadata = Type.Object(
   {
     issuer: Type.String({ examples: ['https://blog.example.com'] }),
+    authorization_endpoint: Type.String(),
     token_endpoint: Type.String(),
     revocation_endpoint: Type.String(),
     jwks_uri: Type.String(),
     grant_types_supported: Type.Array(Type.String()),
     scopes_supported: Type.Array(Type.String()),
     response_types_supported: Type.Array(Type.String()),
+    response_modes_supported: Type.Array(Type.String()),
+    code_challenge_methods_supported: Type.Array(Type.String()),
+    authorization_response_iss_parameter_supported: Type.Boolean(),
     token_endpoint_auth_methods_supported: Type.Array(Type.String()),
     revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
     service_documentation: Type.String(),
@@ -20,17 +24,23 @@ const Metadata = Type.Object(
 
 /** RFC 8414: where the endpoints and keys are, and what they support. */
 export const metadataRoutes: FastifyPluginAsyncTypebox<{ issuer: string }> = async (app, { issuer }) => {
+  const clientAuthMethods = ['none', 'client_secret_basic', 'client_secret_post'];
   const metadata = {
     issuer,
+    authorization_endpoint: `${issuer}/authorize`,
     token_endpoint: `${issuer}/token`,
     revocation_endpoint: `${issuer}/token/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    grant_types_supported: ['password', 'refresh_token'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'password'],
     scopes_supported: [...SCOPES],
-    // No authorization endpoint: the password grant needs none (RFC 8414 §2 still asks for the field).
-    response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['none'],
-    revocation_endpoint_auth_methods_supported: ['none'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    // RFC 7636 §4.2, RFC 9700 §2.1.1: S256 only; plain would show the verifier to whoever sees the request.
+    code_challenge_methods_supported: ['S256'],
+    // RFC 9207: every authorization answer names the issuer.
+    authorization_response_iss_parameter_supported: true,
+    token_endpoint_auth_methods_supported: clientAuthMethods,
+    revocation_endpoint_auth_methods_supported: clientAuthMethods,
     service_documentation: `${issuer}/docs`,
   };
 

@@ -10,7 +10,6 @@ import { classifyError } from '../http/error-handler.ts';
 import { BODY_LIMIT } from '../http/server.ts';
 import { KeyEncryptionError } from '../keys/key-encryption.ts';
 import { DEVICE_COOKIE, DEVICE_TRUST_DAYS } from '../login/devices.ts';
-import type { SessionsService } from '../sessions/service.ts';
 import { OAuthError } from './errors.ts';
 import type { TokenEndpoint } from './grants.ts';
 
@@ -20,7 +19,7 @@ const TokenRequest = Type.Object(
       Type.String({
         maxLength: 100,
         description:
-          '`password` or `refresh_token`; taken as `password` when absent and username and password are sent',
+          '`authorization_code`, `refresh_token` or `password` (first-party client only); taken as `password` when absent and username and password are sent',
         examples: ['password'],
       }),
     ),
@@ -40,7 +39,29 @@ const TokenRequest = Type.Object(
       // an access token or a long string included: the body limit is the only bound.
       Type.String({ maxLength: BODY_LIMIT, description: 'for grant_type=refresh_token' }),
     ),
-    client_id: Type.Optional(Type.String({ maxLength: 200, description: 'accepted and ignored' })),
+    client_id: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description:
+          'the client (RFC 6749 §3.2.1): a public client names itself; none named is the first-party client',
+      }),
+    ),
+    client_secret: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'client_secret_post; or send HTTP Basic (client_secret_basic)',
+      }),
+    ),
+    code: Type.Optional(Type.String({ maxLength: 200, description: 'for grant_type=authorization_code' })),
+    code_verifier: Type.Optional(
+      Type.String({ maxLength: 200, description: 'the PKCE verifier (RFC 7636) of the code’s challenge' }),
+    ),
+    redirect_uri: Type.Optional(
+      Type.String({
+        maxLength: 2000,
+        description: 'optional; when sent, the one the authorization request used',
+      }),
+    ),
   },
   // RFC 6749 §3.2: the token endpoint ignores parameters it does not know.
   { additionalProperties: true },
@@ -91,15 +112,22 @@ const RevokeRequest = Type.Object(
       }),
     ),
     token_type_hint: Type.Optional(Type.String({ maxLength: 40, examples: ['refresh_token'] })),
-    client_id: Type.Optional(Type.String({ maxLength: 200, description: 'accepted and ignored' })),
+    client_id: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        description: 'the client whose token it is; none named is the first-party client',
+      }),
+    ),
+    client_secret: Type.Optional(
+      Type.String({ maxLength: 200, description: 'a confidential client’s (or HTTP Basic)' }),
+    ),
   },
   { additionalProperties: true },
 );
 
 export const tokenRoutes: FastifyPluginAsyncTypebox<{
   endpoint: TokenEndpoint;
-  sessions: SessionsService;
-}> = async (app, { endpoint, sessions }) => {
+}> = async (app, { endpoint }) => {
   // RFC 6749 §3.2: the token endpoint takes form-encoded bodies only; JSON is refused in this scope.
   app.removeContentTypeParser('application/json');
   await app.register(formbody, { bodyLimit: BODY_LIMIT });
@@ -150,6 +178,9 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
           400: oauthResponse(
             'RFC 6749 §5.2 error: invalid_request, invalid_grant (bad credentials, or an invalid, expired, revoked or spent refresh token), unsupported_grant_type or invalid_scope',
           ),
+          401: oauthResponse(
+            'invalid_client: an unknown client, or a confidential one that did not authenticate (WWW-Authenticate: Basic when Basic was tried)',
+          ),
           429: oauthResponse('Too many failed logins (error slow_down); see Retry-After'),
         },
       },
@@ -160,6 +191,7 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
         facts: requestFacts(request),
         deviceCookie: request.cookies[DEVICE_COOKIE],
         log: request.log,
+        authorization: request.headers.authorization,
       });
       // A browser that logged in keeps its own throttle bucket for 30 days: strangers' failures
       // elsewhere never lock it out. Sent only back to /token, never readable by scripts.
@@ -190,13 +222,17 @@ export const tokenRoutes: FastifyPluginAsyncTypebox<{
         response: {
           200: Type.Unsafe<undefined>({ description: 'Revoked, or nothing to revoke; an empty body' }),
           400: oauthResponse('RFC 6749 §5.2 error: invalid_request'),
+          401: oauthResponse(
+            'invalid_client: an unknown client, or a confidential one that did not authenticate',
+          ),
         },
       },
     },
     async (request, reply) => {
-      const token = request.body?.token;
-      if (!token) throw new OAuthError('invalid_request', 'token is required');
-      await sessions.revokeToken(token, request.body?.token_type_hint, requestFacts(request));
+      await endpoint.revoke(request.body ?? {}, {
+        authorization: request.headers.authorization,
+        facts: requestFacts(request),
+      });
       return reply.code(200).send();
     },
   );

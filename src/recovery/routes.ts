@@ -7,7 +7,7 @@ import { Accepted } from '../accounts/schemas.ts';
 import { requestFacts } from '../audit/events.ts';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { PAGE_FORM_LIMIT } from '../html/forms.ts';
-import { PAGE_HEADERS } from '../html/page.ts';
+import { htmlResponse, PAGE_HEADERS } from '../html/page.ts';
 import { UnprocessableError } from '../http/errors.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
@@ -50,7 +50,7 @@ const ResetForm = Type.Object(
   },
   { additionalProperties: true },
 );
-const html = (description: string) => ({ description, content: { 'text/html': { schema: Type.String() } } });
+const html = htmlResponse;
 
 export const recoveryRoutes: FastifyPluginAsyncTypebox<{
   recovery: RecoveryService;

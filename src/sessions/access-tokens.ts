@@ -42,6 +42,18 @@ export interface AccessTokenSubject {
   readonly sessionId: string;
 }
 
+/** What a token is issued with beyond its subject: the client it is for and when its user signed in. */
+export interface AccessTokenContext {
+  /** RFC 9068 §2.2: the client the token was issued to; the first-party client by default. */
+  readonly clientId?: string | undefined;
+  /** RFC 9068 §2.2.1: when the user last authenticated (the password was checked). */
+  readonly authTime: Date;
+}
+
+/** RFC 8176: the methods the sign-in used (a password; the MFA issue adds more), and its level. */
+const PASSWORD_AMR = ['pwd'];
+const PASSWORD_ACR = 'urn:inkgate:acr:pwd';
+
 export interface VerifiedAccessToken extends AccessTokenSubject {
   readonly tokenId: string;
   readonly issuedAt: Date;
@@ -57,7 +69,10 @@ export class InvalidTokenError extends Error {
 
 export interface AccessTokens {
   readonly ttlSeconds: number;
-  issue(subject: AccessTokenSubject): Promise<{ token: string; expiresIn: number }>;
+  issue(
+    subject: AccessTokenSubject,
+    context: AccessTokenContext,
+  ): Promise<{ token: string; expiresIn: number }>;
   /** Throws InvalidTokenError with a description fit for WWW-Authenticate. */
   verify(token: string): Promise<VerifiedAccessToken>;
   /** The `sid` of a token we signed, expired or not (for RFC 7009 revocation); undefined for any other. */
@@ -78,14 +93,17 @@ export function createAccessTokens(options: {
   const { keys, clock, issuer, audience, ttlSeconds } = options;
   const clientId = options.clientId ?? 'inkgate';
 
-  async function issue(subject: AccessTokenSubject) {
+  async function issue(subject: AccessTokenSubject, context: AccessTokenContext) {
     await keys.refresh();
     const now = Math.floor(clock.now().getTime() / 1000);
     const current = keys.current();
     const token = await new SignJWT({
-      // RFC 9068 §2.2: client_id is a required claim of a JWT access token; ours are all the
-      // first-party client's (the password grant is for first-party clients only, RFC 9700 §2.4).
-      client_id: clientId,
+      // RFC 9068 §2.2: client_id is a required claim of a JWT access token: the client the session
+      // is for (the password grant's is the first-party client, RFC 9700 §2.4).
+      client_id: context.clientId ?? clientId,
+      auth_time: Math.floor(context.authTime.getTime() / 1000),
+      amr: PASSWORD_AMR,
+      acr: PASSWORD_ACR,
       sid: subject.sessionId,
       scope: subject.scopes.join(' '),
       role: subject.role,

@@ -19,6 +19,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
       'sessions.last_used_at',
       'sessions.expires_at',
       'sessions.revoked_at',
+      'sessions.client_id',
       'users.role',
       'users.disabled',
       'users.username',
@@ -39,11 +40,13 @@ export function createSessionsRepository(db: Kysely<Database>) {
      * (FOR SHARE on PostgreSQL, so a password change, disable or logout-everywhere waits for it or it
      * for them; SQLite runs one writer at a time). False, and nothing written, when the user is now
      * disabled, has another password hash, or had its sessions ended since the login read it.
-     * `events` (the login's) are stored with the session.
+     * `events` (the login's) are stored with the session; `tokenHash`, its first refresh token (none
+     * for a browser session, whose secret is on the row). `within` writes in the caller's transaction
+     * (a code's redemption).
      */
     create: (
       session: NewSession,
-      tokenHash: string,
+      tokenHash: string | undefined,
       login: { passwordHash: string; sessionsEpoch: number },
       events: readonly NewAuditEvent[] = [],
     ) =>
@@ -58,10 +61,12 @@ export function createSessionsRepository(db: Kysely<Database>) {
           return false;
         }
         await trx.insertInto('sessions').values(session).execute();
-        await trx
-          .insertInto('refresh_tokens')
-          .values({ token_hash: tokenHash, session_id: session.id, created_at: session.created_at })
-          .execute();
+        if (tokenHash !== undefined) {
+          await trx
+            .insertInto('refresh_tokens')
+            .values({ token_hash: tokenHash, session_id: session.id, created_at: session.created_at })
+            .execute();
+        }
         await insertAuditEvents(trx, events);
         return true;
       }),
@@ -83,6 +88,9 @@ export function createSessionsRepository(db: Kysely<Database>) {
           'sessions.last_used_at',
           'sessions.expires_at',
           'sessions.revoked_at',
+          'sessions.client_id',
+          'sessions.auth_time',
+          'sessions.created_at',
           'users.id as user_id',
           'users.username',
           'users.role',
@@ -189,6 +197,29 @@ export function createSessionsRepository(db: Kysely<Database>) {
         .where('revoked_at', 'is', null)
         .returning(['id', 'user_id'])
         .execute(),
+
+    /** A browser session by its cookie secret's hash, with whether its user may still sign in. */
+    findBrowser: (secretHash: string) =>
+      db
+        .selectFrom('sessions')
+        .innerJoin('users', 'users.id', 'sessions.user_id')
+        .select([
+          'sessions.id',
+          'sessions.user_id',
+          'sessions.auth_time',
+          'sessions.created_at',
+          'sessions.expires_at',
+          'sessions.revoked_at',
+          'users.username',
+          'users.role',
+          'users.disabled',
+          'users.email_verified',
+          'users.password_hash',
+          'users.sessions_epoch',
+        ])
+        .where('sessions.secret_hash', '=', secretHash)
+        .where('sessions.kind', '=', 'browser')
+        .executeTakeFirst(),
 
     /** Sessions not revoked and not past their absolute end; the idle rule is applied by the caller. */
     listUnrevoked: (userId: string, now: Date) =>

@@ -2,7 +2,6 @@ import { createHash, createHmac } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
-import type { Role } from '../authz/roles.ts';
 import {
   narrowScopes,
   parseScopeParameter,
@@ -15,7 +14,7 @@ import type { Metrics } from '../http/metrics.ts';
 import type { SessionCache } from './cache.ts';
 import { RefreshRefusedError } from './errors.ts';
 import type { SessionsRepository } from './repository.ts';
-import type { TokenAnswer } from './service.ts';
+import type { TokenAnswer, TokenSession } from './service.ts';
 
 /**
  * Reuse policy (RFC 9700 §4.14.2, refresh token rotation): a refresh token is good once. Presenting a
@@ -43,12 +42,9 @@ export function createRefresh(deps: {
   audit: AuditTrail;
   metrics: Metrics | undefined;
   successorKey: () => Promise<Buffer>;
+  firstPartyClientId: string;
   liveUntil: (session: { expires_at: Date; last_used_at: Date }) => Date;
-  answer: (
-    session: { id: string; userId: string; username: string; role: Role; emailVerified: boolean },
-    granted: readonly Scope[],
-    refreshToken: string,
-  ) => Promise<TokenAnswer>;
+  answer: (session: TokenSession, granted: readonly Scope[], refreshToken: string) => Promise<TokenAnswer>;
 }) {
   const { repository, cache, clock, audit, metrics, liveUntil, answer } = deps;
 
@@ -122,6 +118,8 @@ export function createRefresh(deps: {
   async function refresh(input: {
     refreshToken: string;
     scope: string | undefined;
+    /** The client the request is from (authenticated when confidential): only its own sessions refresh. */
+    clientId: string;
     facts: AuditFacts;
     log: FastifyBaseLogger;
   }) {
@@ -129,6 +127,11 @@ export function createRefresh(deps: {
     let row = await repository.findToken(presentedHash);
     const now = clock.now();
     if (!row || row.revoked_at !== null || row.disabled || now >= liveUntil(row)) {
+      throw new RefreshRefusedError('invalid_grant', INVALID_REFRESH);
+    }
+    // Refresh tokens are bound to their client (RFC 9700 §4.14.2): another client's is not a token
+    // of its own. Sessions from before clients are the first-party client's.
+    if ((row.client_id ?? deps.firstPartyClientId) !== input.clientId) {
       throw new RefreshRefusedError('invalid_grant', INVALID_REFRESH);
     }
     const scopes = refreshedScopes(row, input.scope);
@@ -139,6 +142,8 @@ export function createRefresh(deps: {
       username: row.username,
       role: row.role,
       emailVerified: row.email_verified,
+      clientId: row.client_id,
+      authTime: row.auth_time ?? row.created_at,
     };
 
     if (row.spent_at === null) {

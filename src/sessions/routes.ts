@@ -19,6 +19,10 @@ export const SessionPublic = Type.Object(
     user_agent: Type.String({ examples: ['Mozilla/5.0 (X11; Linux x86_64)'] }),
     ip: Type.String({ examples: ['203.0.113.7'] }),
     client_id: Type.String({ examples: ['inkgate'], description: 'the client the session was made for' }),
+    kind: Type.Union([Type.Literal('token'), Type.Literal('browser')], {
+      description:
+        '`token`: a client’s tokens; `browser`: a browser’s sign-in at the login page (ending it signs that browser out; the client sessions made through it stay)',
+    }),
     current: Type.Boolean({ description: 'the session of the token making this request' }),
   },
   { $id: 'Session', description: 'A login: its refresh tokens and access tokens end with it' },

@@ -30,6 +30,7 @@ export interface SessionPublic {
   user_agent: string;
   ip: string;
   client_id: string;
+  kind: 'token' | 'browser';
   current: boolean;
 }
 
@@ -59,19 +60,22 @@ export function createSessionsService(deps: {
   const liveUntil = (session: { expires_at: Date; last_used_at: Date }) => liveUntilOf(session, idleSeconds);
 
   async function answer(
-    session: { id: string; userId: string; username: string; role: Role; emailVerified: boolean },
+    session: TokenSession,
     granted: readonly Scope[],
     refreshToken: string,
   ): Promise<TokenAnswer> {
     const scopes =
       deps.verificationRequired && !session.emailVerified ? scopesWhileUnverified(granted) : granted;
-    const { token, expiresIn } = await tokens.issue({
-      userId: session.userId,
-      username: session.username,
-      role: session.role,
-      scopes,
-      sessionId: session.id,
-    });
+    const { token, expiresIn } = await tokens.issue(
+      {
+        userId: session.userId,
+        username: session.username,
+        role: session.role,
+        scopes,
+        sessionId: session.id,
+      },
+      { clientId: session.clientId ?? deps.firstPartyClientId, authTime: session.authTime },
+    );
     return {
       access_token: token,
       token_type: 'bearer',
@@ -98,11 +102,18 @@ export function createSessionsService(deps: {
     details?: Record<string, string | boolean>;
     /** The client the session is for; the first-party client by default. */
     clientId?: string;
+    /** When the user signed in: now (a password grant), or the browser sign-in's time (a code). */
+    authTime?: Date;
+    /** Whether the session is stored with a login_succeeded event (not for a code: its grant was recorded). */
+    recordLogin?: boolean;
+    /** The new session's id when the caller made it first (a code records the session it became). */
+    sessionId?: string;
   }): Promise<TokenAnswer | undefined> {
     const now = clock.now();
+    const authTime = input.authTime ?? now;
     const refreshToken = randomBytes(32).toString('base64url');
     const session = {
-      id: uuidv7(),
+      id: input.sessionId ?? uuidv7(),
       user_id: input.user.id,
       scope: input.scopes.join(' '),
       created_at: now,
@@ -111,6 +122,7 @@ export function createSessionsService(deps: {
       user_agent: input.userAgent.slice(0, 512),
       ip: input.ip,
       client_id: input.clientId ?? deps.firstPartyClientId,
+      auth_time: authTime,
     };
     const events = [
       audit.event('login_succeeded', {
@@ -118,9 +130,10 @@ export function createSessionsService(deps: {
         sessionId: session.id,
         ip: input.ip,
         userAgent: session.user_agent,
-        details: { scope: session.scope, client_id: session.client_id, ...input.details },
+        details: { scope: session.scope, client_id: session.client_id, amr: ['pwd'], ...input.details },
       }),
     ];
+    if (input.recordLogin === false) events.length = 0;
     if (!(await repository.create(session, hashToken(refreshToken), input.verified, events)))
       return undefined;
     audit.published(events);
@@ -131,10 +144,71 @@ export function createSessionsService(deps: {
         username: input.user.username,
         role: input.user.role,
         emailVerified: input.user.email_verified,
+        clientId: session.client_id,
+        authTime,
       },
       input.scopes,
       refreshToken,
     );
+  }
+
+  /**
+   * A browser's sign-in at the login page: a session of kind `browser` (listed and revocable like any
+   * other) whose secret the browser holds in a cookie, kept here only as its hash; no tokens. Undefined
+   * when the login raced a password change, a disable or a logout-everywhere (as for start).
+   */
+  async function startBrowser(input: {
+    user: { id: string };
+    userAgent: string;
+    ip: string;
+    verified: { passwordHash: string; sessionsEpoch: number };
+    ttlSeconds: number;
+    details?: Record<string, string | boolean>;
+  }): Promise<{ sessionId: string; secret: string; authTime: Date } | undefined> {
+    const now = clock.now();
+    const secret = randomBytes(32).toString('base64url');
+    const session = {
+      id: uuidv7(),
+      user_id: input.user.id,
+      scope: '',
+      created_at: now,
+      last_used_at: now,
+      expires_at: new Date(now.getTime() + input.ttlSeconds * 1000),
+      user_agent: input.userAgent.slice(0, 512),
+      ip: input.ip,
+      client_id: deps.firstPartyClientId,
+      kind: 'browser' as const,
+      auth_time: now,
+      secret_hash: hashToken(secret),
+    };
+    const events = [
+      audit.event('login_succeeded', {
+        userId: input.user.id,
+        sessionId: session.id,
+        ip: input.ip,
+        userAgent: session.user_agent,
+        details: { kind: 'browser', client_id: session.client_id, amr: ['pwd'], ...input.details },
+      }),
+    ];
+    if (!(await repository.create(session, undefined, input.verified, events))) return undefined;
+    audit.published(events);
+    return { sessionId: session.id, secret, authTime: now };
+  }
+
+  /** The live browser sign-in a cookie's secret names, with its user as now; undefined otherwise. */
+  async function browserSession(secret: string | undefined) {
+    if (secret === undefined || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return undefined;
+    const row = await repository.findBrowser(hashToken(secret));
+    if (!row || row.revoked_at !== null || row.disabled || clock.now() >= row.expires_at) return undefined;
+    return {
+      sessionId: row.id,
+      userId: row.user_id,
+      username: row.username,
+      role: row.role,
+      emailVerified: row.email_verified,
+      authTime: row.auth_time ?? row.created_at,
+      verified: { passwordHash: row.password_hash, sessionsEpoch: Number(row.sessions_epoch) },
+    };
   }
 
   const refresh = createRefresh({
@@ -144,6 +218,7 @@ export function createSessionsService(deps: {
     audit,
     metrics,
     successorKey: deps.successorKey,
+    firstPartyClientId: deps.firstPartyClientId,
     liveUntil,
     answer,
   });
@@ -214,19 +289,40 @@ export function createSessionsService(deps: {
 
   return {
     start,
+    startBrowser,
+    /** Whether session `id` stands now (not revoked, not past its end, its user enabled), read fresh. */
+    async isLive(id: string): Promise<boolean> {
+      const current = await state(id);
+      return (
+        current !== undefined && !current.revoked && !current.disabled && clock.now() < current.liveUntil
+      );
+    },
+    browserSession,
     refresh,
     revoke,
 
     /** RFC 7009: either kind of token revokes its session; anything else is quietly ignored. */
-    async revokeToken(token: string, hint: string | undefined, facts: AuditFacts): Promise<void> {
+    async revokeToken(
+      token: string,
+      hint: string | undefined,
+      facts: AuditFacts,
+      /** The client asking (authenticated when confidential): only its own sessions end (RFC 7009 §2.1). */
+      clientId: string,
+    ): Promise<void> {
+      const ownedBy = async (sessionId: string) => {
+        const row = await repository.state(sessionId);
+        return row !== undefined && (row.client_id ?? deps.firstPartyClientId) === clientId;
+      };
       const asRefresh = async () => {
         const row = await repository.findToken(hashToken(token));
-        if (row) await revoke(row.session_id, 'revoked_by_client', facts);
+        if (row && (row.client_id ?? deps.firstPartyClientId) === clientId) {
+          await revoke(row.session_id, 'revoked_by_client', facts);
+        }
         return row !== undefined;
       };
       const asAccess = async () => {
         const sessionId = await tokens.sessionOf(token);
-        if (sessionId) await revoke(sessionId, 'revoked_by_client', facts);
+        if (sessionId && (await ownedBy(sessionId))) await revoke(sessionId, 'revoked_by_client', facts);
         return sessionId !== undefined;
       };
       const order = hint === 'access_token' ? [asAccess, asRefresh] : [asRefresh, asAccess];
@@ -272,6 +368,7 @@ export function createSessionsService(deps: {
           user_agent: row.user_agent,
           ip: row.ip,
           client_id: clientOf(row),
+          kind: row.kind,
           current: row.id === currentSessionId,
         }));
     },
@@ -311,4 +408,16 @@ export function sessionStateLoader(repository: SessionsRepository, idleSeconds: 
       },
     };
   };
+}
+
+/** The session a token pair is issued for. */
+export interface TokenSession {
+  readonly id: string;
+  readonly userId: string;
+  readonly username: string;
+  readonly role: Role;
+  readonly emailVerified: boolean;
+  /** The client; null for sessions from before clients: the first-party one. */
+  readonly clientId: string | null;
+  readonly authTime: Date;
 }

@@ -83,23 +83,28 @@ test('JWT_PRIVATE_KEY: a PEM key from configuration signs, and its kid is its th
   assert.deepEqual(stored, [], 'no key was generated or stored');
 });
 
-test('GET /.well-known/oauth-authorization-server: RFC 8414 metadata [RFC8414]', async (t) => {
+test('GET /.well-known/oauth-authorization-server: RFC 8414 metadata, S256 only, iss in every answer [RFC8414] [RFC9207 §3]', async (t) => {
   const testApp = await buildTestApp(t);
   const response = await testApp.app.inject({
     method: 'GET',
     url: '/.well-known/oauth-authorization-server',
   });
   assert.equal(response.statusCode, 200);
+  const methods = ['none', 'client_secret_basic', 'client_secret_post'];
   assert.deepEqual(response.json(), {
     issuer: 'http://inkgate.test',
+    authorization_endpoint: 'http://inkgate.test/authorize',
     token_endpoint: 'http://inkgate.test/token',
     revocation_endpoint: 'http://inkgate.test/token/revoke',
     jwks_uri: 'http://inkgate.test/.well-known/jwks.json',
-    grant_types_supported: ['password', 'refresh_token'],
+    grant_types_supported: ['authorization_code', 'refresh_token', 'password'],
     scopes_supported: ['profile', 'posts:write', 'admin'],
-    response_types_supported: [],
-    token_endpoint_auth_methods_supported: ['none'],
-    revocation_endpoint_auth_methods_supported: ['none'],
+    response_types_supported: ['code'],
+    response_modes_supported: ['query'],
+    code_challenge_methods_supported: ['S256'],
+    authorization_response_iss_parameter_supported: true,
+    token_endpoint_auth_methods_supported: methods,
+    revocation_endpoint_auth_methods_supported: methods,
     service_documentation: 'http://inkgate.test/docs',
   });
   const { issuer } = response.json();

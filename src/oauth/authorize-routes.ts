@@ -1,0 +1,282 @@
+import { randomBytes } from 'node:crypto';
+import cookie from '@fastify/cookie';
+import formbody from '@fastify/formbody';
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import { requestFacts } from '../audit/events.ts';
+import { PAGE_FORM_LIMIT } from '../html/forms.ts';
+import { htmlResponse, pageHeaders } from '../html/page.ts';
+import { canonicalAddress } from '../http/client-address.ts';
+import type { Authorization, Browser, Outcome } from './authorize.ts';
+import { AUTHORIZE_PARAMETERS, type AuthorizeParameters } from './authorize-request.ts';
+import { authorizePages } from './pages.ts';
+
+const Text = (maxLength: number, description?: string) =>
+  Type.Optional(Type.String({ maxLength, ...(description !== undefined && { description }) }));
+
+/** The authorization request's parameters (RFC 6749 §4.1.1, RFC 7636 §4.3); unknown ones are ignored. */
+const Parameters = {
+  response_type: Text(40, '`code`'),
+  client_id: Text(100),
+  redirect_uri: Text(2000, 'one the client registered; may be left out when it has exactly one'),
+  scope: Text(200, 'space-separated; absent means all the client may have and the role allows'),
+  state: Text(2000, 'returned exactly as sent'),
+  code_challenge: Text(128, 'BASE64URL(SHA-256(code_verifier)), RFC 7636'),
+  code_challenge_method: Text(10, '`S256` (required: plain is refused)'),
+  prompt: Text(20, '`none`, `login` or `consent`'),
+  max_age: Text(12, 'seconds: a sign-in older than this signs in again'),
+  acr_values: Text(200),
+};
+const AuthorizeQuery = Type.Object(Parameters, { additionalProperties: true });
+const LoginForm = Type.Object(
+  { ...Parameters, username: Text(254), password: Text(4096), csrf: Text(200) },
+  { additionalProperties: true },
+);
+const ConsentForm = Type.Object(
+  { ...Parameters, decision: Text(20, '`approve` or `deny`'), csrf: Text(200) },
+  { additionalProperties: true },
+);
+const LogoutForm = Type.Object({ csrf: Text(200) }, { additionalProperties: true });
+
+/** Only the authorization request's own fields (a form also carries others; unknown ones go). */
+const parametersOf = (source: Record<string, unknown> | undefined): AuthorizeParameters =>
+  Object.fromEntries(
+    AUTHORIZE_PARAMETERS.filter((name) => typeof source?.[name] === 'string').map((name) => [
+      name,
+      source?.[name],
+    ]),
+  );
+
+/**
+ * /authorize and inkgate's own sign-in, consent and sign-out pages. Every POST answers 303 (or 403
+ * when it does not carry the form token of this browser's page); the pages run no script, are never
+ * framed, and may post only here and on to the request's validated redirect origin.
+ */
+export const authorizeRoutes: FastifyPluginAsyncTypebox<{
+  authorization: Authorization;
+  /** Cookies are `__Host-` and Secure when the issuer is https. */
+  secure: boolean;
+  loginSessionTtlSeconds: number;
+}> = async (app, { authorization, secure, loginSessionTtlSeconds }) => {
+  await app.register(formbody, { bodyLimit: PAGE_FORM_LIMIT });
+  await app.register(cookie);
+  const names = secure
+    ? { browser: '__Host-inkgate_browser', signin: '__Host-inkgate_signin' }
+    : { browser: 'inkgate_browser', signin: 'inkgate_signin' };
+  const cookieOptions = { httpOnly: true, secure, sameSite: 'lax' as const, path: '/' };
+
+  /** The browser's binding cookie (made on its first page) and its sign-in. */
+  const browserOf = (request: FastifyRequest, reply: FastifyReply, create: boolean): Browser | undefined => {
+    let id = request.cookies[names.browser];
+    if (id === undefined || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
+      if (!create) return undefined;
+      id = randomBytes(16).toString('base64url');
+      reply.setCookie(names.browser, id, cookieOptions);
+    }
+    return { id, signin: request.cookies[names.signin] };
+  };
+
+  const answer = (reply: FastifyReply, outcome: Outcome | 'forbidden') => {
+    if (outcome === 'forbidden') {
+      return reply.code(403).headers(pageHeaders()).send(authorizePages.forbidden());
+    }
+    if ('location' in outcome) return reply.code(303).header('location', outcome.location).send();
+    return reply.code(outcome.status).headers(pageHeaders(outcome.formTargets)).send(outcome.page);
+  };
+
+  // A request that fails validation (a parameter sent twice, one too long) is a page, never JSON.
+  app.setErrorHandler((error, _request, reply) => {
+    if ((error as { validation?: unknown }).validation === undefined) throw error;
+    return reply
+      .code(400)
+      .headers(pageHeaders())
+      .send(
+        authorizePages.cannotContinue('The request is malformed: a parameter is sent twice or is too long.'),
+      );
+  });
+
+  const authorizeSchema = (summary: string, source: 'querystring' | 'body') => ({
+    tags: ['auth'],
+    summary,
+    description:
+      'RFC 6749 §4.1 with PKCE (S256, required of every client) and RFC 9207 `iss`. An unknown client or a redirect URI that was not registered is a 400 page; other errors redirect back with `error`, `error_description`, `state` and `iss`. A browser not signed in (or `prompt=login`, or a sign-in older than `max_age`) gets the login page; a third-party client the consent page; then a 303 to the redirect URI with `code`, `state` and `iss`.',
+    [source]: AuthorizeQuery,
+    ...(source === 'body' && { consumes: ['application/x-www-form-urlencoded'] }),
+    response: {
+      200: htmlResponse('The login or consent page'),
+      303: { description: 'Back to the client (code or error), or on to the next page' },
+      400: htmlResponse('The request cannot be trusted to redirect: an unknown client or redirect URI'),
+    },
+  });
+  app.get(
+    '/authorize',
+    { schema: authorizeSchema('Authorization endpoint (authorization code + PKCE)', 'querystring') },
+    async (request, reply) =>
+      answer(
+        reply,
+        await authorization.authorize(
+          parametersOf(request.query as Record<string, unknown>),
+          browserOf(request, reply, true)!,
+        ),
+      ),
+  );
+  app.post(
+    '/authorize',
+    { schema: authorizeSchema('Authorization endpoint, form-encoded', 'body') },
+    async (request, reply) =>
+      answer(
+        reply,
+        await authorization.authorize(
+          parametersOf(request.body as Record<string, unknown>),
+          browserOf(request, reply, true)!,
+        ),
+      ),
+  );
+
+  app.get(
+    '/account/login',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'The sign-in page (or who is signed in in this browser)',
+        description:
+          'With an authorization request’s parameters, its sign-in form; `failed` (`credentials`, `throttled`, `missing`) says why the last try did not sign in.',
+        querystring: Type.Object(
+          { ...Parameters, failed: Text(20), retry_after: Text(10) },
+          { additionalProperties: true },
+        ),
+        response: {
+          200: htmlResponse('The sign-in form, or the signed-in page with a sign-out button'),
+          303: { description: 'An authorization request that goes back to its client with an error' },
+          400: htmlResponse('The request cannot be trusted to redirect'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as Record<string, string | undefined>;
+      return answer(
+        reply,
+        await authorization.account(browserOf(request, reply, true)!, {
+          ...parametersOf(query),
+          failed: query.failed,
+          retry_after: query.retry_after,
+        }),
+      );
+    },
+  );
+
+  app.post(
+    '/account/login',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'Sign in (the login page’s form)',
+        description:
+          'The same limits as /token (one count, whichever door; no lockout of the owner). On success the browser is signed in (a session of kind `browser`, `LOGIN_SESSION_TTL`) and goes on with its authorization request (303).',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: LoginForm,
+        response: {
+          303: {
+            description:
+              'Signed in: on to /authorize (or the account page); or back to the login page, which says why not',
+          },
+          400: htmlResponse('The form is malformed: a field sent twice or too long'),
+          403: htmlResponse('Not this browser’s form: nothing changed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, false);
+      if (!browser) return answer(reply, 'forbidden');
+      const body = (request.body ?? {}) as Record<string, string | undefined>;
+      const result = await authorization.signIn(
+        { ...parametersOf(body), csrf: body.csrf, username: body.username, password: body.password },
+        browser,
+        { address: canonicalAddress(request.ip), facts: requestFacts(request), log: request.log },
+      );
+      if (result === 'forbidden') return answer(reply, result);
+      if (result.signin !== undefined) {
+        reply.setCookie(names.signin, result.signin, { ...cookieOptions, maxAge: loginSessionTtlSeconds });
+      }
+      return answer(reply, result.outcome);
+    },
+  );
+
+  app.post(
+    '/account/consent',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'Allow or deny a client (the consent page’s form)',
+        description:
+          '`decision=approve` records the consent (`authorization_granted`) and goes back to the client with a code; anything else with `access_denied`.',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: ConsentForm,
+        response: {
+          303: { description: 'Back to the client: a code (approve) or access_denied (deny)' },
+          400: htmlResponse('The form is malformed: a field sent twice or too long'),
+          403: htmlResponse('Not this browser’s form: nothing changed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, false);
+      if (!browser) return answer(reply, 'forbidden');
+      const body = (request.body ?? {}) as Record<string, string | undefined>;
+      return answer(
+        reply,
+        await authorization.decide(
+          { ...parametersOf(body), csrf: body.csrf, decision: body.decision },
+          browser,
+          requestFacts(request),
+        ),
+      );
+    },
+  );
+
+  app.get(
+    '/account/logout',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'The sign-out page',
+        description: 'Who is signed in in this browser, with a button that signs it out; or that nobody is.',
+        response: { 200: htmlResponse('Who is signed in, with a sign-out button; or that nobody is') },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, true)!;
+      if (browser.signin === undefined) {
+        return reply.code(200).headers(pageHeaders()).send(authorizePages.signedOut());
+      }
+      return answer(reply, await authorization.account(browser));
+    },
+  );
+
+  app.post(
+    '/account/logout',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'Sign this browser out (the sign-out page’s form)',
+        description:
+          'Ends this browser’s sign-in (its `browser` session); the client sessions made through it stay until revoked themselves.',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: LogoutForm,
+        response: {
+          303: { description: 'Signed out' },
+          400: htmlResponse('The form is malformed: a field sent twice or too long'),
+          403: htmlResponse('Not this browser’s form: nothing changed'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, false);
+      if (!browser) return answer(reply, 'forbidden');
+      const outcome = await authorization.signOut(request.body ?? {}, browser, requestFacts(request));
+      if (outcome !== 'forbidden') reply.clearCookie(names.signin, { path: '/' });
+      return answer(reply, outcome);
+    },
+  );
+};

@@ -1,0 +1,53 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { LightMyRequestResponse } from 'fastify';
+import type { TestApp } from './app.ts';
+
+/** A browser for fastify.inject: it keeps cookies, reads forms' hidden fields, and posts them. */
+export function injectBrowser(testApp: TestApp) {
+  const cookies = new Map<string, string>();
+  const take = (response: LightMyRequestResponse) => {
+    for (const cookie of response.cookies as Array<{ name: string; value: string; maxAge?: number }>) {
+      if (cookie.value === '' || cookie.maxAge === 0) cookies.delete(cookie.name);
+      else cookies.set(cookie.name, cookie.value);
+    }
+    return response;
+  };
+  const cookie = () => [...cookies].map(([name, value]) => `${name}=${value}`).join('; ');
+  return {
+    cookies,
+    async get(url: string) {
+      return take(await testApp.app.inject({ method: 'GET', url, headers: { cookie: cookie() } }));
+    },
+    async post(url: string, form: Record<string, string>) {
+      return take(
+        await testApp.app.inject({
+          method: 'POST',
+          url,
+          headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+          payload: new URLSearchParams(form).toString(),
+        }),
+      );
+    },
+  };
+}
+
+const decodeEntities = (text: string) =>
+  text.replace(
+    /&(amp|lt|gt|quot|#39);/g,
+    (_, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name]!,
+  );
+
+/** The hidden fields of the page's form (every page form carries the request and its csrf token). */
+export function hiddenFields(html: string): Record<string, string> {
+  const fields: Record<string, string> = {};
+  for (const match of html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+    fields[decodeEntities(match[1]!)] = decodeEntities(match[2]!);
+  }
+  return fields;
+}
+
+/** RFC 7636: a verifier and its S256 challenge. */
+export function pkce() {
+  const verifier = randomBytes(32).toString('base64url');
+  return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
+}

@@ -1,0 +1,600 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { decodeJwt } from 'jose';
+import { createAuditTrail } from '../../src/audit/trail.ts';
+import { scheduledJobs } from '../../src/server.ts';
+import {
+  bearer,
+  buildTestApp,
+  createUser,
+  describeEachEngine,
+  FORM,
+  signedIn,
+  type TestApp,
+  type TestUser,
+} from '../helpers/app.ts';
+import { hiddenFields, injectBrowser, pkce } from '../helpers/browser-flow.ts';
+
+const REDIRECT = 'http://127.0.0.1/callback';
+
+async function registerClient(testApp: TestApp, body: Record<string, unknown> = {}) {
+  const { token } = await signedIn(testApp, { role: 'admin' });
+  const response = await testApp.app.inject({
+    method: 'POST',
+    url: '/oauth-clients',
+    headers: bearer(token),
+    payload: { name: 'Notes CLI', type: 'public', redirect_uris: [REDIRECT], ...body },
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  return response.json() as { client_id: string; client_secret?: string };
+}
+
+function authorizeUrl(fields: Record<string, string | undefined>) {
+  const query = new URLSearchParams(
+    Object.entries({ response_type: 'code', code_challenge_method: 'S256', ...fields }).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    ),
+  );
+  return `/authorize?${query}`;
+}
+
+/** The whole browser part: the login page, its form, the consent page and its approval; the redirect back. */
+async function signInAndApprove(browser: ReturnType<typeof injectBrowser>, user: TestUser, url: string) {
+  const loginPage = await browser.get(url);
+  assert.equal(loginPage.statusCode, 200, loginPage.body);
+  const signIn = await browser.post('/account/login', {
+    ...hiddenFields(loginPage.body),
+    username: user.username,
+    password: user.password,
+  });
+  assert.equal(signIn.statusCode, 303, signIn.body);
+  const next = await browser.get(signIn.headers.location as string);
+  if (next.statusCode === 303) return new URL(next.headers.location as string);
+  assert.equal(next.statusCode, 200, next.body);
+  assert.match(next.body, /Allow access\?/);
+  const approved = await browser.post('/account/consent', {
+    ...hiddenFields(next.body),
+    decision: 'approve',
+  });
+  assert.equal(approved.statusCode, 303, approved.body);
+  return new URL(approved.headers.location as string);
+}
+
+async function redeem(
+  testApp: TestApp,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
+  return testApp.app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { ...FORM, ...headers },
+    payload: new URLSearchParams({ grant_type: 'authorization_code', ...fields }).toString(),
+  });
+}
+
+describeEachEngine('authorization code flow', (engine) => {
+  test('a third-party public client: login page, consent, code with state and iss, tokens of that client; a replay ends them [RFC6749 §4.1] [RFC7636 §4.6] [RFC9207 §2] [RFC6749 §4.1.2]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp);
+    const user = await createUser(testApp);
+    const { verifier, challenge } = pkce();
+    const browser = injectBrowser(testApp);
+    const redirectUri = 'http://127.0.0.1:49152/callback';
+    const url = authorizeUrl({
+      client_id: client.client_id,
+      redirect_uri: redirectUri,
+      scope: 'profile',
+      state: 'st-1',
+      code_challenge: challenge,
+    });
+    const first = await browser.get(url);
+    assert.equal(first.statusCode, 200);
+    assert.match(
+      first.headers['content-security-policy'] as string,
+      /form-action 'self' http:\/\/127\.0\.0\.1:49152;/,
+    );
+    assert.match(first.headers['content-security-policy'] as string, /frame-ancestors 'none'/);
+    assert.equal(first.headers['x-frame-options'], 'DENY');
+    assert.equal(first.headers['cache-control'], 'no-store');
+    assert.equal(first.headers['referrer-policy'], 'no-referrer');
+
+    const back = await signInAndApprove(browser, user, url);
+    assert.equal(`${back.origin}${back.pathname}`, redirectUri, 'back to the port the client listens on');
+    assert.equal(back.searchParams.get('state'), 'st-1');
+    assert.equal(back.searchParams.get('iss'), 'http://inkgate.test');
+    const code = back.searchParams.get('code')!;
+    assert.match(code, /^[A-Za-z0-9_-]{43}$/);
+
+    const tokens = await redeem(testApp, {
+      code,
+      code_verifier: verifier,
+      client_id: client.client_id,
+      redirect_uri: redirectUri,
+    });
+    assert.equal(tokens.statusCode, 200, tokens.body);
+    const pair = tokens.json();
+    assert.equal(pair.scope, 'profile');
+    const claims = decodeJwt(pair.access_token);
+    assert.equal(claims.client_id, client.client_id);
+    assert.deepEqual(claims.amr, ['pwd']);
+    assert.equal(claims.acr, 'urn:inkgate:acr:pwd');
+    assert.equal(typeof claims.auth_time, 'number');
+    const me = await testApp.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: bearer(pair.access_token),
+    });
+    assert.equal(me.statusCode, 200);
+
+    // The sessions: this browser's sign-in and the client's tokens.
+    const list = (
+      await testApp.app.inject({
+        method: 'GET',
+        url: '/users/me/sessions',
+        headers: bearer(pair.access_token),
+      })
+    ).json();
+    assert.deepEqual(
+      list.data.map((s: { kind: string; client_id: string }) => [s.kind, s.client_id]).sort(),
+      [
+        ['browser', 'inkgate'],
+        ['token', client.client_id],
+      ],
+    );
+
+    // The code again, with the rightful parameters: someone else holds it. The session it became ends.
+    const replay = await redeem(testApp, { code, code_verifier: verifier, client_id: client.client_id });
+    assert.equal(replay.statusCode, 400);
+    assert.equal(replay.json().error, 'invalid_grant');
+    const after = await testApp.app.inject({
+      method: 'GET',
+      url: '/users/me',
+      headers: bearer(pair.access_token),
+    });
+    assert.equal(after.statusCode, 401, 'the tokens of a replayed code stop working');
+    const refreshed = await redeem(testApp, {}, {});
+    assert.equal(refreshed.statusCode, 400);
+  });
+
+  test('the first-party client is never asked for consent; a second authorization needs no sign-in', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const user = await createUser(testApp);
+    const browser = injectBrowser(testApp);
+    const swagger = 'http://inkgate.test/docs/oauth2-redirect.html';
+    const one = pkce();
+    const back = await signInAndApprove(
+      browser,
+      user,
+      authorizeUrl({ client_id: 'inkgate', redirect_uri: swagger, code_challenge: one.challenge }),
+    );
+    assert.equal(back.searchParams.get('state'), null, 'no state sent, none answered');
+    const tokens = await redeem(testApp, {
+      code: back.searchParams.get('code')!,
+      code_verifier: one.verifier,
+      client_id: 'inkgate',
+    });
+    assert.equal(tokens.statusCode, 200, tokens.body);
+    assert.equal(tokens.json().scope, 'profile posts:write', 'all the role allows');
+
+    const two = pkce();
+    const again = await browser.get(
+      authorizeUrl({
+        client_id: 'inkgate',
+        redirect_uri: swagger,
+        code_challenge: two.challenge,
+        state: 's2',
+      }),
+    );
+    assert.equal(again.statusCode, 303, 'signed in already: straight back with a code');
+    const location = new URL(again.headers.location as string);
+    assert.equal(location.searchParams.get('state'), 's2');
+    assert.ok(location.searchParams.get('code'));
+  });
+});
+
+test('wrong username or password on the login page: one message, the same limits as /token', async (t) => {
+  const testApp = await buildTestApp(t);
+  const user = await createUser(testApp);
+  const browser = injectBrowser(testApp);
+  const { challenge } = pkce();
+  const page = await browser.get(authorizeUrl({ client_id: 'inkgate', code_challenge: challenge }));
+  for (const [username, password] of [
+    [user.username, 'wrong password here'],
+    ['nobody-at-all', 'wrong password here'],
+  ] as const) {
+    const refused = await browser.post('/account/login', { ...hiddenFields(page.body), username, password });
+    assert.equal(refused.statusCode, 303);
+    const again = await browser.get(refused.headers.location as string);
+    assert.equal(again.statusCode, 200);
+    assert.match(again.body, /Wrong username or password\./);
+    assert.equal(browser.cookies.has('inkgate_signin'), false);
+  }
+});
+
+describeEachEngine('authorization request errors', (engine) => {
+  test('an unknown client or a redirect URI it did not register is a 400 page, never a redirect [RFC6749 §4.1.2.1] [RFC9700 §2.1]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp, {
+      redirect_uris: [REDIRECT, 'https://notes.example.com/cb'],
+    });
+    const browser = injectBrowser(testApp);
+    const { challenge } = pkce();
+    for (const fields of [
+      { client_id: 'no-such-client', redirect_uri: REDIRECT },
+      { client_id: client.client_id, redirect_uri: 'https://evil.example.com/cb' },
+      { client_id: client.client_id, redirect_uri: 'https://notes.example.com/cb/' },
+      { client_id: client.client_id, redirect_uri: 'http://localhost/callback' },
+      { client_id: client.client_id },
+      { redirect_uri: REDIRECT },
+    ]) {
+      const response = await browser.get(authorizeUrl({ ...fields, code_challenge: challenge, state: 's' }));
+      assert.equal(response.statusCode, 400, JSON.stringify(fields));
+      assert.equal(response.headers.location, undefined);
+      assert.match(response.headers['content-type'] as string, /^text\/html/);
+      assert.match(response.body, /This sign-in cannot go on/);
+    }
+    // A parameter sent twice is no request either (a page, not JSON).
+    const twice = await browser.get(
+      `/authorize?client_id=${client.client_id}&client_id=other&response_type=code`,
+    );
+    assert.equal(twice.statusCode, 400);
+    assert.match(twice.body, /malformed/);
+  });
+
+  test('other errors go back to the client with error, error_description, state and iss; PKCE S256 is required [RFC7636 §4.4.1] [RFC9700 §2.1.1] [RFC9207 §2]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp, { scopes: ['profile'] });
+    const browser = injectBrowser(testApp);
+    const { challenge } = pkce();
+    const base = {
+      client_id: client.client_id,
+      redirect_uri: REDIRECT,
+      state: 'keep me',
+      code_challenge: challenge,
+    };
+    for (const [fields, error] of [
+      [{ code_challenge: undefined }, 'invalid_request'],
+      [{ code_challenge_method: 'plain' }, 'invalid_request'],
+      [{ code_challenge_method: undefined }, 'invalid_request'],
+      [{ code_challenge: 'short' }, 'invalid_request'],
+      [{ response_type: 'token' }, 'unsupported_response_type'],
+      [{ response_type: undefined }, 'invalid_request'],
+      [{ scope: 'profile nonsense' }, 'invalid_scope'],
+      [{ scope: 'posts:write' }, 'invalid_scope'],
+      [{ prompt: 'sometimes' }, 'invalid_request'],
+      [{ max_age: '-1' }, 'invalid_request'],
+      [{ prompt: 'none' }, 'login_required'],
+    ] as const) {
+      const response = await browser.get(authorizeUrl({ ...base, ...fields }));
+      assert.equal(response.statusCode, 303, JSON.stringify(fields));
+      const location = new URL(response.headers.location as string);
+      assert.equal(`${location.origin}${location.pathname}`, REDIRECT);
+      assert.equal(location.searchParams.get('error'), error, JSON.stringify(fields));
+      assert.ok(location.searchParams.get('error_description'));
+      assert.equal(location.searchParams.get('state'), 'keep me');
+      assert.equal(location.searchParams.get('iss'), 'http://inkgate.test');
+      assert.equal(location.searchParams.get('code'), null);
+    }
+    const codes = await testApp.database.db.selectFrom('authorization_codes').select('code_hash').execute();
+    assert.equal(codes.length, 0, 'no code for any of them');
+  });
+
+  test('deny is access_denied; prompt=none after sign-in without consent is consent_required; a stale sign-in for max_age asks again', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp);
+    const user = await createUser(testApp);
+    const browser = injectBrowser(testApp);
+    const { challenge } = pkce();
+    const url = authorizeUrl({ client_id: client.client_id, code_challenge: challenge, state: 'd' });
+    const loginPage = await browser.get(url);
+    const signIn = await browser.post('/account/login', {
+      ...hiddenFields(loginPage.body),
+      username: user.username,
+      password: user.password,
+    });
+    const consent = await browser.get(signIn.headers.location as string);
+    const denied = await browser.post('/account/consent', {
+      ...hiddenFields(consent.body),
+      decision: 'deny',
+    });
+    assert.equal(denied.statusCode, 303);
+    const location = new URL(denied.headers.location as string);
+    assert.equal(location.searchParams.get('error'), 'access_denied');
+    assert.equal(location.searchParams.get('state'), 'd');
+
+    const silent = await browser.get(
+      authorizeUrl({ client_id: client.client_id, code_challenge: challenge, prompt: 'none' }),
+    );
+    assert.equal(new URL(silent.headers.location as string).searchParams.get('error'), 'consent_required');
+
+    testApp.clock.advance(120_000);
+    const stale = await browser.get(
+      authorizeUrl({ client_id: client.client_id, code_challenge: challenge, max_age: '60' }),
+    );
+    assert.equal(stale.statusCode, 200);
+    assert.match(stale.body, /Sign in/, 'a sign-in older than max_age signs in again');
+    const loginAgain = await browser.get(
+      authorizeUrl({ client_id: client.client_id, code_challenge: challenge, prompt: 'login' }),
+    );
+    assert.match(loginAgain.body, /Sign in/);
+  });
+
+  test('a form not from this browser’s page is 403 and changes nothing: no cookie (cross-site), another browser’s, a changed field [ASVS V3.5.1]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const user = await createUser(testApp);
+    const { challenge } = pkce();
+    const url = authorizeUrl({ client_id: 'inkgate', code_challenge: challenge });
+    const mine = injectBrowser(testApp);
+    const page = await mine.get(url);
+    const form: Record<string, string> = {
+      ...hiddenFields(page.body),
+      username: user.username,
+      password: user.password,
+    };
+
+    const crossSite = await testApp.app.inject({
+      method: 'POST',
+      url: '/account/login',
+      headers: FORM,
+      payload: new URLSearchParams(form).toString(),
+    });
+    assert.equal(crossSite.statusCode, 403, 'a cross-site form carries no cookie (SameSite=Lax)');
+    const other = injectBrowser(testApp);
+    await other.get(url);
+    assert.equal((await other.post('/account/login', form)).statusCode, 403, 'another browser’s page');
+    assert.equal(
+      (await mine.post('/account/login', { ...form, scope: 'admin' })).statusCode,
+      403,
+      'a changed field',
+    );
+    assert.equal((await mine.post('/account/login', { ...form, csrf: `${form.csrf}x` })).statusCode, 403);
+    const sessions = await testApp.database.db
+      .selectFrom('sessions')
+      .select('id')
+      .where('user_id', '=', user.id)
+      .execute();
+    assert.equal(sessions.length, 0, 'nobody signed in');
+    assert.equal((await mine.post('/account/login', form)).statusCode, 303, 'the page’s own form does');
+  });
+
+  test('signing out ends this browser’s sign-in; the sign-in is a session the user can list and end [ASVS V7.4.1]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const user = await createUser(testApp);
+    const browser = injectBrowser(testApp);
+    const page = await browser.get('/account/login');
+    const signIn = await browser.post('/account/login', {
+      ...hiddenFields(page.body),
+      username: user.username,
+      password: user.password,
+    });
+    assert.equal(signIn.headers.location, '/account/login');
+    const cookie = [...browser.cookies].find(([name]) => name === 'inkgate_signin');
+    assert.ok(cookie, 'the sign-in cookie');
+    const signedIn = await browser.get('/account/login');
+    assert.match(signedIn.body, new RegExp(`signed in as <strong>${user.username}</strong>`));
+    const out = await browser.post('/account/logout', hiddenFields(signedIn.body));
+    assert.equal(out.statusCode, 303);
+    const row = await testApp.database.db
+      .selectFrom('sessions')
+      .select(['kind', 'revoked_reason'])
+      .where('user_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    assert.deepEqual({ ...row }, { kind: 'browser', revoked_reason: 'logged_out' });
+    const { challenge } = pkce();
+    const next = await browser.get(
+      authorizeUrl({ client_id: 'inkgate', code_challenge: challenge, prompt: 'none' }),
+    );
+    assert.equal(new URL(next.headers.location as string).searchParams.get('error'), 'login_required');
+  });
+});
+
+describeEachEngine('authorization_code grant', (engine) => {
+  /** A code for `client`, ready to redeem. */
+  async function codeFor(testApp: TestApp, client: { client_id: string }, redirectUri = REDIRECT) {
+    const user = await createUser(testApp);
+    const browser = injectBrowser(testApp);
+    const { verifier, challenge } = pkce();
+    const back = await signInAndApprove(
+      browser,
+      user,
+      authorizeUrl({ client_id: client.client_id, redirect_uri: redirectUri, code_challenge: challenge }),
+    );
+    return { code: back.searchParams.get('code')!, verifier, user };
+  }
+
+  test('a wrong verifier, another client, a different redirect_uri are invalid_grant and leave the code good; past 60 s it is spent for good [RFC7636 §4.6] [RFC6749 §4.1.3] [RFC9700 §4.2.1]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp);
+    const other = await registerClient(testApp);
+    const { code, verifier } = await codeFor(testApp, client);
+    const cases: Array<Record<string, string>> = [
+      { code, code_verifier: pkce().verifier, client_id: client.client_id },
+      { code, code_verifier: verifier, client_id: other.client_id },
+      { code, code_verifier: verifier, client_id: client.client_id, redirect_uri: 'http://127.0.0.1/other' },
+      { code, code_verifier: 'short', client_id: client.client_id },
+      {
+        code: `${code.slice(0, -1)}${code.endsWith('A') ? 'B' : 'A'}`,
+        code_verifier: verifier,
+        client_id: client.client_id,
+      },
+    ];
+    for (const fields of cases) {
+      const refused = await redeem(testApp, fields);
+      assert.equal(refused.statusCode, 400, JSON.stringify(fields));
+      assert.equal(refused.json().error, 'invalid_grant');
+    }
+    const missing = await redeem(testApp, { code, client_id: client.client_id });
+    assert.equal(missing.json().error, 'invalid_request');
+    const good = await redeem(testApp, { code, code_verifier: verifier, client_id: client.client_id });
+    assert.equal(good.statusCode, 200, 'the rightful holder still redeems it');
+
+    const late = await codeFor(testApp, client);
+    testApp.clock.advance(60_001);
+    const expired = await redeem(testApp, {
+      code: late.code,
+      code_verifier: late.verifier,
+      client_id: client.client_id,
+    });
+    assert.equal(expired.json().error, 'invalid_grant');
+  });
+
+  test('two redemptions of one code at once: exactly one gets tokens [RFC6749 §4.1.2]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp);
+    const { code, verifier } = await codeFor(testApp, client);
+    const answers = await Promise.all(
+      Array.from({ length: 4 }, () =>
+        redeem(testApp, { code, code_verifier: verifier, client_id: client.client_id }),
+      ),
+    );
+    assert.deepEqual(answers.map((a) => a.statusCode).sort(), [200, 400, 400, 400]);
+  });
+
+  test('a confidential client authenticates with Basic or client_secret_post; without it, 401 invalid_client [RFC6749 §2.3.1] [RFC6749 §5.2]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp, {
+      type: 'confidential',
+      redirect_uris: ['https://notes.example.com/cb'],
+    });
+    const secret = client.client_secret!;
+    const basic = (id: string, pw: string) => ({
+      authorization: `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(pw)}`).toString('base64')}`,
+    });
+    const first = await codeFor(testApp, client, 'https://notes.example.com/cb');
+    const noSecret = await redeem(testApp, {
+      code: first.code,
+      code_verifier: first.verifier,
+      client_id: client.client_id,
+    });
+    assert.equal(noSecret.statusCode, 401);
+    assert.equal(noSecret.json().error, 'invalid_client');
+    assert.equal(noSecret.headers['www-authenticate'], undefined, 'no Basic was tried');
+    const wrong = await redeem(
+      testApp,
+      { code: first.code, code_verifier: first.verifier },
+      basic(client.client_id, `${secret}x`),
+    );
+    assert.equal(wrong.statusCode, 401);
+    assert.equal(wrong.headers['www-authenticate'], 'Basic realm="inkgate"');
+    const byBasic = await redeem(
+      testApp,
+      { code: first.code, code_verifier: first.verifier },
+      basic(client.client_id, secret),
+    );
+    assert.equal(byBasic.statusCode, 200, byBasic.body);
+
+    const second = await codeFor(testApp, client, 'https://notes.example.com/cb');
+    const byPost = await redeem(testApp, {
+      code: second.code,
+      code_verifier: second.verifier,
+      client_id: client.client_id,
+      client_secret: secret,
+    });
+    assert.equal(byPost.statusCode, 200, byPost.body);
+
+    // Its refresh tokens need its authentication too; another client's refresh is invalid_grant.
+    const refresh = (fields: Record<string, string>, headers: Record<string, string> = {}) =>
+      testApp.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: { ...FORM, ...headers },
+        payload: new URLSearchParams({
+          grant_type: 'refresh_token',
+          refresh_token: byPost.json().refresh_token,
+          ...fields,
+        }).toString(),
+      });
+    assert.equal((await refresh({ client_id: client.client_id })).statusCode, 401);
+    assert.equal((await refresh({})).json().error, 'invalid_grant', 'as the first-party client');
+    const renewed = await refresh({}, basic(client.client_id, secret));
+    assert.equal(renewed.statusCode, 200, renewed.body);
+    assert.equal(decodeJwt(renewed.json().access_token).client_id, client.client_id);
+  });
+
+  test('the password grant is the first-party client’s only: unauthorized_client for another, invalid_client for an unknown one [RFC9700 §2.4]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp);
+    const user = await createUser(testApp);
+    const grant = (clientId?: string) =>
+      testApp.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: FORM,
+        payload: new URLSearchParams({
+          grant_type: 'password',
+          username: user.username,
+          password: user.password,
+          ...(clientId !== undefined && { client_id: clientId }),
+        }).toString(),
+      });
+    assert.equal((await grant()).statusCode, 200);
+    assert.equal((await grant('inkgate')).statusCode, 200);
+    const third = await grant(client.client_id);
+    assert.equal(third.statusCode, 400);
+    assert.equal(third.json().error, 'unauthorized_client');
+    const unknown = await grant('swagger');
+    assert.equal(unknown.statusCode, 401);
+    assert.equal(unknown.json().error, 'invalid_client');
+  });
+
+  test('revocation by a client touches only its own tokens [RFC7009 §2.1]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp);
+    const { code, verifier } = await codeFor(testApp, client);
+    const pair = (
+      await redeem(testApp, { code, code_verifier: verifier, client_id: client.client_id })
+    ).json();
+    const revoke = (fields: Record<string, string>) =>
+      testApp.app.inject({
+        method: 'POST',
+        url: '/token/revoke',
+        headers: FORM,
+        payload: new URLSearchParams(fields).toString(),
+      });
+    const me = () =>
+      testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(pair.access_token) });
+    assert.equal(
+      (await revoke({ token: pair.refresh_token })).statusCode,
+      200,
+      'as the first-party client: 200',
+    );
+    assert.equal((await me()).statusCode, 200, 'and nothing happened');
+    assert.equal((await revoke({ token: pair.refresh_token, client_id: client.client_id })).statusCode, 200);
+    assert.equal((await me()).statusCode, 401, 'its own client ended it');
+  });
+});
+
+test('the hourly purge deletes codes a day past their end and keeps newer ones (a replay within the day still ends what a code issued)', async (t) => {
+  const testApp = await buildTestApp(t);
+  const user = await createUser(testApp);
+  const browser = injectBrowser(testApp);
+  const code = async () =>
+    (
+      await signInAndApprove(
+        browser,
+        user,
+        authorizeUrl({ client_id: 'inkgate', code_challenge: pkce().challenge }),
+      )
+    ).searchParams.get('code');
+  assert.ok(await code());
+  testApp.clock.advance(25 * 3600 * 1000);
+  const fresh = injectBrowser(testApp);
+  const page = await fresh.get('/account/login');
+  await fresh.post('/account/login', {
+    ...hiddenFields(page.body),
+    username: user.username,
+    password: user.password,
+  });
+  const again = await fresh.get(authorizeUrl({ client_id: 'inkgate', code_challenge: pkce().challenge }));
+  assert.equal(again.statusCode, 303);
+  const [purge] = scheduledJobs(
+    testApp.config,
+    testApp.database,
+    createAuditTrail({ db: testApp.database.db, clock: testApp.clock }),
+  );
+  const done = await purge!.run(testApp.clock.now());
+  assert.equal(done.authorizationCodes, 1);
+  const left = await testApp.database.db.selectFrom('authorization_codes').select('code_hash').execute();
+  assert.equal(left.length, 1, 'the newer code stays');
+});
