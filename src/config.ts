@@ -24,7 +24,7 @@ export interface Config {
   readonly audience: string;
   /** CLIENT_ID: the first-party client every access token names in client_id (RFC 9068 §2.2). */
   readonly clientId: string;
-  /** The first-party client's redirect URIs: Swagger UI's (`{ISSUER}/docs/oauth2-redirect.html`), then FIRST_PARTY_REDIRECT_URIS. */
+  /** The first-party client's redirect URIs: Swagger UI's (`{ISSUER}/docs/static/oauth2-redirect.html`), then FIRST_PARTY_REDIRECT_URIS. */
   readonly firstPartyRedirectUris: readonly string[];
   readonly jwtAlg: SigningAlgorithm;
   /** HS256 secret from JWT_SECRET; undefined means "generate one and keep it in the database". */

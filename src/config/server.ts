@@ -58,7 +58,7 @@ export function readServerSettings(read: Reader) {
       example: 'inkgate',
     }) as string,
     firstPartyRedirectUris: Object.freeze([
-      `${issuer}/docs/oauth2-redirect.html`,
+      `${issuer}/docs/static/oauth2-redirect.html`,
       ...readFirstPartyRedirectUris(read),
     ]),
     corsOrigins: Object.freeze(readCorsOrigins(read)),

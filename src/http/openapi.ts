@@ -96,11 +96,18 @@ export async function registerOpenApi(
           [SECURITY_SCHEME]: {
             type: 'oauth2',
             description:
-              'No account yet? Sign up with POST /users first (Try it out). Then log in here with your username ' +
-              '(or email) and password; the first-party client id is filled in and there is no client secret. ' +
+              'No account yet? Sign up with POST /users first (Try it out). Then click Authorize: the authorization ' +
+              'code flow (with PKCE) opens inkgate’s own sign-in page; or the password flow takes your username (or ' +
+              'email) and password here. The first-party client id is filled in and there is no client secret. ' +
               'Access tokens are short-lived JWTs (RFC 9068) issued and checked as RFC8725 (JWT best current ' +
               'practices) asks; the refresh token that comes with them rotates on every use.',
             flows: {
+              authorizationCode: {
+                authorizationUrl: '/authorize',
+                tokenUrl: '/token',
+                refreshUrl: '/token',
+                scopes: { ...SCOPE_DESCRIPTIONS },
+              },
               password: { tokenUrl: '/token', refreshUrl: '/token', scopes: { ...SCOPE_DESCRIPTIONS } },
             },
           },
@@ -149,7 +156,8 @@ export async function registerOpenApi(
     uiConfig: { deepLinking: true, persistAuthorization: false, validatorUrl: null, layout: 'BaseLayout' },
     // The Authorize dialog logs in as the first-party client: its id filled in, no secret to give,
     // so the secret field and the choice of where to send it are hidden.
-    initOAuth: { clientId: options.clientId },
+    // The code flow with PKCE (S256), as every client must; the first-party client has no secret.
+    initOAuth: { clientId: options.clientId, usePkceWithAuthorizationCodeGrant: true },
     theme: {
       // The document's address under the title is /openapi.json, the one clients should use (the
       // plugin serves the same document at /docs/json and names that one).
@@ -171,7 +179,12 @@ export async function registerOpenApi(
           filename: 'inkgate.css',
           content:
             '.auth-container .wrapper:has(> section > #client_secret_password),\n' +
-            '.auth-container .wrapper:has(> section > #password_type) { display: none; }\n',
+            '.auth-container .wrapper:has(> section > #client_secret_authorizationCode),\n' +
+            '.auth-container .wrapper:has(> section > #password_type) { display: none; }\n' +
+            // Swagger UI keeps one authorization state per scheme, not per flow (swagger-ui#3983): with
+            // the code flow beside it, its password form does nothing. The dialog offers the code flow;
+            // the document keeps the password flow for other tools.
+            '.auth-container:has(#oauth_username) { display: none; }\n',
         },
       ],
     },

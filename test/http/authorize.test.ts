@@ -161,7 +161,7 @@ describeEachEngine('authorization code flow', (engine) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const browser = injectBrowser(testApp);
-    const swagger = 'http://inkgate.test/docs/oauth2-redirect.html';
+    const swagger = 'http://inkgate.test/docs/static/oauth2-redirect.html';
     const one = pkce();
     const back = await signInAndApprove(
       browser,

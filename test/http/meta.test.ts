@@ -83,6 +83,16 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     type: 'oauth2',
     description: doc.components.securitySchemes.OAuth2PasswordBearer.description,
     flows: {
+      authorizationCode: {
+        authorizationUrl: '/authorize',
+        tokenUrl: '/token',
+        refreshUrl: '/token',
+        scopes: {
+          profile: 'Read and change your own account',
+          'posts:write': 'Create, change and delete your own posts',
+          admin: 'Manage users and any post',
+        },
+      },
       password: {
         tokenUrl: '/token',
         refreshUrl: '/token',

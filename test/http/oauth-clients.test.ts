@@ -43,7 +43,7 @@ describeEachEngine('OAuth clients', (engine) => {
         name: 'inkgate (first party)',
         type: 'public',
         redirect_uris: [
-          'http://inkgate.test/docs/oauth2-redirect.html',
+          'http://inkgate.test/docs/static/oauth2-redirect.html',
           'https://app.example.com/cb',
           'http://127.0.0.1/cli',
         ],

@@ -466,7 +466,7 @@ test('inkgate clients: add, list, rotate-secret and remove, through the admin AP
   const listed = await cli(dir, ['clients', 'list'], env);
   assert.equal(listed.code, 0, listed.stderr);
   assert.deepEqual(listed.stdout.trim().split('\n'), [
-    'inkgate\tpublic\tfirst-party\tinkgate (first party)\thttp://127.0.0.1:8000/docs/oauth2-redirect.html https://app.example.com/cb',
+    'inkgate\tpublic\tfirst-party\tinkgate (first party)\thttp://127.0.0.1:8000/docs/static/oauth2-redirect.html https://app.example.com/cb',
     `${clientId}\tconfidential\tthird-party\tNotes\thttps://notes.example.com/cb`,
   ]);
 

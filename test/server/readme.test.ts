@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
+import { freePort } from '../helpers/net.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 
@@ -18,16 +18,6 @@ function curlBlocks(markdown: string): string[] {
   }
   return blocks;
 }
-
-const freePort = () =>
-  new Promise<number>((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolvePort(port));
-    });
-  });
 
 test('README: every curl block runs as pasted, in order, against a fresh server, and no answer is an error', async (t) => {
   const blocks = curlBlocks(readFileSync(join(ROOT, 'README.md'), 'utf8'));
