@@ -15,6 +15,7 @@ import { limitRoute, type RouteLimit } from './http/rate-limits.ts';
 import type { HttpServer } from './http/server.ts';
 import { jwksRoutes } from './keys/jwks-routes.ts';
 import type { KeyRing } from './keys/key-ring.ts';
+import { authorizationRoutes } from './oauth/authorizations-routes.ts';
 import { authorizeRoutes } from './oauth/authorize-routes.ts';
 import { clientRoutes } from './oauth/clients/routes.ts';
 import { ClientPublic } from './oauth/clients/schemas.ts';
@@ -95,6 +96,7 @@ export async function registerRoutes(
   await app.register(metadataRoutes, { issuer: config.issuer });
   await app.register(jwksRoutes, { keys: parts.keys });
   await app.register(clientRoutes, { clients: services.clients, requireAuth });
+  await app.register(authorizationRoutes, { authorizations: services.authorizations, requireAuth });
   await app.register(authorizeRoutes, {
     authorization: services.authorization,
     secure: config.issuer.startsWith('https:'),
@@ -112,7 +114,11 @@ export async function registerRoutes(
     requireAuth,
     mailLimit: limit(policies.mail),
   });
-  await app.register(sessionRoutes, { sessions: services.sessions, requireAuth });
+  await app.register(sessionRoutes, {
+    sessions: services.sessions,
+    requireAuth,
+    clientName: async (clientId) => (await services.clients.find(clientId))?.name,
+  });
   await app.register(auditRoutes, { audit: services.auditLog, requireAuth });
   await app.register(postsRoutes, { posts: services.posts, requireAuth, writeLimit: limit(policies.writes) });
 }

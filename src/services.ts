@@ -21,6 +21,7 @@ import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
 import { createOutbox } from './mail/outbox.ts';
 import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
+import { createAuthorizations } from './oauth/authorizations.ts';
 import { createAuthorization } from './oauth/authorize.ts';
 import { createClientsRepository } from './oauth/clients/repository.ts';
 import { createClientsService } from './oauth/clients/service.ts';
@@ -158,12 +159,14 @@ export function createServices(parts: ServiceParts) {
     metrics,
     firstPartyClientId: config.clientId,
   });
+  const consents = createConsents(database.db, clock);
+  const authorizations = createAuthorizations({ consents, clients, sessions, audit });
   const authorization = createAuthorization({
     clients,
     sessions,
     login,
     codes,
-    consents: createConsents(database.db, clock),
+    consents,
     forms: createFormTokens({ key: () => secrets.key('form_token_key'), clock }),
     audit,
     clock,
@@ -226,6 +229,7 @@ export function createServices(parts: ServiceParts) {
     tokenEndpoint,
     clients,
     authorization,
+    authorizations,
     outbox,
     recovery,
     accounts,

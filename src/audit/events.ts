@@ -29,6 +29,7 @@ export const AUDIT_EVENT_TYPES = [
   'client_deleted',
   'client_secret_rotated',
   'authorization_granted',
+  'authorization_revoked',
   'authorization_code_replayed',
 ] as const;
 

@@ -32,6 +32,7 @@ export const ERROR_CODES = {
   post_not_found: 'no such post, or not one the caller may see',
   session_not_found: 'not one of the caller’s live sessions',
   client_not_found: 'no such OAuth client',
+  authorization_not_found: 'the caller has neither consented to this client nor a session of it',
   // Conflicts
   username_taken: 'the username is taken (compared case-insensitively)',
   email_taken: 'the email address is taken',

@@ -46,6 +46,39 @@ export function createConsents(db: Kysely<Database>, clock: Clock) {
       });
     },
 
+    /** The user's consents, most recently used first. */
+    list: (userId: string) =>
+      db
+        .selectFrom('oauth_consents')
+        .selectAll()
+        .where('user_id', '=', userId)
+        .orderBy('last_used_at', 'desc')
+        .limit(1000)
+        .execute(),
+
+    /**
+     * Withdraws the user's consent to the client and, through `alsoWithin`, whatever must end with it
+     * (the sessions), in one transaction with `events`. False when there was no consent.
+     */
+    async withdraw<T>(
+      userId: string,
+      clientId: string,
+      alsoWithin: (trx: Kysely<Database>) => Promise<T>,
+      eventsFor: (outcome: T, withdrawn: boolean) => readonly NewAuditEvent[],
+    ): Promise<{ withdrawn: boolean; outcome: T }> {
+      return db.transaction().execute(async (trx) => {
+        const deleted = await trx
+          .deleteFrom('oauth_consents')
+          .where('user_id', '=', userId)
+          .where('client_id', '=', clientId)
+          .executeTakeFirst();
+        const outcome = await alsoWithin(trx);
+        const withdrawn = Number(deleted.numDeletedRows) > 0;
+        await withAuditEvents(trx, eventsFor(outcome, withdrawn), async () => true);
+        return { withdrawn, outcome };
+      });
+    },
+
     async touch(userId: string, clientId: string): Promise<void> {
       await db
         .updateTable('oauth_consents')

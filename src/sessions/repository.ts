@@ -189,14 +189,17 @@ export function createSessionsRepository(db: Kysely<Database>) {
       clientId: string,
       reason: string,
       now: Date,
-    ): Promise<Array<{ id: string; user_id: string }>> =>
-      trx
+      /** Only this user's (a consent withdrawn); every user's by default (the client deleted). */
+      userId?: string,
+    ): Promise<Array<{ id: string; user_id: string }>> => {
+      let query = trx
         .updateTable('sessions')
         .set({ revoked_at: now, revoked_reason: reason })
         .where('client_id', '=', clientId)
-        .where('revoked_at', 'is', null)
-        .returning(['id', 'user_id'])
-        .execute(),
+        .where('revoked_at', 'is', null);
+      if (userId !== undefined) query = query.where('user_id', '=', userId);
+      return query.returning(['id', 'user_id']).execute();
+    },
 
     /** A browser session by its cookie secret's hash, with whether its user may still sign in. */
     findBrowser: (secretHash: string) =>

@@ -19,6 +19,10 @@ export const SessionPublic = Type.Object(
     user_agent: Type.String({ examples: ['Mozilla/5.0 (X11; Linux x86_64)'] }),
     ip: Type.String({ examples: ['203.0.113.7'] }),
     client_id: Type.String({ examples: ['inkgate'], description: 'the client the session was made for' }),
+    client_name: Type.Union([Type.String(), Type.Null()], {
+      examples: ['inkgate (first party)'],
+      description: 'its name; null once the client is deleted',
+    }),
     kind: Type.Union([Type.Literal('token'), Type.Literal('browser')], {
       description:
         '`token`: a client’s tokens; `browser`: a browser’s sign-in at the login page (ending it signs that browser out; the client sessions made through it stay)',
@@ -35,7 +39,9 @@ const SessionIdParams = Type.Object({
 export const sessionRoutes: FastifyPluginAsyncTypebox<{
   sessions: SessionsService;
   requireAuth: RequireAuth;
-}> = async (app, { sessions, requireAuth }) => {
+  /** The name of a client (the OAuth clients know them; sessions only their ids). */
+  clientName: (clientId: string) => Promise<string | undefined>;
+}> = async (app, { sessions, requireAuth, clientName }) => {
   const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
 
   app.get(
@@ -59,7 +65,14 @@ export const sessionRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request) => {
       const principal = principalOf(request);
-      return { data: await sessions.list(principal.userId, principal.sessionId) };
+      const list = await sessions.list(principal.userId, principal.sessionId);
+      const names = new Map<string, string | null>();
+      for (const clientId of new Set(list.map((session) => session.client_id))) {
+        names.set(clientId, (await clientName(clientId)) ?? null);
+      }
+      return {
+        data: list.map((session) => ({ ...session, client_name: names.get(session.client_id) ?? null })),
+      };
     },
   );
 

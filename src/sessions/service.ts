@@ -266,8 +266,10 @@ export function createSessionsService(deps: {
     trx: Kysely<Database>,
     clientId: string,
     reason: string,
+    /** Only this user's sessions of the client (a consent withdrawn); all by default. */
+    userId?: string,
   ): Promise<{ sessions: number; committed: () => void }> {
-    const revoked = await repository.revokeAllOfClient(trx, clientId, reason, clock.now());
+    const revoked = await repository.revokeAllOfClient(trx, clientId, reason, clock.now(), userId);
     return {
       sessions: revoked.length,
       committed: () => {

@@ -213,7 +213,7 @@ test('wrong username or password on the login page: one message, the same limits
 });
 
 describeEachEngine('authorization request errors', (engine) => {
-  test('an unknown client or a redirect URI it did not register is a 400 page, never a redirect [RFC6749 §4.1.2.1] [RFC9700 §2.1]', async (t) => {
+  test('an unknown client or a redirect URI it did not register is a 400 page, never a redirect [RFC6749 §4.1.2.1] [RFC9700 §2.1] [ASVS V10.4.1]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const client = await registerClient(testApp, {
       redirect_uris: [REDIRECT, 'https://notes.example.com/cb'],
@@ -597,4 +597,103 @@ test('the hourly purge deletes codes a day past their end and keeps newer ones (
   assert.equal(done.authorizationCodes, 1);
   const left = await testApp.database.db.selectFrom('authorization_codes').select('code_hash').execute();
   assert.equal(left.length, 1, 'the newer code stays');
+});
+
+describeEachEngine('connected apps', (engine) => {
+  test('GET /users/me/authorizations lists the apps consented to; DELETE withdraws one and ends its sessions at once, others stay [ASVS V7.4.1] [ASVS V10.7.3]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const client = await registerClient(testApp, { name: 'Notes CLI' });
+    const user = await createUser(testApp);
+    const browser = injectBrowser(testApp);
+    const { verifier, challenge } = pkce();
+    const back = await signInAndApprove(
+      browser,
+      user,
+      authorizeUrl({ client_id: client.client_id, scope: 'profile', code_challenge: challenge }),
+    );
+    const pair = (
+      await redeem(testApp, {
+        code: back.searchParams.get('code')!,
+        code_verifier: verifier,
+        client_id: client.client_id,
+      })
+    ).json();
+    const own = (
+      await testApp.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: FORM,
+        payload: new URLSearchParams({ username: user.username, password: user.password }).toString(),
+      })
+    ).json().access_token as string;
+
+    const list = await testApp.app.inject({
+      method: 'GET',
+      url: '/users/me/authorizations',
+      headers: bearer(own),
+    });
+    assert.equal(list.statusCode, 200);
+    const [app] = list.json().data;
+    assert.equal(list.json().data.length, 1);
+    assert.equal(app.client_id, client.client_id);
+    assert.equal(app.client_name, 'Notes CLI');
+    assert.deepEqual(app.scopes, ['profile']);
+    const sessions = (
+      await testApp.app.inject({ method: 'GET', url: '/users/me/sessions', headers: bearer(own) })
+    ).json();
+    assert.ok(
+      sessions.data.some(
+        (s: { client_id: string; client_name: string }) =>
+          s.client_id === client.client_id && s.client_name === 'Notes CLI',
+      ),
+    );
+
+    const me = (token: string) =>
+      testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
+    assert.equal((await me(pair.access_token)).statusCode, 200);
+    const withdrawn = await testApp.app.inject({
+      method: 'DELETE',
+      url: `/users/me/authorizations/${client.client_id}`,
+      headers: bearer(own),
+    });
+    assert.equal(withdrawn.statusCode, 204);
+    assert.equal((await me(pair.access_token)).statusCode, 401, 'the app’s session ended at once');
+    assert.equal((await me(own)).statusCode, 200, 'the user’s own stays');
+    assert.deepEqual(
+      (
+        await testApp.app.inject({ method: 'GET', url: '/users/me/authorizations', headers: bearer(own) })
+      ).json(),
+      { data: [] },
+    );
+    const events = await testApp.database.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('type', '=', 'authorization_revoked')
+      .execute();
+    assert.equal(events.length, 1);
+    assert.deepEqual(JSON.parse(events[0]!.details as unknown as string), {
+      client_id: client.client_id,
+      sessions: 1,
+    });
+
+    // The app must ask again: the consent page comes back.
+    const again = await browser.get(
+      authorizeUrl({ client_id: client.client_id, code_challenge: pkce().challenge }),
+    );
+    assert.match(again.body, /Allow access\?/);
+    // Nothing to withdraw any more: 404, and no event.
+    const none = await testApp.app.inject({
+      method: 'DELETE',
+      url: `/users/me/authorizations/${client.client_id}`,
+      headers: bearer(own),
+    });
+    assert.equal(none.statusCode, 404);
+    assert.equal(none.json().code, 'authorization_not_found');
+    const after = await testApp.database.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('type', '=', 'authorization_revoked')
+      .execute();
+    assert.equal(after.length, 1);
+  });
 });

@@ -69,6 +69,7 @@ describeEachEngine('sessions', (engine) => {
       user_agent: 'curl/8.5',
       ip: '127.0.0.1',
       client_id: 'inkgate',
+      client_name: 'inkgate (first party)',
       kind: 'token',
       current: true,
     });

@@ -60,6 +60,8 @@ function clientQueries(db: Kysely<Database>) {
 
     remove: (clientId: string, events: readonly NewAuditEvent[]): Promise<boolean> =>
       withAuditEvents(db, events, async (trx) => {
+        // The consents to it go with it: a client registered again later starts with none.
+        await trx.deleteFrom('oauth_consents').where('client_id', '=', clientId).execute();
         const result = await trx
           .deleteFrom('oauth_clients')
           .where('client_id', '=', clientId)
