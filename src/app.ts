@@ -56,7 +56,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const { config, database, keys, redis } = deps;
   const metrics = config.metrics ? createMetrics() : undefined;
   const app = await createHttpServer({ config, logger: deps.logger, metrics });
-  await registerOpenApi(app, { version: deps.version ?? '0.0.0', clientId: config.clientId });
+  await registerOpenApi(app, {
+    version: deps.version ?? '0.0.0',
+    clientId: config.clientId,
+    passwordGrant: config.passwordGrant,
+  });
 
   const services = createServices({
     config,

@@ -24,6 +24,8 @@ export interface Config {
   readonly audience: string;
   /** CLIENT_ID: the first-party client every access token names in client_id (RFC 9068 §2.2). */
   readonly clientId: string;
+  /** PASSWORD_GRANT: the password grant for the first-party client; off removes it from /token, the metadata and the document. */
+  readonly passwordGrant: boolean;
   /** The first-party client's redirect URIs: Swagger UI's (`{ISSUER}/docs/static/oauth2-redirect.html`), then FIRST_PARTY_REDIRECT_URIS. */
   readonly firstPartyRedirectUris: readonly string[];
   readonly jwtAlg: SigningAlgorithm;

@@ -93,7 +93,7 @@ export async function registerRoutes(
     fanOutUp: parts.fanOutUp,
   });
   await app.register(tokenRoutes, { endpoint: services.tokenEndpoint });
-  await app.register(metadataRoutes, { issuer: config.issuer });
+  await app.register(metadataRoutes, { issuer: config.issuer, passwordGrant: config.passwordGrant });
   await app.register(jwksRoutes, { keys: parts.keys });
   await app.register(clientRoutes, { clients: services.clients, requireAuth });
   await app.register(authorizationRoutes, { authorizations: services.authorizations, requireAuth });

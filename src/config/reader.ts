@@ -44,6 +44,7 @@ export const VARIABLES: readonly string[] = [
   'METRICS',
   'METRICS_TOKEN',
   'NODE_ENV',
+  'PASSWORD_GRANT',
   'PASSWORD_RESET_TTL',
   'PORT',
   'RATE_LIMIT_LOGINS',

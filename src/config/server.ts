@@ -26,6 +26,7 @@ export function readServerSettings(read: Reader) {
   }) as string;
   const issuer = readIssuer(read, { production, host, port, databaseUrl });
   const metricsText = read.oneOf('METRICS', ['on', 'off'], 'on', 'off');
+  const passwordGrant = read.oneOf('PASSWORD_GRANT', ['on', 'off'], 'on', 'off') === 'on';
   const metricsToken = value('METRICS_TOKEN');
   if (metricsToken !== undefined && Buffer.byteLength(metricsToken) < 16) {
     bad('METRICS_TOKEN', 'must be at least 16 bytes', '"$(openssl rand -base64 24)"');
@@ -50,6 +51,7 @@ export function readServerSettings(read: Reader) {
     }) as string,
     issuer,
     audience: value('JWT_AUDIENCE') ?? 'inkgate',
+    passwordGrant,
     clientId: read.matching({
       name: 'CLIENT_ID',
       fallback: 'inkgate',

@@ -65,7 +65,7 @@ const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
  */
 export async function registerOpenApi(
   app: FastifyInstance,
-  options: { version: string; clientId: string },
+  options: { version: string; clientId: string; passwordGrant: boolean },
 ): Promise<void> {
   const limited = new Map<string, RouteLimit>();
   await app.register(swagger, {
@@ -97,8 +97,11 @@ export async function registerOpenApi(
             type: 'oauth2',
             description:
               'No account yet? Sign up with POST /users first (Try it out). Then click Authorize: the authorization ' +
-              'code flow (with PKCE) opens inkgate’s own sign-in page; or the password flow takes your username (or ' +
-              'email) and password here. The first-party client id is filled in and there is no client secret. ' +
+              'code flow (with PKCE) opens inkgate’s own sign-in page. The first-party client id is filled in and ' +
+              'there is no client secret. ' +
+              (options.passwordGrant
+                ? 'The password flow (first-party client only) is for this API’s own front ends and tools. '
+                : '') +
               'Access tokens are short-lived JWTs (RFC 9068) issued and checked as RFC8725 (JWT best current ' +
               'practices) asks; the refresh token that comes with them rotates on every use.',
             flows: {
@@ -108,7 +111,9 @@ export async function registerOpenApi(
                 refreshUrl: '/token',
                 scopes: { ...SCOPE_DESCRIPTIONS },
               },
-              password: { tokenUrl: '/token', refreshUrl: '/token', scopes: { ...SCOPE_DESCRIPTIONS } },
+              ...(options.passwordGrant && {
+                password: { tokenUrl: '/token', refreshUrl: '/token', scopes: { ...SCOPE_DESCRIPTIONS } },
+              }),
             },
           },
         },

@@ -23,6 +23,8 @@ export function createTokenEndpoint(deps: {
   audit: AuditTrail;
   metrics: Metrics | undefined;
   firstPartyClientId: string;
+  /** PASSWORD_GRANT: off removes the password grant (RFC 9700 §2.4). */
+  passwordGrant: boolean;
 }) {
   const { sessions, audit, metrics } = deps;
 
@@ -106,7 +108,7 @@ export function createTokenEndpoint(deps: {
     string,
     (form: TokenForm, context: GrantContext, calling: CallingClient) => Promise<GrantResult>
   > = {
-    password: passwordGrant,
+    ...(deps.passwordGrant && { password: passwordGrant }),
     refresh_token: refreshGrant,
     authorization_code: async (form, context, calling) => ({
       answer: await deps.codeGrant(form, calling, context),
@@ -120,7 +122,9 @@ export function createTokenEndpoint(deps: {
   async function token(form: TokenForm, context: GrantContext): Promise<GrantResult> {
     const grantType =
       form.grant_type ??
-      (form.username !== undefined && form.password !== undefined ? 'password' : undefined);
+      (deps.passwordGrant && form.username !== undefined && form.password !== undefined
+        ? 'password'
+        : undefined);
     if (grantType === undefined || grantType === '')
       throw new OAuthError('invalid_request', 'grant_type is required');
     const grant = Object.hasOwn(GRANTS, grantType) ? GRANTS[grantType] : undefined;

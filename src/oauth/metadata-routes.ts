@@ -23,7 +23,10 @@ const Metadata = Type.Object(
 );
 
 /** RFC 8414: where the endpoints and keys are, and what they support. */
-export const metadataRoutes: FastifyPluginAsyncTypebox<{ issuer: string }> = async (app, { issuer }) => {
+export const metadataRoutes: FastifyPluginAsyncTypebox<{ issuer: string; passwordGrant: boolean }> = async (
+  app,
+  { issuer, passwordGrant },
+) => {
   const clientAuthMethods = ['none', 'client_secret_basic', 'client_secret_post'];
   const metadata = {
     issuer,
@@ -31,7 +34,7 @@ export const metadataRoutes: FastifyPluginAsyncTypebox<{ issuer: string }> = asy
     token_endpoint: `${issuer}/token`,
     revocation_endpoint: `${issuer}/token/revoke`,
     jwks_uri: `${issuer}/.well-known/jwks.json`,
-    grant_types_supported: ['authorization_code', 'refresh_token', 'password'],
+    grant_types_supported: ['authorization_code', 'refresh_token', ...(passwordGrant ? ['password'] : [])],
     scopes_supported: [...SCOPES],
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

@@ -697,3 +697,44 @@ describeEachEngine('connected apps', (engine) => {
     assert.equal(after.length, 1);
   });
 });
+
+test('PASSWORD_GRANT=off: the password grant is gone from /token, the metadata and the OpenAPI document; the code flow stays [RFC9700 §2.4] [ASVS V10.4.4]', async (t) => {
+  const testApp = await buildTestApp(t, { env: { PASSWORD_GRANT: 'off' } });
+  const user = await createUser(testApp);
+  const forms: Array<Record<string, string>> = [
+    { grant_type: 'password', username: user.username, password: user.password },
+    { username: user.username, password: user.password },
+  ];
+  for (const form of forms) {
+    const refused = await testApp.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: FORM,
+      payload: new URLSearchParams(form).toString(),
+    });
+    assert.equal(refused.statusCode, 400);
+    assert.match(refused.json().error, /^(unsupported_grant_type|invalid_request)$/);
+  }
+  const metadata = (
+    await testApp.app.inject({ method: 'GET', url: '/.well-known/oauth-authorization-server' })
+  ).json();
+  assert.deepEqual(metadata.grant_types_supported, ['authorization_code', 'refresh_token']);
+  const document = (await testApp.app.inject({ method: 'GET', url: '/openapi.json' })).json();
+  assert.deepEqual(Object.keys(document.components.securitySchemes.OAuth2PasswordBearer.flows), [
+    'authorizationCode',
+  ]);
+  // The code flow signs in on the page instead.
+  const browser = injectBrowser(testApp);
+  const { verifier, challenge } = pkce();
+  const back = await signInAndApprove(
+    browser,
+    user,
+    authorizeUrl({ client_id: 'inkgate', code_challenge: challenge }),
+  );
+  const tokens = await redeem(testApp, {
+    code: back.searchParams.get('code')!,
+    code_verifier: verifier,
+    client_id: 'inkgate',
+  });
+  assert.equal(tokens.statusCode, 200);
+});
