@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
@@ -7,11 +6,12 @@ import type { Role } from '../authz/roles.ts';
 import { type Scope, scopesWhileUnverified } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import { isUuid } from '../db/ids.ts';
-import type { Database, NewAuditEvent } from '../db/schema.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { AccessTokens } from './access-tokens.ts';
+import { createBrowserSessions } from './browser-sessions.ts';
 import type { SessionCache, SessionState } from './cache.ts';
 import type { SessionsRepository } from './repository.ts';
+import { createRevocation } from './revocation.ts';
 import { createRefresh, hashToken } from './rotation.ts';
 
 export interface TokenAnswer {
@@ -152,64 +152,12 @@ export function createSessionsService(deps: {
     );
   }
 
-  /**
-   * A browser's sign-in at the login page: a session of kind `browser` (listed and revocable like any
-   * other) whose secret the browser holds in a cookie, kept here only as its hash; no tokens. Undefined
-   * when the login raced a password change, a disable or a logout-everywhere (as for start).
-   */
-  async function startBrowser(input: {
-    user: { id: string };
-    userAgent: string;
-    ip: string;
-    verified: { passwordHash: string; sessionsEpoch: number };
-    ttlSeconds: number;
-    details?: Record<string, string | boolean>;
-  }): Promise<{ sessionId: string; secret: string; authTime: Date } | undefined> {
-    const now = clock.now();
-    const secret = randomBytes(32).toString('base64url');
-    const session = {
-      id: uuidv7(),
-      user_id: input.user.id,
-      scope: '',
-      created_at: now,
-      last_used_at: now,
-      expires_at: new Date(now.getTime() + input.ttlSeconds * 1000),
-      user_agent: input.userAgent.slice(0, 512),
-      ip: input.ip,
-      client_id: deps.firstPartyClientId,
-      kind: 'browser' as const,
-      auth_time: now,
-      secret_hash: hashToken(secret),
-    };
-    const events = [
-      audit.event('login_succeeded', {
-        userId: input.user.id,
-        sessionId: session.id,
-        ip: input.ip,
-        userAgent: session.user_agent,
-        details: { kind: 'browser', client_id: session.client_id, amr: ['pwd'], ...input.details },
-      }),
-    ];
-    if (!(await repository.create(session, undefined, input.verified, events))) return undefined;
-    audit.published(events);
-    return { sessionId: session.id, secret, authTime: now };
-  }
-
-  /** The live browser sign-in a cookie's secret names, with its user as now; undefined otherwise. */
-  async function browserSession(secret: string | undefined) {
-    if (secret === undefined || !/^[A-Za-z0-9_-]{43}$/.test(secret)) return undefined;
-    const row = await repository.findBrowser(hashToken(secret));
-    if (!row || row.revoked_at !== null || row.disabled || clock.now() >= row.expires_at) return undefined;
-    return {
-      sessionId: row.id,
-      userId: row.user_id,
-      username: row.username,
-      role: row.role,
-      emailVerified: row.email_verified,
-      authTime: row.auth_time ?? row.created_at,
-      verified: { passwordHash: row.password_hash, sessionsEpoch: Number(row.sessions_epoch) },
-    };
-  }
+  const browser = createBrowserSessions({
+    repository,
+    audit,
+    clock,
+    firstPartyClientId: deps.firstPartyClientId,
+  });
 
   const refresh = createRefresh({
     repository,
@@ -225,73 +173,19 @@ export function createSessionsService(deps: {
 
   const state = sessionStateLoader(repository, idleSeconds);
 
-  /**
-   * Ends every session of the user but `except` inside `trx`, the transaction of the change that
-   * requires it (a password change or reset: if either fails, neither happened). Answers what to do
-   * once that transaction has committed: publish the event and drop the cached sessions — before the
-   * commit, a request could cache the old state again.
-   */
-  async function revokeAllOfUserWithin(
-    trx: Kysely<Database> | undefined,
-    userId: string,
-    reason: string,
-    options: { except?: string | undefined; facts?: AuditFacts } = {},
-  ): Promise<() => void> {
-    let events: NewAuditEvent[] = [];
-    await repository.revokeAllOfUser(userId, reason, clock.now(), {
-      except: options.except,
-      within: trx,
-      eventsFor: (revoked) => {
-        events = [
-          audit.event('sessions_revoked_all', {
-            ...options.facts,
-            userId,
-            details: { reason, sessions: revoked.length },
-          }),
-        ];
-        return events;
-      },
-    });
-    return () => {
-      audit.published(events);
-      cache.forgetUser(userId);
-    };
-  }
-
-  /**
-   * Ends every session of the client, for every user, inside `trx` (the client's deletion); answers
-   * what to do once it commits: drop the cached sessions here and, through Redis, everywhere.
-   */
-  async function revokeAllOfClientWithin(
-    trx: Kysely<Database>,
-    clientId: string,
-    reason: string,
-    /** Only this user's sessions of the client (a consent withdrawn); all by default. */
-    userId?: string,
-  ): Promise<{ sessions: number; committed: () => void }> {
-    const revoked = await repository.revokeAllOfClient(trx, clientId, reason, clock.now(), userId);
-    return {
-      sessions: revoked.length,
-      committed: () => {
-        for (const session of revoked) cache.forgetSession(session.id);
-      },
-    };
-  }
-
-  /** Ends one session, recording session_revoked (with why) when it was live. */
-  async function revoke(sessionId: string, reason: string, facts: AuditFacts): Promise<void> {
-    let events: NewAuditEvent[] = [];
-    const revokedFor = await repository.revoke(sessionId, reason, clock.now(), (userId) => {
-      events = [audit.event('session_revoked', { ...facts, userId, sessionId, details: { reason } })];
-      return events;
-    });
-    if (revokedFor !== undefined) audit.published(events);
-    cache.forgetSession(sessionId);
-  }
+  const revocation = createRevocation({
+    repository,
+    cache,
+    audit,
+    clock,
+    tokens,
+    firstPartyClientId: deps.firstPartyClientId,
+  });
+  const { revoke } = revocation;
 
   return {
     start,
-    startBrowser,
+    startBrowser: browser.start,
     /** Whether session `id` stands now (not revoked, not past its end, its user enabled), read fresh. */
     async isLive(id: string): Promise<boolean> {
       const current = await state(id);
@@ -299,49 +193,10 @@ export function createSessionsService(deps: {
         current !== undefined && !current.revoked && !current.disabled && clock.now() < current.liveUntil
       );
     },
-    browserSession,
+    browserSession: browser.find,
     refresh,
-    revoke,
 
-    /** RFC 7009: either kind of token revokes its session; anything else is quietly ignored. */
-    async revokeToken(
-      token: string,
-      hint: string | undefined,
-      facts: AuditFacts,
-      /** The client asking (authenticated when confidential): only its own sessions end (RFC 7009 §2.1). */
-      clientId: string,
-    ): Promise<void> {
-      const ownedBy = async (sessionId: string) => {
-        const row = await repository.state(sessionId);
-        return row !== undefined && (row.client_id ?? deps.firstPartyClientId) === clientId;
-      };
-      const asRefresh = async () => {
-        const row = await repository.findToken(hashToken(token));
-        if (row && (row.client_id ?? deps.firstPartyClientId) === clientId) {
-          await revoke(row.session_id, 'revoked_by_client', facts);
-        }
-        return row !== undefined;
-      };
-      const asAccess = async () => {
-        const sessionId = await tokens.sessionOf(token);
-        if (sessionId && (await ownedBy(sessionId))) await revoke(sessionId, 'revoked_by_client', facts);
-        return sessionId !== undefined;
-      };
-      const order = hint === 'access_token' ? [asAccess, asRefresh] : [asRefresh, asAccess];
-      for (const attempt of order) if (await attempt()) return;
-    },
-
-    /** Ends every session of the user but `except`, recorded as one sessions_revoked_all event. */
-    async revokeAllOfUser(
-      userId: string,
-      reason: string,
-      options: { except?: string | undefined; facts?: AuditFacts } = {},
-    ): Promise<void> {
-      (await revokeAllOfUserWithin(undefined, userId, reason, options))();
-    },
-
-    revokeAllOfUserWithin,
-    revokeAllOfClientWithin,
+    ...revocation,
 
     /** Revokes one of the user's live sessions; false when it is not one (API.md: 404). */
     async revokeOwn(userId: string, sessionId: string, facts: AuditFacts): Promise<boolean> {
