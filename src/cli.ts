@@ -13,8 +13,8 @@ import {
   clientsCommand,
   runClients,
 } from './cli/clients.ts';
+import { reportRefusal } from './cli/refusals.ts';
 import { systemClock } from './clock.ts';
-import { HttpError, UnprocessableError } from './http/errors.ts';
 import { createLogger } from './http/logging.ts';
 import { createKeyCipher, KeyEncryptionError } from './keys/key-encryption.ts';
 import { jwksMaxAge } from './keys/signing-keys.ts';
@@ -211,16 +211,9 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`created ${user.role} ${user.username} (${user.id})\n`);
       return 0;
     } catch (error) {
-      if (error instanceof UnprocessableError) {
-        for (const { path, message } of error.errors)
-          process.stderr.write(`inkgate: ${path.slice(1)} ${message}\n`);
-        return 1;
-      }
-      if (error instanceof HttpError) {
-        process.stderr.write(`inkgate: ${error.message}\n`);
-        return 1;
-      }
-      throw error;
+      const code = reportRefusal(error);
+      if (code === undefined) throw error;
+      return code;
     }
   } finally {
     await database.close();

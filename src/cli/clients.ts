@@ -3,10 +3,10 @@ import { isScope, SCOPES, type Scope } from '../authz/scopes.ts';
 import { systemClock } from '../clock.ts';
 import type { Config } from '../config.ts';
 import type { OpenDatabase } from '../db/database.ts';
-import { HttpError, UnprocessableError } from '../http/errors.ts';
 import { createClientsRepository } from '../oauth/clients/repository.ts';
 import { type Client, createClientsService } from '../oauth/clients/service.ts';
 import { createSessionsRepository } from '../sessions/repository.ts';
+import { reportRefusal } from './refusals.ts';
 
 /** A wrong `clients` command line: one line, then the usage (exit 2). */
 export class ClientsUsageError extends Error {}
@@ -127,15 +127,8 @@ export async function runClients(
     }
     return 0;
   } catch (error) {
-    if (error instanceof UnprocessableError) {
-      for (const { path, message } of error.errors)
-        process.stderr.write(`inkgate: ${path.slice(1)} ${message}\n`);
-      return 1;
-    }
-    if (error instanceof HttpError) {
-      process.stderr.write(`inkgate: ${error.message}\n`);
-      return 1;
-    }
-    throw error;
+    const code = reportRefusal(error);
+    if (code === undefined) throw error;
+    return code;
   }
 }

@@ -39,6 +39,12 @@ const ConsentForm = Type.Object(
 );
 const LogoutForm = Type.Object({ csrf: Text(200) }, { additionalProperties: true });
 
+/** What a page form's POST answers when it cannot be taken: the same for every form. */
+const FORM_REFUSALS = {
+  400: htmlResponse('The form is malformed: a field sent twice or too long'),
+  403: htmlResponse('Not this browser’s form: nothing changed'),
+};
+
 /** Only the authorization request's own fields (a form also carries others; unknown ones go). */
 const parametersOf = (source: Record<string, unknown> | undefined): AuthorizeParameters =>
   Object.fromEntries(
@@ -109,29 +115,23 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
       400: htmlResponse('The request cannot be trusted to redirect: an unknown client or redirect URI'),
     },
   });
+  const authorize = (source: 'query' | 'body') => async (request: FastifyRequest, reply: FastifyReply) =>
+    answer(
+      reply,
+      await authorization.authorize(
+        parametersOf(request[source] as Record<string, unknown>),
+        browserOf(request, reply, true)!,
+      ),
+    );
   app.get(
     '/authorize',
     { schema: authorizeSchema('Authorization endpoint (authorization code + PKCE)', 'querystring') },
-    async (request, reply) =>
-      answer(
-        reply,
-        await authorization.authorize(
-          parametersOf(request.query as Record<string, unknown>),
-          browserOf(request, reply, true)!,
-        ),
-      ),
+    authorize('query'),
   );
   app.post(
     '/authorize',
     { schema: authorizeSchema('Authorization endpoint, form-encoded', 'body') },
-    async (request, reply) =>
-      answer(
-        reply,
-        await authorization.authorize(
-          parametersOf(request.body as Record<string, unknown>),
-          browserOf(request, reply, true)!,
-        ),
-      ),
+    authorize('body'),
   );
 
   app.get(
@@ -181,8 +181,7 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
             description:
               'Signed in: on to /authorize (or the account page); or back to the login page, which says why not',
           },
-          400: htmlResponse('The form is malformed: a field sent twice or too long'),
-          403: htmlResponse('Not this browser’s form: nothing changed'),
+          ...FORM_REFUSALS,
         },
       },
     },
@@ -215,8 +214,7 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
         body: ConsentForm,
         response: {
           303: { description: 'Back to the client: a code (approve) or access_denied (deny)' },
-          400: htmlResponse('The form is malformed: a field sent twice or too long'),
-          403: htmlResponse('Not this browser’s form: nothing changed'),
+          ...FORM_REFUSALS,
         },
       },
     },
@@ -266,8 +264,7 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
         body: LogoutForm,
         response: {
           303: { description: 'Signed out' },
-          400: htmlResponse('The form is malformed: a field sent twice or too long'),
-          403: htmlResponse('Not this browser’s form: nothing changed'),
+          ...FORM_REFUSALS,
         },
       },
     },
