@@ -738,3 +738,36 @@ test('PASSWORD_GRANT=off: the password grant is gone from /token, the metadata a
   });
   assert.equal(tokens.statusCode, 200);
 });
+
+test('the login page counts failed logins with /token: one count, whichever door [ASVS V6.3.1]', async (t) => {
+  const testApp = await buildTestApp(t);
+  const user = await createUser(testApp);
+  const browser = injectBrowser(testApp);
+  const page = await browser.get('/account/login');
+  for (let i = 0; i < 5; i += 1) {
+    const refused = await browser.post('/account/login', {
+      ...hiddenFields(page.body),
+      username: user.username,
+      password: `wrong password ${i}`,
+    });
+    assert.match(refused.headers.location as string, /failed=credentials/);
+  }
+  // The sixth try, at the other door and with the right password: throttled all the same.
+  const token = await testApp.app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: FORM,
+    payload: new URLSearchParams({ username: user.username, password: user.password }).toString(),
+  });
+  assert.equal(token.statusCode, 429);
+  assert.equal(token.json().error, 'slow_down');
+  const atPage = await browser.post('/account/login', {
+    ...hiddenFields(page.body),
+    username: user.username,
+    password: user.password,
+  });
+  assert.match(atPage.headers.location as string, /failed=throttled&retry_after=\d+/);
+  const shown = await browser.get(atPage.headers.location as string);
+  assert.match(shown.body, /Too many attempts: try again in \d+ seconds\./);
+  assert.equal(browser.cookies.has('inkgate_signin'), false);
+});
