@@ -2,9 +2,11 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
 import type { TestApp } from './app.ts';
 
-/** A browser for fastify.inject: it keeps cookies, reads forms' hidden fields, and posts them. */
-export function injectBrowser(testApp: TestApp) {
-  const cookies = new Map<string, string>();
+/**
+ * A browser for fastify.inject: it keeps cookies, reads forms' hidden fields, and posts them. Two
+ * given the same `cookies` are one browser behind a load balancer, each request to its own instance.
+ */
+export function injectBrowser(testApp: TestApp, cookies = new Map<string, string>()) {
   const take = (response: LightMyRequestResponse) => {
     for (const cookie of response.cookies as Array<{ name: string; value: string; maxAge?: number }>) {
       if (cookie.value === '' || cookie.maxAge === 0) cookies.delete(cookie.name);

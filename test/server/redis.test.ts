@@ -17,6 +17,7 @@ import {
   signedIn,
   type TestApp,
 } from '../helpers/app.ts';
+import { hiddenFields, injectBrowser, pkce } from '../helpers/browser-flow.ts';
 import { startProxy } from '../helpers/proxy.ts';
 
 /** Two instances sharing one database and one Redis, as behind a load balancer. */
@@ -202,4 +203,69 @@ test('a Redis command that fails falls back to this instance’s memory and says
     ],
     'one line per kind, with the reason',
   );
+});
+
+describe('the authorization flow across instances', {
+  skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL',
+}, () => {
+  test('the page from one instance posts to the other, and a code issued on one is redeemed on the other; withdrawing the consent on one ends the app’s session on the other within 100 ms', async (t) => {
+    const { a, b } = await twoInstances(t);
+    const admin = await signedIn(a, { role: 'admin' });
+    const client = (
+      await a.app.inject({
+        method: 'POST',
+        url: '/oauth-clients',
+        headers: bearer(admin.token),
+        payload: { name: 'Across', type: 'public', redirect_uris: ['http://127.0.0.1/cb'] },
+      })
+    ).json();
+    const user = await createUser(a);
+    const cookies = new Map<string, string>();
+    const onA = injectBrowser(a, cookies);
+    const onB = injectBrowser(b, cookies);
+    const { verifier, challenge } = pkce();
+    const url = `/authorize?${new URLSearchParams({
+      response_type: 'code',
+      client_id: client.client_id,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+    })}`;
+    const loginPage = await onA.get(url);
+    const signIn = await onB.post('/account/login', {
+      ...hiddenFields(loginPage.body),
+      username: user.username,
+      password: user.password,
+    });
+    assert.equal(signIn.statusCode, 303, 'a page of a is good at b: the form key is the database’s');
+    const consent = await onA.get(signIn.headers.location as string);
+    const approved = await onB.post('/account/consent', {
+      ...hiddenFields(consent.body),
+      decision: 'approve',
+    });
+    const code = new URL(approved.headers.location as string).searchParams.get('code')!;
+    const redeemed = await a.app.inject({
+      method: 'POST',
+      url: '/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({
+        grant_type: 'authorization_code',
+        code,
+        code_verifier: verifier,
+        client_id: client.client_id,
+      }).toString(),
+    });
+    assert.equal(redeemed.statusCode, 200, redeemed.body);
+    const appToken = redeemed.json().access_token as string;
+    assert.equal(await me(b, appToken), 200, 'b has the app’s session cached as live');
+
+    const own = (await loginPair(a, user)).access_token;
+    const withdrawn = await a.app.inject({
+      method: 'DELETE',
+      url: `/users/me/authorizations/${client.client_id}`,
+      headers: bearer(own),
+    });
+    assert.equal(withdrawn.statusCode, 204);
+    const elapsed = await statusWithin(100, () => me(b, appToken), 401);
+    assert.ok(elapsed <= 100, `b refused the app’s token after ${elapsed.toFixed(1)} ms`);
+  });
 });
