@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { decodeJwt } from 'jose';
 import * as oauth from 'oauth4webapi';
+import * as client from 'openid-client';
 import { bearer, buildTestApp, createUser, signedIn } from '../helpers/app.ts';
 import { hiddenFields } from '../helpers/browser-flow.ts';
 import { freePort } from '../helpers/net.ts';
@@ -131,4 +133,80 @@ test('oauth4webapi drives the whole flow against a listening server: discovery, 
   const forged = new URL(callback);
   forged.searchParams.set('iss', 'https://evil.example.com');
   assert.throws(() => oauth.validateAuthResponse(as, client, forged, state));
+});
+
+test('openid-client, as a confidential client with client_secret_basic: discovery, PKCE, state and iss checked, the code grant and a refresh [RFC6749 §2.3.1] [RFC6749 §4.1] [RFC9207 §2]', async (t) => {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const testApp = await buildTestApp(t, { env: { ISSUER: base } });
+  await testApp.app.listen({ port, host: '127.0.0.1' });
+  const { token: adminToken } = await signedIn(testApp, { role: 'admin' });
+  const registered = (
+    await testApp.app.inject({
+      method: 'POST',
+      url: '/oauth-clients',
+      headers: bearer(adminToken),
+      payload: {
+        name: 'Notes server',
+        type: 'confidential',
+        redirect_uris: ['https://notes.example.com/cb'],
+      },
+    })
+  ).json();
+  const user = await createUser(testApp);
+
+  const config = await client.discovery(
+    new URL(base),
+    registered.client_id,
+    undefined,
+    client.ClientSecretBasic(registered.client_secret),
+    { algorithm: 'oauth2', execute: [client.allowInsecureRequests] },
+  );
+  const verifier = client.randomPKCECodeVerifier();
+  const state = client.randomState();
+  const url = client.buildAuthorizationUrl(config, {
+    redirect_uri: 'https://notes.example.com/cb',
+    scope: 'profile posts:write',
+    state,
+    code_challenge: await client.calculatePKCECodeChallenge(verifier),
+    code_challenge_method: 'S256',
+  });
+
+  const browser = fetchBrowser();
+  const loginPage = await browser.get(url.toString());
+  const signIn = await browser.post(`${base}/account/login`, {
+    ...hiddenFields(await loginPage.text()),
+    username: user.username,
+    password: user.password,
+  });
+  const consent = await browser.get(new URL(signIn.headers.get('location')!, base).toString());
+  const approved = await browser.post(`${base}/account/consent`, {
+    ...hiddenFields(await consent.text()),
+    decision: 'approve',
+  });
+  const callback = new URL(approved.headers.get('location')!);
+
+  const tokens = await client.authorizationCodeGrant(config, callback, {
+    pkceCodeVerifier: verifier,
+    expectedState: state,
+  });
+  assert.equal(tokens.scope, 'profile posts:write');
+  assert.equal(decodeJwt(tokens.access_token).client_id, registered.client_id);
+  const renewed = await client.refreshTokenGrant(config, tokens.refresh_token!);
+  assert.ok(renewed.access_token);
+
+  // The wrong secret: 401 with a Basic challenge (RFC 6749 §5.2), as the library reports it.
+  const impostor = await client.discovery(
+    new URL(base),
+    registered.client_id,
+    undefined,
+    client.ClientSecretBasic('not the secret'),
+    { algorithm: 'oauth2', execute: [client.allowInsecureRequests] },
+  );
+  await assert.rejects(client.refreshTokenGrant(impostor, renewed.refresh_token!), (error: unknown) => {
+    const challenge = error as { status?: number; cause?: Array<{ scheme: string }> };
+    assert.equal(challenge.status, 401);
+    assert.equal(challenge.cause?.[0]?.scheme, 'basic');
+    return true;
+  });
 });
