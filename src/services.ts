@@ -173,6 +173,7 @@ export function createServices(parts: ServiceParts) {
     clock,
     issuer: config.issuer,
     loginSessionTtlSeconds: config.loginSessionTtlSeconds,
+    metrics,
   });
 
   const outbox = createOutbox({

@@ -4,6 +4,8 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 export interface Metrics {
   readonly registry: Registry;
   readonly logins: Counter<'result'>;
+  /** Answers of /authorize and the consent form, by outcome: a code, an error code, or the page shown. */
+  readonly authorizations: Counter<'outcome'>;
   readonly refreshReuse: Counter;
   /** Password hashes waiting and running now, read at each scrape from `hashQueueState`. */
   hashQueueState?: () => { running: number; waiting: number };
@@ -40,6 +42,12 @@ export function createMetrics(): Metrics {
   const metrics: Metrics = {
     registry,
     logins,
+    authorizations: new Counter({
+      name: 'inkgate_authorizations_total',
+      help: 'Authorization requests by outcome: code, an RFC 6749 error code, login (page shown), consent (page shown), refused (400 page)',
+      labelNames: ['outcome'],
+      registers: [registry],
+    }),
     refreshReuse,
     hashWaitSeconds: new Histogram({
       name: 'inkgate_password_hash_wait_seconds',

@@ -4,6 +4,7 @@ import type { AuditTrail } from '../audit/trail.ts';
 import { grantScopes, type Scope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import type { FormTokens } from '../html/forms.ts';
+import type { Metrics } from '../http/metrics.ts';
 import { LoginRefusedError } from '../login/errors.ts';
 import type { LoginService } from '../login/service.ts';
 import type { SessionsService } from '../sessions/service.ts';
@@ -20,7 +21,13 @@ import { authorizePages } from './pages.ts';
 
 /** What a page request of the flow answers: a page, or a 303 somewhere; and the sign-in cookie to set. */
 export type Outcome =
-  | { readonly page: string; readonly status: number; readonly formTargets: readonly string[] }
+  | {
+      readonly page: string;
+      readonly status: number;
+      readonly formTargets: readonly string[];
+      /** Which page of the flow it is, for the metrics. */
+      readonly kind?: 'login' | 'consent';
+    }
   | { readonly location: string };
 
 /** The browser a request came from: its binding cookie (CSRF) and its sign-in cookie's secret. */
@@ -60,6 +67,7 @@ export function createAuthorization(deps: {
   clock: Clock;
   issuer: string;
   loginSessionTtlSeconds: number;
+  metrics: Metrics | undefined;
 }) {
   const { clients, sessions, codes, consents, forms, audit, clock, issuer } = deps;
 
@@ -114,6 +122,7 @@ export function createAuthorization(deps: {
       }),
       status: 200,
       formTargets: request ? [formTarget(request.redirectUri)] : [],
+      kind: 'login',
     };
   }
 
@@ -135,8 +144,30 @@ export function createAuthorization(deps: {
     return back(request, { code });
   }
 
+  /**
+   * Counts an answer by what it is (a bounded set: code, the RFC 6749 error codes, the pages, refused)
+   * and hands it on.
+   */
+  function counted(outcome: Outcome): Outcome {
+    if (deps.metrics) {
+      let label: string;
+      if ('location' in outcome) {
+        const query = new URL(outcome.location, issuer).searchParams;
+        label = query.get('code') !== null ? 'code' : (query.get('error') ?? 'login');
+      } else {
+        label = outcome.status === 400 ? 'refused' : (outcome.kind ?? 'login');
+      }
+      deps.metrics.authorizations.inc({ outcome: label });
+    }
+    return outcome;
+  }
+
   /** GET or POST /authorize. */
   async function authorize(parameters: AuthorizeParameters, browser: Browser): Promise<Outcome> {
+    return counted(await decideAuthorization(parameters, browser));
+  }
+
+  async function decideAuthorization(parameters: AuthorizeParameters, browser: Browser): Promise<Outcome> {
     const request = await checked(parameters);
     if (!('client' in request)) return request;
     const signedIn = await sessions.browserSession(browser.signin);
@@ -176,6 +207,7 @@ export function createAuthorization(deps: {
         }),
         status: 200,
         formTargets: [formTarget(request.redirectUri)],
+        kind: 'consent',
       };
     }
     if (!request.client.first_party) await consents.touch(signedIn.userId, request.client.client_id);
@@ -271,7 +303,10 @@ export function createAuthorization(deps: {
 
   return {
     authorize,
-    decide,
+    decide: async (...args: Parameters<typeof decide>) => {
+      const outcome = await decide(...args);
+      return outcome === 'forbidden' ? outcome : counted(outcome);
+    },
     signIn,
     /**
      * GET /account/login: the form (for an authorization request, when it carries one; saying why the

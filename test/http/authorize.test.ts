@@ -771,3 +771,28 @@ test('the login page counts failed logins with /token: one count, whichever door
   assert.match(shown.body, /Too many attempts: try again in \d+ seconds\./);
   assert.equal(browser.cookies.has('inkgate_signin'), false);
 });
+
+test('/metrics counts authorizations by outcome: the login page, the consent page, codes, errors, refusals', async (t) => {
+  const testApp = await buildTestApp(t);
+  const client = await registerClient(testApp);
+  const user = await createUser(testApp);
+  const browser = injectBrowser(testApp);
+  const { challenge } = pkce();
+  await signInAndApprove(
+    browser,
+    user,
+    authorizeUrl({ client_id: client.client_id, code_challenge: challenge }),
+  );
+  await browser.get(authorizeUrl({ client_id: client.client_id }));
+  await browser.get(authorizeUrl({ client_id: 'nobody', code_challenge: challenge }));
+  const text = (await testApp.app.inject({ method: 'GET', url: '/metrics' })).body;
+  const count = (outcome: string) =>
+    Number(
+      new RegExp(`^inkgate_authorizations_total\\{outcome="${outcome}"\\} (\\d+)$`, 'm').exec(text)?.[1] ?? 0,
+    );
+  assert.equal(count('login'), 1, 'the login page');
+  assert.equal(count('consent'), 1, 'the consent page');
+  assert.equal(count('code'), 1, 'the approval’s code');
+  assert.equal(count('invalid_request'), 1, 'no PKCE');
+  assert.equal(count('refused'), 1, 'an unknown client');
+});
