@@ -380,6 +380,18 @@ export const STANDARDS: readonly Standard[] = [
     url: 'https://owasp.org/www-project-application-security-verification-standard/',
     clauses: [
       {
+        id: 'ASVS V3.3.1',
+        title: 'Cookies are Secure, with the __Host- (or __Secure-) prefix',
+        status: 'met',
+        how: 'With an https ISSUER the sign-in and browser cookies are __Host-, Secure, Path=/ and name no domain; on a plain-http development issuer they are neither (a browser would drop them).',
+      },
+      {
+        id: 'ASVS V3.3.4',
+        title: 'Cookies scripts need not read are HttpOnly',
+        status: 'met',
+        how: 'Every cookie inkgate sets (sign-in, browser binding, device) is HttpOnly; the pages run no script at all.',
+      },
+      {
         id: 'ASVS V3.5.1',
         title: 'Cross-origin requests to sensitive functions are checked (anti-forgery)',
         status: 'met',

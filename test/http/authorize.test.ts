@@ -796,3 +796,28 @@ test('/metrics counts authorizations by outcome: the login page, the consent pag
   assert.equal(count('invalid_request'), 1, 'no PKCE');
   assert.equal(count('refused'), 1, 'an unknown client');
 });
+
+test('with an https ISSUER the pages’ cookies are __Host- and Secure, HttpOnly, SameSite=Lax, Path=/ [ASVS V3.3.1] [ASVS V3.3.4]', async (t) => {
+  const testApp = await buildTestApp(t, { env: { ISSUER: 'https://blog.example.com' } });
+  const user = await createUser(testApp);
+  const browser = injectBrowser(testApp);
+  const page = await browser.get('/account/login');
+  const signIn = await browser.post('/account/login', {
+    ...hiddenFields(page.body),
+    username: user.username,
+    password: user.password,
+  });
+  assert.equal(signIn.statusCode, 303);
+  const set = [page, signIn].flatMap((response) => [response.headers['set-cookie'] ?? []].flat());
+  const browserCookie = set.find((line) => line.startsWith('__Host-inkgate_browser='));
+  const signinCookie = set.find((line) => line.startsWith('__Host-inkgate_signin='));
+  for (const line of [browserCookie, signinCookie]) {
+    assert.ok(line, set.join('\n'));
+    assert.match(line, /; Path=\//);
+    assert.match(line, /; HttpOnly/);
+    assert.match(line, /; Secure/);
+    assert.match(line, /; SameSite=Lax/);
+    assert.doesNotMatch(line, /; Domain=/i, '__Host- cookies name no domain');
+  }
+  assert.match(signinCookie!, /; Max-Age=43200/, 'LOGIN_SESSION_TTL, 12 hours');
+});
