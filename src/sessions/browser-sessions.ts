@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Clock } from '../clock.ts';
+import { loginEvent } from './login-event.ts';
 import type { SessionsRepository } from './repository.ts';
 import { hashToken } from './rotation.ts';
 
@@ -47,15 +48,7 @@ export function createBrowserSessions(deps: {
       auth_time: now,
       secret_hash: hashToken(secret),
     };
-    const events = [
-      audit.event('login_succeeded', {
-        userId: input.user.id,
-        sessionId: session.id,
-        ip: input.ip,
-        userAgent: session.user_agent,
-        details: { kind: 'browser', client_id: session.client_id, amr: ['pwd'], ...input.details },
-      }),
-    ];
+    const events = [loginEvent(audit, session, { kind: 'browser', ...input.details })];
     if (!(await repository.create(session, undefined, input.verified, events))) return undefined;
     audit.published(events);
     return { sessionId: session.id, secret, authTime: now };

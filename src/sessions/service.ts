@@ -10,6 +10,7 @@ import type { Metrics } from '../http/metrics.ts';
 import type { AccessTokens } from './access-tokens.ts';
 import { createBrowserSessions } from './browser-sessions.ts';
 import type { SessionCache, SessionState } from './cache.ts';
+import { loginEvent } from './login-event.ts';
 import type { SessionsRepository } from './repository.ts';
 import { createRevocation } from './revocation.ts';
 import { createRefresh, hashToken } from './rotation.ts';
@@ -124,16 +125,10 @@ export function createSessionsService(deps: {
       client_id: input.clientId ?? deps.firstPartyClientId,
       auth_time: authTime,
     };
-    const events = [
-      audit.event('login_succeeded', {
-        userId: input.user.id,
-        sessionId: session.id,
-        ip: input.ip,
-        userAgent: session.user_agent,
-        details: { scope: session.scope, client_id: session.client_id, amr: ['pwd'], ...input.details },
-      }),
-    ];
-    if (input.recordLogin === false) events.length = 0;
+    const events =
+      input.recordLogin === false
+        ? []
+        : [loginEvent(audit, session, { scope: session.scope, ...input.details })];
     if (!(await repository.create(session, hashToken(refreshToken), input.verified, events)))
       return undefined;
     audit.published(events);

@@ -53,3 +53,16 @@ export function pkce() {
   const verifier = randomBytes(32).toString('base64url');
   return { verifier, challenge: createHash('sha256').update(verifier).digest('base64url') };
 }
+
+/** Signs `browser` in at the login page with no authorization request: the page, then its form. */
+export async function signInAtPage(
+  browser: ReturnType<typeof injectBrowser>,
+  user: { username: string; password: string },
+) {
+  const page = await browser.get('/account/login');
+  return browser.post('/account/login', {
+    ...hiddenFields(page.body),
+    username: user.username,
+    password: user.password,
+  });
+}

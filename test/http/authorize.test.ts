@@ -13,7 +13,7 @@ import {
   type TestApp,
   type TestUser,
 } from '../helpers/app.ts';
-import { hiddenFields, injectBrowser, pkce } from '../helpers/browser-flow.ts';
+import { hiddenFields, injectBrowser, pkce, signInAtPage } from '../helpers/browser-flow.ts';
 
 const REDIRECT = 'http://127.0.0.1/callback';
 
@@ -362,12 +362,7 @@ describeEachEngine('authorization request errors', (engine) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const browser = injectBrowser(testApp);
-    const page = await browser.get('/account/login');
-    const signIn = await browser.post('/account/login', {
-      ...hiddenFields(page.body),
-      username: user.username,
-      password: user.password,
-    });
+    const signIn = await signInAtPage(browser, user);
     assert.equal(signIn.headers.location, '/account/login');
     const cookie = [...browser.cookies].find(([name]) => name === 'inkgate_signin');
     assert.ok(cookie, 'the sign-in cookie');
@@ -580,12 +575,7 @@ test('the hourly purge deletes codes a day past their end and keeps newer ones (
   assert.ok(await code());
   testApp.clock.advance(25 * 3600 * 1000);
   const fresh = injectBrowser(testApp);
-  const page = await fresh.get('/account/login');
-  await fresh.post('/account/login', {
-    ...hiddenFields(page.body),
-    username: user.username,
-    password: user.password,
-  });
+  await signInAtPage(fresh, user);
   const again = await fresh.get(authorizeUrl({ client_id: 'inkgate', code_challenge: pkce().challenge }));
   assert.equal(again.statusCode, 303);
   const [purge] = scheduledJobs(
@@ -801,6 +791,7 @@ test('with an https ISSUER the pages’ cookies are __Host- and Secure, HttpOnly
   const testApp = await buildTestApp(t, { env: { ISSUER: 'https://blog.example.com' } });
   const user = await createUser(testApp);
   const browser = injectBrowser(testApp);
+  // The page's answer sets the browser cookie, the form's the sign-in cookie.
   const page = await browser.get('/account/login');
   const signIn = await browser.post('/account/login', {
     ...hiddenFields(page.body),
