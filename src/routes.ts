@@ -22,6 +22,7 @@ import { ClientPublic } from './oauth/clients/schemas.ts';
 import { OAuthErrorBody } from './oauth/errors.ts';
 import { metadataRoutes } from './oauth/metadata-routes.ts';
 import { tokenRoutes } from './oauth/token-routes.ts';
+import { PersonalToken, personalTokenRoutes } from './personal-tokens/routes.ts';
 import { postsRoutes } from './posts/routes.ts';
 import { PostPublic } from './posts/schemas.ts';
 import { recoveryRoutes } from './recovery/routes.ts';
@@ -78,6 +79,7 @@ export async function registerRoutes(
     SessionPublic,
     AuditEventPublic,
     ClientPublic,
+    PersonalToken,
   ])
     app.addSchema(schema);
 
@@ -118,6 +120,11 @@ export async function registerRoutes(
     sessions: services.sessions,
     requireAuth,
     clientName: async (clientId) => (await services.clients.find(clientId))?.name,
+  });
+  await app.register(personalTokenRoutes, {
+    tokens: services.personalTokens,
+    requireAuth,
+    writeLimit: limit(policies.writes),
   });
   await app.register(auditRoutes, { audit: services.auditLog, requireAuth });
   await app.register(postsRoutes, { posts: services.posts, requireAuth, writeLimit: limit(policies.writes) });

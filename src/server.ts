@@ -21,6 +21,7 @@ import { keyRotationJob } from './keys/stored-keys.ts';
 import { purgeLoginAddresses } from './login/devices.ts';
 import { purgeOutbox } from './mail/outbox.ts';
 import { purgeAuthorizationCodes } from './oauth/codes.ts';
+import { createPersonalTokensRepository } from './personal-tokens/repository.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { connectRedis } from './redis/shared-redis.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
@@ -95,6 +96,7 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
         accountTokens: await createAccountTokens(database.db).purge(now),
         mail: await purgeOutbox(database.db, now),
         authorizationCodes: await purgeAuthorizationCodes(database.db, now),
+        personalTokens: await createPersonalTokensRepository(database.db).purge(now),
       }),
     },
     {

@@ -29,6 +29,9 @@ import { createCodeGrant } from './oauth/code-grant.ts';
 import { createAuthorizationCodes } from './oauth/codes.ts';
 import { createConsents } from './oauth/consents.ts';
 import { createTokenEndpoint } from './oauth/grants.ts';
+import { hashOfKey, keyOfPersonalToken, PERSONAL_TOKEN_PREFIX } from './personal-tokens/format.ts';
+import { createPersonalTokensRepository } from './personal-tokens/repository.ts';
+import { createPersonalTokens, personalTokenStateLoader } from './personal-tokens/service.ts';
 import { createPostsRepository } from './posts/repository.ts';
 import { createPostsService } from './posts/service.ts';
 import { createRecoveryService } from './recovery/service.ts';
@@ -105,10 +108,15 @@ export function createServices(parts: ServiceParts) {
     onLookup: lookups('token'),
   });
   const sessionsRepository = createSessionsRepository(database.db);
+  const sessionState = sessionStateLoader(sessionsRepository, config.sessionIdleSeconds);
+  const personalTokensRepository = createPersonalTokensRepository(database.db);
+  const personalTokenState = personalTokenStateLoader(personalTokensRepository, clock);
+  // Personal tokens live in the same cache as sessions (their keys are never UUIDs), so that every
+  // revocation, disable and role change reaches both within the same bound.
   const sessionCache =
     parts.sessionCache ??
     createSessionCache({
-      load: sessionStateLoader(sessionsRepository, config.sessionIdleSeconds),
+      load: (key) => (hashOfKey(key) === undefined ? sessionState(key) : personalTokenState(key)),
       clock,
       redis,
       onLookup: lookups('session'),
@@ -126,7 +134,21 @@ export function createServices(parts: ServiceParts) {
     idleSeconds: config.sessionIdleSeconds,
     verificationRequired,
   });
-  const guard = createGuard({ tokens, sessions: sessionCache, clock, verificationRequired });
+  const personalTokens = createPersonalTokens({
+    repository: personalTokensRepository,
+    cache: sessionCache,
+    audit,
+    clock,
+    firstPartyClientId: config.clientId,
+    sessionStandsIn: sessionsRepository.standsIn,
+  });
+  const guard = createGuard({
+    tokens,
+    sessions: sessionCache,
+    clock,
+    verificationRequired,
+    personalTokens: { prefix: PERSONAL_TOKEN_PREFIX, keyOf: keyOfPersonalToken },
+  });
 
   const throttle =
     parts.throttle ?? (redis ? createRedisLoginThrottle(redis, clock) : createMemoryLoginThrottle(clock));
@@ -195,6 +217,7 @@ export function createServices(parts: ServiceParts) {
     clock,
     hash: hasher.hash,
     sessions,
+    personalTokens,
     counter,
     appUrl: config.appUrl,
     resetTtlSeconds: config.passwordResetTtlSeconds,
@@ -216,7 +239,14 @@ export function createServices(parts: ServiceParts) {
     mail: recovery.mail,
     verificationRequired,
   });
-  const admin = createAdminAccounts({ users, clock, audit, sessions, mail: recovery.mail });
+  const admin = createAdminAccounts({
+    users,
+    clock,
+    audit,
+    sessions,
+    personalTokens,
+    mail: recovery.mail,
+  });
   const posts = createPostsService({ posts: createPostsRepository(database.db), clock });
   const auditLog = createAuditService({ repository: createAuditRepository(database.db), trail: audit });
 
@@ -227,6 +257,7 @@ export function createServices(parts: ServiceParts) {
     tokens,
     sessionCache,
     sessions,
+    personalTokens,
     requireAuth: guard.requireAuth,
     tokenEndpoint,
     clients,

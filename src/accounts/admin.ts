@@ -6,7 +6,7 @@ import { toPage } from '../db/cursor.ts';
 import type { NewAuditEvent, UserRow, UserUpdate } from '../db/schema.ts';
 import { NotFoundError } from '../http/errors.ts';
 import { decodeCursor } from '../http/pagination.ts';
-import type { AccountMail, SessionControl } from './dependencies.ts';
+import type { AccountMail, PersonalTokenControl, SessionControl } from './dependencies.ts';
 import type { UsersRepository } from './repository.ts';
 import { getUser, requireAnotherAdmin, requireFree, updateUser } from './rules.ts';
 
@@ -18,9 +18,11 @@ export function createAdminAccounts(deps: {
   clock: Clock;
   audit: AuditTrail;
   sessions: SessionControl;
+  /** Disabling a user ends their personal access tokens for good (re-enabling brings none back). */
+  personalTokens: PersonalTokenControl;
   mail: AccountMail;
 }) {
-  const { users, clock, audit, sessions, mail } = deps;
+  const { users, clock, audit, sessions, personalTokens, mail } = deps;
 
   /** What an admin changed, for the user_updated event: the fields, and old and new role and status. */
   function changeDetails(current: UserRow, next: UserUpdate) {
@@ -46,6 +48,7 @@ export function createAdminAccounts(deps: {
     const email = changes.email?.toLowerCase();
     await requireFree(users, { email }, id);
     let events: NewAuditEvent[] = [];
+    let tokensEnded = () => {};
     const updated = await users.inAdminTransaction(async (repository, trx) => {
       const current = await repository.findById(id);
       if (!current) throw new NotFoundError('user not found', 'user_not_found');
@@ -67,6 +70,8 @@ export function createAdminAccounts(deps: {
       events =
         details.fields.length > 0 ? [audit.event('user_updated', { ...facts, userId: id, details })] : [];
       const changed = await updateUser(repository, id, next, clock.now(), events);
+      if (next.disabled === true && !current.disabled)
+        tokensEnded = await personalTokens.revokeAllOfUserWithin(trx, id, 'user_disabled', facts);
       // A new address set by an admin is not proven either: it gets a verification, the old a notice.
       if (details.fields.includes('email')) {
         events.push(...(await mail.emailChanged(trx, changed, current.email, facts)));
@@ -75,6 +80,7 @@ export function createAdminAccounts(deps: {
     });
     audit.published(events);
     mail.committed();
+    tokensEnded();
     // Disabling ends every session at once; any other change reaches tokens already issued through
     // the guard, which reads the current role and profile (the cache entries of this user are dropped).
     if (changes.disabled === true && !target.disabled) {

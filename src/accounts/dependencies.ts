@@ -24,6 +24,17 @@ export interface SessionControl {
   forgetUser(userId: string): void;
 }
 
+/** What accounts need from personal-tokens/: ending a user's tokens with a reset or a disable. */
+export interface PersonalTokenControl {
+  /** Ends the user's personal access tokens inside `trx`; call what it answers once that commits. */
+  revokeAllOfUserWithin(
+    trx: Kysely<Database>,
+    userId: string,
+    reason: string,
+    facts?: AuditFacts,
+  ): Promise<() => void>;
+}
+
 /**
  * The messages account changes send (recovery/ implements it). Each writes its message, and any event
  * it records, with `db`: the transaction of the change, so both commit or neither does; the events

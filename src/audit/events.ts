@@ -31,6 +31,8 @@ export const AUDIT_EVENT_TYPES = [
   'authorization_granted',
   'authorization_revoked',
   'authorization_code_replayed',
+  'personal_token_created',
+  'personal_token_revoked',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -19,6 +19,33 @@ export interface AccountSnapshot {
   readonly updated_at: Date;
 }
 
+/** The snapshot from a row of the users table read with a session or a personal token. */
+export function accountSnapshot(row: {
+  user_id: string;
+  username: string;
+  email: string;
+  email_verified: boolean;
+  pending_email: string | null;
+  full_name: string;
+  role: Role;
+  disabled: boolean;
+  created_at: Date;
+  updated_at: Date;
+}): AccountSnapshot {
+  return {
+    id: row.user_id,
+    username: row.username,
+    email: row.email,
+    email_verified: row.email_verified,
+    pending_email: row.pending_email,
+    full_name: row.full_name,
+    role: row.role,
+    disabled: row.disabled,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
 /**
  * Who is calling: set on the request by the guard of every protected route. `role` is the user's
  * role now, and `scopes` the token's scopes that this role still allows (ASVS 8.3.2: a demotion
@@ -29,7 +56,11 @@ export interface Principal {
   readonly username: string;
   readonly role: Role;
   readonly scopes: readonly Scope[];
-  /** The session (login) the token belongs to. */
+  /** What the caller sent: an access token of a session, or a personal access token. */
+  readonly credential: 'access_token' | 'personal_token';
+  /** The client the access token was issued to; none for a personal access token. */
+  readonly clientId?: string | undefined;
+  /** The session (login) the token belongs to; for a personal access token, the token's own id. */
   readonly sessionId: string;
   readonly tokenId: string;
   readonly issuedAt: Date;

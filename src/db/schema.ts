@@ -88,6 +88,22 @@ export interface OAuthConsentsTable {
   last_used_at: Timestamp;
 }
 
+export interface PersonalTokensTable {
+  id: string;
+  user_id: string;
+  name: string;
+  /** The scopes asked for, space-separated; the guard also applies what the role allows now. */
+  scopes: string;
+  /** SHA-256 (base64url) of the token: the token itself is never stored. */
+  token_hash: string;
+  created_at: Timestamp;
+  /** The last request it made, to the minute; null until it makes one. */
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  expires_at: Timestamp;
+  revoked_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  revoked_reason: ColumnType<string | null, string | null | undefined, string | null>;
+}
+
 export interface SessionsTable {
   id: string;
   user_id: string;
@@ -200,6 +216,7 @@ export interface Database {
   oauth_clients: OAuthClientsTable;
   authorization_codes: AuthorizationCodesTable;
   oauth_consents: OAuthConsentsTable;
+  personal_tokens: PersonalTokensTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -211,6 +228,7 @@ export type NewPost = Insertable<PostsTable>;
 export type PostUpdate = Updateable<PostsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SessionRow = Selectable<SessionsTable>;
+export type PersonalTokenRow = Selectable<PersonalTokensTable>;
 export type NewSession = Insertable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;

@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   insufficient_scope: 'the token lacks a scope the route needs (named in WWW-Authenticate)',
   wrong_password: 'the current password given with the request is wrong',
   not_author: 'only the author of the post or an admin may change it',
+  personal_token_refused:
+    'a personal access token is made with a first-party sign-in, not with another personal token or a third-party app’s token',
   // Limits
   rate_limited: 'a route limit is reached; see Retry-After and RateLimit',
   too_many_attempts: 'too many wrong passwords from this session; see Retry-After',
@@ -33,6 +35,7 @@ export const ERROR_CODES = {
   session_not_found: 'not one of the caller’s live sessions',
   client_not_found: 'no such OAuth client',
   authorization_not_found: 'the caller has neither consented to this client nor a session of it',
+  personal_token_not_found: 'not one of the caller’s live personal access tokens',
   // Conflicts
   username_taken: 'the username is taken (compared case-insensitively)',
   email_taken: 'the email address is taken',
@@ -40,6 +43,7 @@ export const ERROR_CODES = {
   client_managed_by_settings:
     'the first-party client is defined by CLIENT_ID and FIRST_PARTY_REDIRECT_URIS, not by the API',
   client_is_public: 'a public client has no secret to rotate',
+  personal_token_limit: 'the caller has as many live personal access tokens as one account may hold',
   // The server
   unavailable: 'the database, or a bounded queue, cannot take the request now; see Retry-After',
   shutting_down: 'this instance is stopping; try again (another instance will answer)',

@@ -75,8 +75,9 @@ export async function registerOpenApi(
         title: 'inkgate',
         version: options.version,
         description:
-          'A blog API with OAuth2 password login, short-lived JWT access tokens and scopes. ' +
-          'Click Authorize, log in with a username (or email) and password, then try any route. ' +
+          'A blog API with an OAuth 2.1 authorization server (authorization code with PKCE), short-lived JWT ' +
+          'access tokens, personal access tokens for scripts, and scopes. ' +
+          'Click Authorize, sign in on inkgate’s own page, then try any route. ' +
           'Errors are RFC 9457 problem documents, except on /token, which answers RFC 6749 errors.',
         license: { name: 'MIT', identifier: 'MIT' },
       },
@@ -103,7 +104,9 @@ export async function registerOpenApi(
                 ? 'The password flow (first-party client only) is for this API’s own front ends and tools. '
                 : '') +
               'Access tokens are short-lived JWTs (RFC 9068) issued and checked as RFC8725 (JWT best current ' +
-              'practices) asks; the refresh token that comes with them rotates on every use.',
+              'practices) asks; the refresh token that comes with them rotates on every use. ' +
+              'A personal access token (`ink_pat_…`, made with POST /users/me/tokens) is sent the same way, as ' +
+              '`Authorization: Bearer`, and carries the scopes it was made with.',
             flows: {
               authorizationCode: {
                 authorizationUrl: '/authorize',

@@ -1,6 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import type { AccountMail, SessionControl } from '../accounts/dependencies.ts';
+import type { AccountMail, PersonalTokenControl, SessionControl } from '../accounts/dependencies.ts';
 import { passwordProblem } from '../accounts/password-policy.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
@@ -41,6 +41,8 @@ export function createRecoveryService(deps: {
   clock: Clock;
   hash: (password: string) => Promise<string>;
   sessions: SessionControl;
+  /** A reset ends the user's personal access tokens too (API.md). */
+  personalTokens: PersonalTokenControl;
   /** Counts messages per recipient (RATE_LIMIT_MAIL per hour), shared over Redis when there is one. */
   counter: WindowCounter;
   appUrl: string;
@@ -262,7 +264,17 @@ export function createRecoveryService(deps: {
         );
         if (!updated) return undefined;
         await mail.passwordChanged(trx, updated, 'reset');
-        return deps.sessions.revokeAllOfUserWithin(trx, user.id, 'password_reset', { facts });
+        const tokensEnded = await deps.personalTokens.revokeAllOfUserWithin(
+          trx,
+          user.id,
+          'password_reset',
+          facts,
+        );
+        const ended = await deps.sessions.revokeAllOfUserWithin(trx, user.id, 'password_reset', { facts });
+        return () => {
+          tokensEnded();
+          ended();
+        };
       });
       if (!sessionsEnded) throw new InvalidLinkError();
       audit.published(events);

@@ -55,6 +55,8 @@ const PASSWORD_AMR = ['pwd'];
 const PASSWORD_ACR = 'urn:inkgate:acr:pwd';
 
 export interface VerifiedAccessToken extends AccessTokenSubject {
+  /** The client it was issued to (RFC 9068 `client_id`). */
+  readonly clientId: string;
   readonly tokenId: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
@@ -190,7 +192,7 @@ export function createAccessTokens(options: {
       throw invalid;
     }
     const seconds = now.getTime() / 1000;
-    const { sub, jti, iat, exp, nbf, sid, scope, role, username } = payload;
+    const { sub, jti, iat, exp, nbf, sid, scope, role, username, client_id } = payload;
     for (const [claim, value] of [
       ['exp', exp],
       ['iat', iat],
@@ -211,6 +213,7 @@ export function createAccessTokens(options: {
       ['scope', scope],
       ['role', role],
       ['username', username],
+      ['client_id', client_id],
     ] as const) {
       if (typeof value !== 'string') throw new InvalidTokenError(`the token is missing the ${claim} claim`);
     }
@@ -224,6 +227,7 @@ export function createAccessTokens(options: {
       role: role as Role,
       scopes,
       sessionId: sid as string,
+      clientId: client_id as string,
       tokenId: jti as string,
       issuedAt: new Date((iat as number) * 1000),
       expiresAt: new Date((exp as number) * 1000),

@@ -1,10 +1,22 @@
 import { LRUCache } from 'lru-cache';
 import type { AccountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
+import type { Scope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../redis/shared-redis.ts';
 
-/** What the guard asks of every request: is session `sid` live, and who is its user now? */
+/** A personal access token's own facts, when the entry is one (personal-tokens/ loads them). */
+export interface PersonalTokenFacts {
+  readonly id: string;
+  /** The scopes it was made with; the guard applies what the role allows now. */
+  readonly scopes: readonly Scope[];
+  readonly createdAt: Date;
+}
+
+/**
+ * What the guard asks of every request: is session `sid` (or the personal access token) live, and
+ * who is its user now?
+ */
 export interface SessionState {
   readonly sessionId: string;
   readonly userId: string;
@@ -15,6 +27,8 @@ export interface SessionState {
   readonly liveUntil: Date;
   /** The user's account as read with the session; every change to it forgets the entry. */
   readonly account: AccountSnapshot;
+  /** Set when the entry is a personal access token's (`sessionId` is then its cache key). */
+  readonly personal?: PersonalTokenFacts;
 }
 
 export interface SessionCache {

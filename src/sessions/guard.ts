@@ -5,7 +5,7 @@ import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
 import type { AccessTokens, VerifiedAccessToken } from './access-tokens.ts';
 import { InvalidTokenError } from './access-tokens.ts';
-import type { SessionCache } from './cache.ts';
+import type { SessionCache, SessionState } from './cache.ts';
 
 const REALM = 'inkgate';
 
@@ -54,10 +54,54 @@ export function createGuard(deps: {
   clock: Clock;
   /** EMAIL_VERIFICATION=required: an unverified address leaves a token only `profile`. */
   verificationRequired: boolean;
+  /**
+   * Personal access tokens (personal-tokens/): their prefix, and the session-cache key of a token
+   * of that form (undefined when it is malformed). Their entries live in the same cache, so every
+   * revocation reaches them within the same bound.
+   */
+  personalTokens?: { readonly prefix: string; keyOf(token: string): string | undefined };
 }): {
   requireAuth: RequireAuth;
 } {
-  const { tokens, sessions, clock, verificationRequired } = deps;
+  const { tokens, sessions, clock, verificationRequired, personalTokens } = deps;
+
+  /** Whether the session (or personal token) still stands, and its user may still act. */
+  const stands = (session: SessionState | undefined, userId?: string): session is SessionState =>
+    session !== undefined &&
+    !session.revoked &&
+    !session.disabled &&
+    (userId === undefined || session.userId === userId) &&
+    clock.now() < session.liveUntil;
+
+  /**
+   * The account now, not when the token was issued: a demotion (ASVS 8.3.2) and, with
+   * EMAIL_VERIFICATION=required, an address that became unverified apply to live tokens at once.
+   */
+  function scopesNow(session: SessionState, granted: readonly Scope[]): readonly Scope[] {
+    const allowed = scopesForRole(session.role);
+    const scopes = granted.filter((scope) => allowed.includes(scope));
+    return verificationRequired && !session.account.email_verified ? scopesWhileUnverified(scopes) : scopes;
+  }
+
+  /** A personal access token: looked up by its hash through the session cache, never signed. */
+  async function authenticatePersonal(key: string | undefined): Promise<Principal> {
+    if (key === undefined) throw invalidToken('the token is malformed');
+    const session = await sessions.get(key);
+    if (!stands(session) || !session.personal) throw invalidToken('the token is not valid or has ended');
+    return {
+      credential: 'personal_token',
+      userId: session.userId,
+      username: session.account.username,
+      role: session.role,
+      scopes: scopesNow(session, session.personal.scopes),
+      sessionId: session.personal.id,
+      tokenId: session.personal.id,
+      issuedAt: session.personal.createdAt,
+      expiresAt: session.liveUntil,
+      account: session.account,
+    };
+  }
+
   async function authenticate(request: FastifyRequest): Promise<Principal> {
     const header = request.headers.authorization;
     if (header === undefined || header.trim() === '')
@@ -69,6 +113,8 @@ export function createGuard(deps: {
     const token = match?.[2]?.trim() ?? '';
     // RFC 6750 §2.1 b64token; anything else cannot be one of our tokens.
     if (!/^[A-Za-z0-9\-._~+/]+=*$/.test(token)) throw invalidToken('the token is malformed');
+    if (personalTokens && token.startsWith(personalTokens.prefix))
+      return authenticatePersonal(personalTokens.keyOf(token));
     let verified: VerifiedAccessToken;
     try {
       verified = await tokens.verify(token);
@@ -79,24 +125,13 @@ export function createGuard(deps: {
     // Signature and claims are checked in memory; whether the login still stands comes from the
     // session cache (no database round trip while its entry is fresh).
     const session = await sessions.get(verified.sessionId);
-    if (
-      !session ||
-      session.revoked ||
-      session.disabled ||
-      session.userId !== verified.userId ||
-      clock.now() >= session.liveUntil
-    ) {
-      throw invalidToken('the session has ended');
-    }
-    // The account now, not when the token was issued: a demotion (ASVS 8.3.2) and, with
-    // EMAIL_VERIFICATION=required, an address that became unverified apply to live tokens at once.
-    const allowed = scopesForRole(session.role);
-    const scopes = verified.scopes.filter((scope) => allowed.includes(scope));
+    // A personal token's entry is never a session, whatever `sid` a token names.
+    if (!stands(session, verified.userId) || session.personal) throw invalidToken('the session has ended');
     return {
       ...verified,
+      credential: 'access_token',
       role: session.role,
-      scopes:
-        verificationRequired && !session.account.email_verified ? scopesWhileUnverified(scopes) : scopes,
+      scopes: scopesNow(session, verified.scopes),
       account: session.account,
     };
   }

@@ -224,6 +224,16 @@ export function createSessionsRepository(db: Kysely<Database>) {
         .where('sessions.kind', '=', 'browser')
         .executeTakeFirst(),
 
+    /** Whether the session is unrevoked, read inside `trx` (a change that must not outlive it). */
+    standsIn: async (trx: Kysely<Database>, sessionId: string): Promise<boolean> => {
+      const row = await trx
+        .selectFrom('sessions')
+        .select('revoked_at')
+        .where('id', '=', sessionId)
+        .executeTakeFirst();
+      return row !== undefined && row.revoked_at === null;
+    },
+
     /** Sessions not revoked and not past their absolute end; the idle rule is applied by the caller. */
     listUnrevoked: (userId: string, now: Date) =>
       db

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
+import { accountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
 import { type Scope, scopesWhileUnverified } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
@@ -246,18 +247,7 @@ export function sessionStateLoader(repository: SessionsRepository, idleSeconds: 
       disabled: row.disabled,
       revoked: row.revoked_at !== null,
       liveUntil: liveUntilOf(row, idleSeconds),
-      account: {
-        id: row.user_id,
-        username: row.username,
-        email: row.email,
-        email_verified: row.email_verified,
-        pending_email: row.pending_email,
-        full_name: row.full_name,
-        role: row.role,
-        disabled: row.disabled,
-        created_at: row.created_at,
-        updated_at: row.updated_at,
-      },
+      account: accountSnapshot(row),
     };
   };
 }

@@ -50,6 +50,7 @@ describeEachEngine('scheduled purge', (engine) => {
     assert.deepEqual(rest, {
       sessions: 1,
       refreshTokens: 1,
+      personalTokens: 0,
       loginAddresses: 0,
       accountTokens: 1,
       authorizationCodes: 0,

@@ -1,6 +1,7 @@
+import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import type { LightMyRequestResponse } from 'fastify';
-import type { TestApp } from './app.ts';
+import { bearer, FORM, signedIn, type TestApp, type TestUser } from './app.ts';
 
 /**
  * A browser for fastify.inject: it keeps cookies, reads forms' hidden fields, and posts them. Two
@@ -65,4 +66,87 @@ export async function signInAtPage(
     username: user.username,
     password: user.password,
   });
+}
+
+export const REDIRECT = 'http://127.0.0.1/callback';
+
+/** A client registered by a new admin (a public one with REDIRECT by default). */
+export async function registerClient(testApp: TestApp, body: Record<string, unknown> = {}) {
+  const { token } = await signedIn(testApp, { role: 'admin' });
+  const response = await testApp.app.inject({
+    method: 'POST',
+    url: '/oauth-clients',
+    headers: bearer(token),
+    payload: { name: 'Notes CLI', type: 'public', redirect_uris: [REDIRECT], ...body },
+  });
+  assert.equal(response.statusCode, 201, response.body);
+  return response.json() as { client_id: string; client_secret?: string };
+}
+
+/** An /authorize URL with response_type=code and S256, and `fields`. */
+export function authorizeUrl(fields: Record<string, string | undefined>) {
+  const query = new URLSearchParams(
+    Object.entries({ response_type: 'code', code_challenge_method: 'S256', ...fields }).filter(
+      (entry): entry is [string, string] => entry[1] !== undefined,
+    ),
+  );
+  return `/authorize?${query}`;
+}
+
+/** The whole browser part: the login page, its form, the consent page and its approval; the redirect back. */
+export async function signInAndApprove(
+  browser: ReturnType<typeof injectBrowser>,
+  user: TestUser,
+  url: string,
+) {
+  const loginPage = await browser.get(url);
+  assert.equal(loginPage.statusCode, 200, loginPage.body);
+  const signIn = await browser.post('/account/login', {
+    ...hiddenFields(loginPage.body),
+    username: user.username,
+    password: user.password,
+  });
+  assert.equal(signIn.statusCode, 303, signIn.body);
+  const next = await browser.get(signIn.headers.location as string);
+  if (next.statusCode === 303) return new URL(next.headers.location as string);
+  assert.equal(next.statusCode, 200, next.body);
+  assert.match(next.body, /Allow access\?/);
+  const approved = await browser.post('/account/consent', {
+    ...hiddenFields(next.body),
+    decision: 'approve',
+  });
+  assert.equal(approved.statusCode, 303, approved.body);
+  return new URL(approved.headers.location as string);
+}
+
+/** POST /token with grant_type=authorization_code and `fields`. */
+export async function redeem(
+  testApp: TestApp,
+  fields: Record<string, string>,
+  headers: Record<string, string> = {},
+) {
+  return testApp.app.inject({
+    method: 'POST',
+    url: '/token',
+    headers: { ...FORM, ...headers },
+    payload: new URLSearchParams({ grant_type: 'authorization_code', ...fields }).toString(),
+  });
+}
+
+/** An access token of a third-party client (the whole code flow), for `user`. */
+export async function thirdPartyToken(testApp: TestApp, user: TestUser, scope = 'profile'): Promise<string> {
+  const client = await registerClient(testApp);
+  const { verifier, challenge } = pkce();
+  const back = await signInAndApprove(
+    injectBrowser(testApp),
+    user,
+    authorizeUrl({ client_id: client.client_id, redirect_uri: REDIRECT, scope, code_challenge: challenge }),
+  );
+  const answer = await redeem(testApp, {
+    code: back.searchParams.get('code')!,
+    code_verifier: verifier,
+    client_id: client.client_id,
+  });
+  assert.equal(answer.statusCode, 200, answer.body);
+  return answer.json().access_token;
 }

@@ -50,6 +50,7 @@ function accountsService(testApp: TestApp) {
       revokeAllOfUserWithin: async () => () => {},
       forgetUser: () => {},
     },
+    personalTokens: { revokeAllOfUserWithin: async () => () => {} },
     mail: {
       signedUp: unexpected,
       signupAttempted: unexpected,

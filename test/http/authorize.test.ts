@@ -3,75 +3,18 @@ import { test } from 'node:test';
 import { decodeJwt } from 'jose';
 import { createAuditTrail } from '../../src/audit/trail.ts';
 import { scheduledJobs } from '../../src/server.ts';
+import { bearer, buildTestApp, createUser, describeEachEngine, FORM, type TestApp } from '../helpers/app.ts';
 import {
-  bearer,
-  buildTestApp,
-  createUser,
-  describeEachEngine,
-  FORM,
-  signedIn,
-  type TestApp,
-  type TestUser,
-} from '../helpers/app.ts';
-import { hiddenFields, injectBrowser, pkce, signInAtPage } from '../helpers/browser-flow.ts';
-
-const REDIRECT = 'http://127.0.0.1/callback';
-
-async function registerClient(testApp: TestApp, body: Record<string, unknown> = {}) {
-  const { token } = await signedIn(testApp, { role: 'admin' });
-  const response = await testApp.app.inject({
-    method: 'POST',
-    url: '/oauth-clients',
-    headers: bearer(token),
-    payload: { name: 'Notes CLI', type: 'public', redirect_uris: [REDIRECT], ...body },
-  });
-  assert.equal(response.statusCode, 201, response.body);
-  return response.json() as { client_id: string; client_secret?: string };
-}
-
-function authorizeUrl(fields: Record<string, string | undefined>) {
-  const query = new URLSearchParams(
-    Object.entries({ response_type: 'code', code_challenge_method: 'S256', ...fields }).filter(
-      (entry): entry is [string, string] => entry[1] !== undefined,
-    ),
-  );
-  return `/authorize?${query}`;
-}
-
-/** The whole browser part: the login page, its form, the consent page and its approval; the redirect back. */
-async function signInAndApprove(browser: ReturnType<typeof injectBrowser>, user: TestUser, url: string) {
-  const loginPage = await browser.get(url);
-  assert.equal(loginPage.statusCode, 200, loginPage.body);
-  const signIn = await browser.post('/account/login', {
-    ...hiddenFields(loginPage.body),
-    username: user.username,
-    password: user.password,
-  });
-  assert.equal(signIn.statusCode, 303, signIn.body);
-  const next = await browser.get(signIn.headers.location as string);
-  if (next.statusCode === 303) return new URL(next.headers.location as string);
-  assert.equal(next.statusCode, 200, next.body);
-  assert.match(next.body, /Allow access\?/);
-  const approved = await browser.post('/account/consent', {
-    ...hiddenFields(next.body),
-    decision: 'approve',
-  });
-  assert.equal(approved.statusCode, 303, approved.body);
-  return new URL(approved.headers.location as string);
-}
-
-async function redeem(
-  testApp: TestApp,
-  fields: Record<string, string>,
-  headers: Record<string, string> = {},
-) {
-  return testApp.app.inject({
-    method: 'POST',
-    url: '/token',
-    headers: { ...FORM, ...headers },
-    payload: new URLSearchParams({ grant_type: 'authorization_code', ...fields }).toString(),
-  });
-}
+  authorizeUrl,
+  hiddenFields,
+  injectBrowser,
+  pkce,
+  REDIRECT,
+  redeem,
+  registerClient,
+  signInAndApprove,
+  signInAtPage,
+} from '../helpers/browser-flow.ts';
 
 describeEachEngine('authorization code flow', (engine) => {
   test('a third-party public client: login page, consent, code with state and iss, tokens of that client; a replay ends them [RFC6749 §4.1] [RFC7636 §4.6] [RFC9207 §2] [RFC6749 §4.1.2]', async (t) => {

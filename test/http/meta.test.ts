@@ -143,6 +143,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'DELETE /users/me/authorizations/{client_id}',
     'DELETE /users/me/sessions',
     'DELETE /users/me/sessions/{id}',
+    'DELETE /users/me/tokens/{id}',
     'DELETE /users/{id}',
     'GET /audit-events',
     'GET /oauth-clients',
@@ -153,6 +154,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'GET /users/me/posts',
     'GET /users/me/security-events',
     'GET /users/me/sessions',
+    'GET /users/me/tokens',
     'GET /users/{id}',
     'PATCH /oauth-clients/{client_id}',
     'PATCH /posts/{id}',
@@ -163,6 +165,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'POST /oauth-clients/{client_id}/secret',
     'POST /posts',
     'POST /users/me/password',
+    'POST /users/me/tokens',
     'PUT /posts/{id}',
   ];
   assert.deepEqual(
@@ -209,6 +212,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'POST /password-resets',
     'POST /posts',
     'POST /users',
+    'POST /users/me/tokens',
     'PUT /posts/{id}',
   ]);
   for (const { key, op } of operations) {

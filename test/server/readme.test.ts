@@ -76,8 +76,9 @@ test('README: every curl block runs as pasted, in order, against a fresh server,
   assert.doesNotMatch(output, /"type":"about:blank"|"error":"/, output);
   assert.doesNotMatch(output, /HTTP\/1\.1 [45]\d\d/, output);
   const statuses = output.match(/HTTP\/1\.1 \d{3}/g) ?? [];
-  // DELETE the post, log a session out, revoke, change the password, log out everywhere, reset, verify.
-  assert.equal(statuses.length, 7, `the marked steps: ${statuses.join(', ')}`);
+  // DELETE the post, log a session out, revoke, change the password, log out everywhere, revoke a
+  // personal token, reset, verify.
+  assert.equal(statuses.length, 8, `the marked steps: ${statuses.join(', ')}`);
   assert.match(output, /"title":"Hello again"/, 'the post was edited');
   assert.match(output, /"type":"login_succeeded"/, 'the security events were read');
   assert.match(output, /"type":"password_reset_completed"/, 'the admin’s audit query found the reset');

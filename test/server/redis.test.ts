@@ -12,6 +12,8 @@ import {
   connectTestRedis,
   createStorage,
   createUser,
+  type EngineName,
+  engines,
   login,
   loginPair,
   signedIn,
@@ -20,13 +22,13 @@ import {
 import { hiddenFields, injectBrowser, pkce } from '../helpers/browser-flow.ts';
 import { startProxy } from '../helpers/proxy.ts';
 
-/** Two instances sharing one database and one Redis, as behind a load balancer. */
-async function twoInstances(t: TestContext) {
-  const url = await createStorage(t);
+/** Two instances sharing one database (a SQLite file, or a PostgreSQL schema) and one Redis, as behind a load balancer. */
+async function twoInstances(t: TestContext, engine: EngineName) {
+  const url = await createStorage(t, engine);
   const clock = createManualClock(new Date());
   const prefix = `inkgate-test:${randomUUID()}:`;
-  const a = await buildTestApp(t, { url, clock, redis: await connectTestRedis(t, prefix) });
-  const b = await buildTestApp(t, { url, clock, redis: await connectTestRedis(t, prefix) });
+  const a = await buildTestApp(t, { engine, url, clock, redis: await connectTestRedis(t, prefix) });
+  const b = await buildTestApp(t, { engine, url, clock, redis: await connectTestRedis(t, prefix) });
   await Promise.all([a.app.ready(), b.app.ready()]); // ready once both hear each other's revocations
   assert.equal((await a.app.inject({ method: 'GET', url: '/readyz' })).json().redis, 'ok');
   return { a, b, clock };
@@ -47,49 +49,77 @@ async function statusWithin(ms: number, probe: () => Promise<number>, status: nu
 const me = (testApp: TestApp, token: string) =>
   testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) }).then((r) => r.statusCode);
 
-describe('with Redis', { skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL' }, () => {
-  test('a revocation on one instance reaches another within 100 ms (pub/sub), not only after the 1 s cache age', async (t) => {
-    const { a, b } = await twoInstances(t);
-    const user = await createUser(a);
-    const pair = await loginPair(a, user);
-    assert.equal(await me(b, pair.access_token), 200, 'b has the session cached as live');
+for (const engine of engines()) {
+  describe(`with Redis [${engine}]`, {
+    skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL',
+  }, () => {
+    test('a revocation on one instance reaches another within 100 ms (pub/sub), not only after the 1 s cache age', async (t) => {
+      const { a, b } = await twoInstances(t, engine);
+      const user = await createUser(a);
+      const pair = await loginPair(a, user);
+      assert.equal(await me(b, pair.access_token), 200, 'b has the session cached as live');
 
-    await a.app.inject({ method: 'DELETE', url: '/users/me/sessions', headers: bearer(pair.access_token) });
-    const elapsed = await statusWithin(100, () => me(b, pair.access_token), 401);
-    assert.ok(elapsed <= 100, `b refused the token after ${elapsed.toFixed(1)} ms`);
-  });
-
-  test('a demotion on one instance reaches another within 100 ms [ASVS V8.3.2]', async (t) => {
-    const { a, b } = await twoInstances(t);
-    const boss = await signedIn(a, { role: 'admin' });
-    const deputy = await signedIn(a, { role: 'admin' });
-    const listUsers = () =>
-      b.app.inject({ method: 'GET', url: '/users', headers: bearer(deputy.token) }).then((r) => r.statusCode);
-    assert.equal(await listUsers(), 200);
-    await a.app.inject({
-      method: 'PATCH',
-      url: `/users/${deputy.user.id}`,
-      headers: bearer(boss.token),
-      payload: { role: 'user' },
+      await a.app.inject({ method: 'DELETE', url: '/users/me/sessions', headers: bearer(pair.access_token) });
+      const elapsed = await statusWithin(100, () => me(b, pair.access_token), 401);
+      assert.ok(elapsed <= 100, `b refused the token after ${elapsed.toFixed(1)} ms`);
     });
-    assert.ok((await statusWithin(100, listUsers, 403)) <= 100);
-  });
 
-  test('failed logins are counted across instances', async (t) => {
-    const { a, b } = await twoInstances(t);
-    const user = await createUser(a);
-    const wrong = { ...user, password: 'not the password' };
-    for (const instance of [a, b, a, b, a]) assert.equal((await login(instance, wrong)).statusCode, 400);
-    const blocked = await login(b, user);
-    assert.equal(
-      blocked.statusCode,
-      429,
-      'the sixth attempt, on the other instance, with the right password',
-    );
-    assert.equal(blocked.json().error, 'slow_down');
-    assert.equal((await login(a, user)).statusCode, 429);
+    test('a demotion on one instance reaches another within 100 ms [ASVS V8.3.2]', async (t) => {
+      const { a, b } = await twoInstances(t, engine);
+      const boss = await signedIn(a, { role: 'admin' });
+      const deputy = await signedIn(a, { role: 'admin' });
+      const listUsers = () =>
+        b.app
+          .inject({ method: 'GET', url: '/users', headers: bearer(deputy.token) })
+          .then((r) => r.statusCode);
+      assert.equal(await listUsers(), 200);
+      await a.app.inject({
+        method: 'PATCH',
+        url: `/users/${deputy.user.id}`,
+        headers: bearer(boss.token),
+        payload: { role: 'user' },
+      });
+      assert.ok((await statusWithin(100, listUsers, 403)) <= 100);
+    });
+
+    test('a personal access token revoked on one instance is refused by another within 100 ms', async (t) => {
+      const { a, b } = await twoInstances(t, engine);
+      const { token } = await signedIn(a);
+      const made = await a.app.inject({
+        method: 'POST',
+        url: '/users/me/tokens',
+        headers: bearer(token),
+        payload: { name: 'script', scopes: ['profile'] },
+      });
+      assert.equal(made.statusCode, 201, made.body);
+      const pat = made.json() as { id: string; token: string };
+      assert.equal(await me(b, pat.token), 200, 'b has the token cached as live');
+      const revoked = await a.app.inject({
+        method: 'DELETE',
+        url: `/users/me/tokens/${pat.id}`,
+        headers: bearer(token),
+      });
+      assert.equal(revoked.statusCode, 204);
+      const elapsed = await statusWithin(100, () => me(b, pat.token), 401);
+      assert.ok(elapsed <= 100, `b refused the token after ${elapsed.toFixed(1)} ms`);
+    });
+
+    test('failed logins are counted across instances', async (t) => {
+      const { a, b } = await twoInstances(t, engine);
+      const user = await createUser(a);
+      const wrong = { ...user, password: 'not the password' };
+      for (const instance of [a, b, a, b, a]) assert.equal((await login(instance, wrong)).statusCode, 400);
+      const blocked = await login(b, user);
+      assert.equal(
+        blocked.statusCode,
+        429,
+        'the sixth attempt, on the other instance, with the right password',
+      );
+      assert.equal(blocked.json().error, 'slow_down');
+      assert.equal((await login(a, user)).statusCode, 429);
+    });
   });
-});
+}
 
 test('Redis outage: serving and revoking go on, one warning is logged, and Redis is used again when it returns', {
   skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL',
@@ -205,67 +235,69 @@ test('a Redis command that fails falls back to this instance’s memory and says
   );
 });
 
-describe('the authorization flow across instances', {
-  skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL',
-}, () => {
-  test('the page from one instance posts to the other, and a code issued on one is redeemed on the other; withdrawing the consent on one ends the app’s session on the other within 100 ms', async (t) => {
-    const { a, b } = await twoInstances(t);
-    const admin = await signedIn(a, { role: 'admin' });
-    const client = (
-      await a.app.inject({
-        method: 'POST',
-        url: '/oauth-clients',
-        headers: bearer(admin.token),
-        payload: { name: 'Across', type: 'public', redirect_uris: ['http://127.0.0.1/cb'] },
-      })
-    ).json();
-    const user = await createUser(a);
-    const cookies = new Map<string, string>();
-    const onA = injectBrowser(a, cookies);
-    const onB = injectBrowser(b, cookies);
-    const { verifier, challenge } = pkce();
-    const url = `/authorize?${new URLSearchParams({
-      response_type: 'code',
-      client_id: client.client_id,
-      code_challenge: challenge,
-      code_challenge_method: 'S256',
-    })}`;
-    const loginPage = await onA.get(url);
-    const signIn = await onB.post('/account/login', {
-      ...hiddenFields(loginPage.body),
-      username: user.username,
-      password: user.password,
-    });
-    assert.equal(signIn.statusCode, 303, 'a page of a is good at b: the form key is the database’s');
-    const consent = await onA.get(signIn.headers.location as string);
-    const approved = await onB.post('/account/consent', {
-      ...hiddenFields(consent.body),
-      decision: 'approve',
-    });
-    const code = new URL(approved.headers.location as string).searchParams.get('code')!;
-    const redeemed = await a.app.inject({
-      method: 'POST',
-      url: '/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code,
-        code_verifier: verifier,
+for (const engine of engines()) {
+  describe(`the authorization flow across instances [${engine}]`, {
+    skip: process.env.TEST_REDIS_URL ? false : 'needs TEST_REDIS_URL',
+  }, () => {
+    test('the page from one instance posts to the other, and a code issued on one is redeemed on the other; withdrawing the consent on one ends the app’s session on the other within 100 ms', async (t) => {
+      const { a, b } = await twoInstances(t, engine);
+      const admin = await signedIn(a, { role: 'admin' });
+      const client = (
+        await a.app.inject({
+          method: 'POST',
+          url: '/oauth-clients',
+          headers: bearer(admin.token),
+          payload: { name: 'Across', type: 'public', redirect_uris: ['http://127.0.0.1/cb'] },
+        })
+      ).json();
+      const user = await createUser(a);
+      const cookies = new Map<string, string>();
+      const onA = injectBrowser(a, cookies);
+      const onB = injectBrowser(b, cookies);
+      const { verifier, challenge } = pkce();
+      const url = `/authorize?${new URLSearchParams({
+        response_type: 'code',
         client_id: client.client_id,
-      }).toString(),
-    });
-    assert.equal(redeemed.statusCode, 200, redeemed.body);
-    const appToken = redeemed.json().access_token as string;
-    assert.equal(await me(b, appToken), 200, 'b has the app’s session cached as live');
+        code_challenge: challenge,
+        code_challenge_method: 'S256',
+      })}`;
+      const loginPage = await onA.get(url);
+      const signIn = await onB.post('/account/login', {
+        ...hiddenFields(loginPage.body),
+        username: user.username,
+        password: user.password,
+      });
+      assert.equal(signIn.statusCode, 303, 'a page of a is good at b: the form key is the database’s');
+      const consent = await onA.get(signIn.headers.location as string);
+      const approved = await onB.post('/account/consent', {
+        ...hiddenFields(consent.body),
+        decision: 'approve',
+      });
+      const code = new URL(approved.headers.location as string).searchParams.get('code')!;
+      const redeemed = await a.app.inject({
+        method: 'POST',
+        url: '/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({
+          grant_type: 'authorization_code',
+          code,
+          code_verifier: verifier,
+          client_id: client.client_id,
+        }).toString(),
+      });
+      assert.equal(redeemed.statusCode, 200, redeemed.body);
+      const appToken = redeemed.json().access_token as string;
+      assert.equal(await me(b, appToken), 200, 'b has the app’s session cached as live');
 
-    const own = (await loginPair(a, user)).access_token;
-    const withdrawn = await a.app.inject({
-      method: 'DELETE',
-      url: `/users/me/authorizations/${client.client_id}`,
-      headers: bearer(own),
+      const own = (await loginPair(a, user)).access_token;
+      const withdrawn = await a.app.inject({
+        method: 'DELETE',
+        url: `/users/me/authorizations/${client.client_id}`,
+        headers: bearer(own),
+      });
+      assert.equal(withdrawn.statusCode, 204);
+      const elapsed = await statusWithin(100, () => me(b, appToken), 401);
+      assert.ok(elapsed <= 100, `b refused the app’s token after ${elapsed.toFixed(1)} ms`);
     });
-    assert.equal(withdrawn.statusCode, 204);
-    const elapsed = await statusWithin(100, () => me(b, appToken), 401);
-    assert.ok(elapsed <= 100, `b refused the app’s token after ${elapsed.toFixed(1)} ms`);
   });
-});
+}
