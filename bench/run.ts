@@ -6,6 +6,8 @@
  *   logs at info, metrics on, the default limits) on a fresh database seeded with 1,000 users,
  *   10,000 sessions and 1,000 posts of about 1 KiB (bench/seed.ts).
  * - Where `taskset` exists the servers run on CPU 0 and this process (autocannon) on CPU 1.
+ * - W7 is a flow (a signed-in browser's /authorize, then /token with the code): its row counts
+ *   requests, and the summary flows per second and their ratio to Fastify hello.
  * - Each row: req/s, p50/p99 latency, unexpected answers, server CPU µs per request (from
  *   /proc/<pid>/stat), server RSS after the workload, and the ratio to Fastify hello in this run —
  *   absolute figures on a shared 2-core machine move from run to run; ratios hold.
@@ -15,7 +17,7 @@
  *   page and a search there.
  */
 import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir } from 'node:os';
@@ -118,8 +120,11 @@ interface Workload {
   body?: string;
   /** Each request takes the next of these (tokens, logins, addresses). */
   rotate?: Array<Partial<autocannon.Request>>;
+  /** Instead: a sequence each connection runs in turn, passing values on in its context (a flow). */
+  sequence?: autocannon.Request[];
   connections?: number;
-  expect?: number;
+  /** The status (or statuses) every answer should have. */
+  expect?: number | number[];
 }
 
 interface Row {
@@ -143,6 +148,7 @@ function load(workload: Workload): Promise<autocannon.Result> {
     body: workload.body,
     connections: workload.connections ?? CONNECTIONS,
     duration: SECONDS,
+    ...(workload.sequence && { requests: workload.sequence }),
     ...(rotate && {
       requests: [
         {
@@ -161,8 +167,10 @@ async function measure(workload: Workload): Promise<Row> {
   const cpuBefore = cpuMicros(workload.server.child);
   const result = await load(workload);
   const cpu = cpuMicros(workload.server.child) - cpuBefore;
-  const expected =
-    (result.statusCodeStats as Record<string, { count: number }>)[String(workload.expect ?? 200)]?.count ?? 0;
+  const stats = result.statusCodeStats as Record<string, { count: number }>;
+  const expected = [workload.expect ?? 200]
+    .flat()
+    .reduce((sum, status) => sum + (stats[String(status)]?.count ?? 0), 0);
   const row: Row = {
     name: workload.name,
     rps: Math.round(result.requests.average),
@@ -174,6 +182,30 @@ async function measure(workload: Workload): Promise<Row> {
   };
   console.error(`  ${row.name}: ${row.rps} req/s, p99 ${row.p99} ms, ${row.cpuUsPerRequest} µs CPU/request`);
   return row;
+}
+
+/**
+ * A browser signed in at inkgate's login page, as a person would: the page (its form token and
+ * cookie), then the form. Answers the cookies that browser then holds.
+ */
+async function signInBrowser(server: Server, username: string): Promise<string> {
+  const cookiesOf = (response: Response) => response.headers.getSetCookie().map((c) => c.split(';')[0]!);
+  const page = await fetch(`${server.url}/account/login`, { redirect: 'manual' });
+  const fields = Object.fromEntries(
+    [...(await page.text()).matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map(
+      (match) => [match[1]!, match[2]!.replaceAll('&amp;', '&')],
+    ),
+  );
+  const signIn = await fetch(`${server.url}/account/login`, {
+    method: 'POST',
+    redirect: 'manual',
+    headers: { cookie: cookiesOf(page).join('; '), 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({ ...fields, username, password: PASSWORD }),
+  });
+  const browser = cookiesOf(signIn).find((cookie) => cookie.startsWith('inkgate_browser='));
+  if (signIn.status !== 303 || !browser)
+    throw new Error(`sign-in at the login page failed: ${signIn.status}`);
+  return browser;
 }
 
 async function metric(server: Server, token: string, name: string): Promise<number> {
@@ -315,6 +347,56 @@ try {
     rotate: pages(`q=${SEARCH_WORD}&`),
   });
   const w3Row = await run({ name: 'W3 POST /token (Argon2id), 4 connections', ...w3 });
+  // W7: the authorization code flow of a browser already signed in (no password hash): /authorize
+  // answers 303 with a code, /token redeems it for a new session's tokens — two requests a flow.
+  const browsers = await Promise.all(
+    seeded.usernames.slice(0, CONNECTIONS).map((username) => signInBrowser(inkgate, username)),
+  );
+  const verifier = randomBytes(32).toString('base64url');
+  const authorizePath = `/authorize?${new URLSearchParams({
+    response_type: 'code',
+    client_id: config.clientId,
+    code_challenge: createHash('sha256').update(verifier).digest('base64url'),
+    code_challenge_method: 'S256',
+  })}`;
+  let nextBrowser = 0;
+  const w7Row = await run({
+    name: 'W7 code flow, signed-in browser: GET /authorize (303) + POST /token, 2 requests a flow',
+    server: inkgate,
+    path: authorizePath,
+    expect: [303, 200],
+    sequence: [
+      {
+        method: 'GET',
+        path: authorizePath,
+        setupRequest: (request) => {
+          nextBrowser += 1;
+          return {
+            ...request,
+            headers: { ...request.headers, cookie: browsers[nextBrowser % browsers.length]! },
+          };
+        },
+        onResponse: (_status, _body, context, headers) => {
+          const location = (headers as Record<string, string> | undefined)?.location ?? '';
+          (context as { code?: string }).code = new URL(location, inkgate.url).searchParams.get('code') ?? '';
+        },
+      },
+      {
+        method: 'POST',
+        path: '/token',
+        headers: form,
+        setupRequest: (request, context) => ({
+          ...request,
+          body: new URLSearchParams({
+            grant_type: 'authorization_code',
+            code: (context as { code?: string }).code ?? '',
+            code_verifier: verifier,
+            client_id: config.clientId,
+          }).toString(),
+        }),
+      },
+    ],
+  });
   await run({
     name: 'W5 POST /posts, 10,000 tokens',
     server: inkgate,
@@ -396,6 +478,8 @@ try {
     singleHashMs: Number(hashMs.toFixed(1)),
     w3TargetRps: Math.round(w3Target),
     w3Rps: w3Row.rps,
+    codeFlowsPerSecond: Math.round(w7Row.rps / 2),
+    codeFlowRatioToHello: Number((w7Row.rps / 2 / base).toFixed(3)),
     w6: {
       quietP99: quiet.p99,
       duringLoginsP99: duringLogins.row.p99,
