@@ -202,10 +202,12 @@ async function signInBrowser(server: Server, username: string): Promise<string> 
     headers: { cookie: cookiesOf(page).join('; '), 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ ...fields, username, password: PASSWORD }),
   });
-  const browser = cookiesOf(signIn).find((cookie) => cookie.startsWith('inkgate_browser='));
-  if (signIn.status !== 303 || !browser)
-    throw new Error(`sign-in at the login page failed: ${signIn.status}`);
-  return browser;
+  // inkgate_browser names this browser (its forms' tokens are bound to it); inkgate_signin is the
+  // sign-in, set only when it succeeded.
+  const signedIn = cookiesOf(signIn).find((cookie) => cookie.startsWith('inkgate_signin='));
+  if (signIn.status !== 303 || !signedIn)
+    throw new Error(`sign-in at the login page failed: ${signIn.status} ${signIn.headers.get('location')}`);
+  return [...cookiesOf(page), signedIn].join('; ');
 }
 
 async function metric(server: Server, token: string, name: string): Promise<number> {
@@ -349,9 +351,10 @@ try {
   const w3Row = await run({ name: 'W3 POST /token (Argon2id), 4 connections', ...w3 });
   // W7: the authorization code flow of a browser already signed in (no password hash): /authorize
   // answers 303 with a code, /token redeems it for a new session's tokens — two requests a flow.
-  const browsers = await Promise.all(
-    seeded.usernames.slice(0, CONNECTIONS).map((username) => signInBrowser(inkgate, username)),
-  );
+  // One after another: one address's logins share the password-check queue (HASH_SHARE).
+  const browsers: string[] = [];
+  for (const username of seeded.usernames.slice(0, CONNECTIONS))
+    browsers.push(await signInBrowser(inkgate, username));
   const verifier = randomBytes(32).toString('base64url');
   const authorizePath = `/authorize?${new URLSearchParams({
     response_type: 'code',

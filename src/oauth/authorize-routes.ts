@@ -8,6 +8,7 @@ import { requestFacts } from '../audit/events.ts';
 import { PAGE_FORM_LIMIT } from '../html/forms.ts';
 import { htmlResponse, pageHeaders } from '../html/page.ts';
 import { canonicalAddress } from '../http/client-address.ts';
+import { DEVICE_TRUST_DAYS } from '../login/devices.ts';
 import type { Authorization, Browser, Outcome } from './authorize.ts';
 import { AUTHORIZE_PARAMETERS, type AuthorizeParameters } from './authorize-request.ts';
 import { authorizePages } from './pages.ts';
@@ -68,8 +69,8 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
   await app.register(formbody, { bodyLimit: PAGE_FORM_LIMIT });
   await app.register(cookie);
   const names = secure
-    ? { browser: '__Host-inkgate_browser', signin: '__Host-inkgate_signin' }
-    : { browser: 'inkgate_browser', signin: 'inkgate_signin' };
+    ? { browser: '__Host-inkgate_browser', signin: '__Host-inkgate_signin', device: '__Host-inkgate_device' }
+    : { browser: 'inkgate_browser', signin: 'inkgate_signin', device: 'inkgate_device' };
   const cookieOptions = { httpOnly: true, secure, sameSite: 'lax' as const, path: '/' };
 
   /** The browser's binding cookie (made on its first page) and its sign-in. */
@@ -80,7 +81,7 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
       id = randomBytes(16).toString('base64url');
       reply.setCookie(names.browser, id, cookieOptions);
     }
-    return { id, signin: request.cookies[names.signin] };
+    return { id, signin: request.cookies[names.signin], device: request.cookies[names.device] };
   };
 
   const answer = (reply: FastifyReply, outcome: Outcome | 'forbidden') => {
@@ -197,6 +198,15 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
       if (result === 'forbidden') return answer(reply, result);
       if (result.signin !== undefined) {
         reply.setCookie(names.signin, result.signin, { ...cookieOptions, maxAge: loginSessionTtlSeconds });
+      }
+      // As at /token: a browser that signed in keeps its own throttle bucket for 30 days, so that
+      // strangers' failures never lock its owner out. Sent only on same-site requests (the page's form).
+      if (result.device !== undefined) {
+        reply.setCookie(names.device, result.device, {
+          ...cookieOptions,
+          sameSite: 'strict',
+          maxAge: DEVICE_TRUST_DAYS * 86_400,
+        });
       }
       return answer(reply, result.outcome);
     },

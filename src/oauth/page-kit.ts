@@ -23,6 +23,8 @@ export type Outcome =
 export interface Browser {
   readonly id: string;
   readonly signin: string | undefined;
+  /** The signed device cookie a sign-in here left (API.md "No lockout"), if it brought one. */
+  readonly device?: string | undefined;
 }
 
 const FORMS = ['login', 'consent', 'logout'] as const;

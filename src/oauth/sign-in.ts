@@ -25,7 +25,7 @@ export function createSignIn(deps: {
     form: AuthorizeParameters & { csrf?: string; username?: string; password?: string },
     browser: Browser,
     context: { address: string; facts: AuditFacts; log: FastifyBaseLogger },
-  ): Promise<{ outcome: Outcome; signin?: string } | 'forbidden'> {
+  ): Promise<{ outcome: Outcome; signin?: string; device?: string | undefined } | 'forbidden'> {
     const { csrf, username, password, ...parameters } = form;
     if (!(await formValid('login', browser, parameters, csrf))) return 'forbidden';
     const hasRequest = Object.keys(parameters).length > 0;
@@ -45,7 +45,8 @@ export function createSignIn(deps: {
         ...context,
         username,
         password,
-        deviceCookie: undefined,
+        // The login page's own device cookie: the owner's browser keeps its bucket here too.
+        deviceCookie: browser.device,
       });
     } catch (error) {
       if (!(error instanceof LoginRefusedError)) throw error;
@@ -69,14 +70,14 @@ export function createSignIn(deps: {
       await verified.abandoned();
       return { outcome: again('credentials') };
     }
-    await verified.succeeded();
-    if (!hasRequest) return { outcome: { location: '/account/login' }, signin: started.secret };
+    const { deviceCookie: device } = await verified.succeeded();
+    if (!hasRequest) return { outcome: { location: '/account/login' }, signin: started.secret, device };
     // Back to /authorize with the same request: a fresh sign-in answers prompt=login and max_age.
     const { prompt, ...rest } = parameters;
     const next = new URLSearchParams(
       Object.entries(prompt === 'login' ? rest : parameters) as Array<[string, string]>,
     );
-    return { outcome: { location: `/authorize?${next}` }, signin: started.secret };
+    return { outcome: { location: `/authorize?${next}` }, signin: started.secret, device };
   }
 
   /**

@@ -7,7 +7,12 @@ import { bearer, FORM, signedIn, type TestApp, type TestUser } from './app.ts';
  * A browser for fastify.inject: it keeps cookies, reads forms' hidden fields, and posts them. Two
  * given the same `cookies` are one browser behind a load balancer, each request to its own instance.
  */
-export function injectBrowser(testApp: TestApp, cookies = new Map<string, string>()) {
+export function injectBrowser(
+  testApp: TestApp,
+  cookies = new Map<string, string>(),
+  /** The address its requests come from (fastify.inject's default otherwise). */
+  remoteAddress?: string,
+) {
   const take = (response: LightMyRequestResponse) => {
     for (const cookie of response.cookies as Array<{ name: string; value: string; maxAge?: number }>) {
       if (cookie.value === '' || cookie.maxAge === 0) cookies.delete(cookie.name);
@@ -19,13 +24,16 @@ export function injectBrowser(testApp: TestApp, cookies = new Map<string, string
   return {
     cookies,
     async get(url: string) {
-      return take(await testApp.app.inject({ method: 'GET', url, headers: { cookie: cookie() } }));
+      return take(
+        await testApp.app.inject({ method: 'GET', url, remoteAddress, headers: { cookie: cookie() } }),
+      );
     },
     async post(url: string, form: Record<string, string>) {
       return take(
         await testApp.app.inject({
           method: 'POST',
           url,
+          remoteAddress,
           headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
           payload: new URLSearchParams(form).toString(),
         }),

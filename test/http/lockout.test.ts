@@ -9,6 +9,7 @@ import {
   type TestApp,
   type TestUser,
 } from '../helpers/app.ts';
+import { injectBrowser, signInAtPage } from '../helpers/browser-flow.ts';
 
 function loginFrom(
   testApp: TestApp,
@@ -103,6 +104,37 @@ describeEachEngine('No lockout of the owner', (engine) => {
       cookie: carolCookie,
     });
     assert.equal(wrongOwner.statusCode, 429);
+  });
+
+  test('the login page has its own device cookie: after the attack the owner’s browser signs in there from a new address; HttpOnly, SameSite=Strict [ASVS V6.1.1] [ASVS V6.3.1]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const bob = await createUser(testApp);
+    const home = injectBrowser(testApp, new Map(), '192.0.2.10');
+    const first = await signInAtPage(home, bob);
+    assert.equal(first.statusCode, 303);
+    assert.equal(first.headers.location, '/account/login');
+    const setCookies = ([] as string[]).concat(first.headers['set-cookie'] as string | string[]);
+    assert.ok(
+      setCookies.some((line) =>
+        /^inkgate_device=[^;]+; Max-Age=2592000; Path=\/; HttpOnly; SameSite=Strict$/.test(line),
+      ),
+      setCookies.join('\n'),
+    );
+    const device = home.cookies.get('inkgate_device')!;
+
+    await tenAddressAttack(testApp, bob);
+
+    // The same browser, now on another network: its device cookie is its bucket.
+    const travelling = injectBrowser(testApp, new Map([['inkgate_device', device]]), '203.0.113.60');
+    const signedIn = await signInAtPage(travelling, bob);
+    assert.equal(signedIn.statusCode, 303);
+    assert.equal(signedIn.headers.location, '/account/login', 'signed in');
+    assert.ok(travelling.cookies.has('inkgate_signin'));
+    // A stranger's browser on that network, with the right password, meets the account's limit.
+    const stranger = injectBrowser(testApp, new Map(), '203.0.113.61');
+    const refused = await signInAtPage(stranger, bob);
+    assert.match(String(refused.headers.location), /failed=throttled/);
+    assert.ok(!stranger.cookies.has('inkgate_signin'));
   });
 
   test('a remembered address still stops guessing from there after 5 failures', async (t) => {
