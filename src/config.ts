@@ -44,6 +44,10 @@ export interface Config {
   readonly sessionIdleSeconds: number;
   /** How long a browser's sign-in at the login page lasts (LOGIN_SESSION_TTL). */
   readonly loginSessionTtlSeconds: number;
+  /** MFA_REQUIRED: who must have a second factor (until they enrol one, their tokens carry only `profile`). */
+  readonly mfaRequired: 'off' | 'admin' | 'all';
+  /** STEP_UP_MAX_AGE: how recent a two-factor sign-in must be for the step-up routes. */
+  readonly stepUpMaxAgeSeconds: number;
   readonly admin:
     | { readonly username: string; readonly email: string; readonly password: string }
     | undefined;

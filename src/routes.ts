@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import { adminRoutes } from './accounts/admin-routes.ts';
-import { accountsRoutes } from './accounts/routes.ts';
+import { accountsRoutes, changesEmail } from './accounts/routes.ts';
 import { Accepted, UserPublic } from './accounts/schemas.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { AuditEventPublic } from './audit/schemas.ts';
@@ -15,6 +15,7 @@ import { limitRoute, type RouteLimit } from './http/rate-limits.ts';
 import type { HttpServer } from './http/server.ts';
 import { jwksRoutes } from './keys/jwks-routes.ts';
 import type { KeyRing } from './keys/key-ring.ts';
+import { mfaRoutes } from './mfa/routes.ts';
 import { authorizationRoutes } from './oauth/authorizations-routes.ts';
 import { authorizeRoutes } from './oauth/authorize-routes.ts';
 import { clientRoutes } from './oauth/clients/routes.ts';
@@ -31,8 +32,6 @@ import { SessionPublic, sessionRoutes } from './sessions/routes.ts';
 
 const byAddress = (request: FastifyRequest) => canonicalAddress(request.ip);
 const byUser = (request: FastifyRequest) => principalOf(request).userId;
-const changesEmail = (request: FastifyRequest) =>
-  (request.body as { email?: unknown } | undefined)?.email !== undefined;
 
 /**
  * The route limits (API.md "Abuse limits"), one row each: the failed-login throttle and the
@@ -86,7 +85,7 @@ export async function registerRoutes(
   const refused = metrics && ((policy: string) => metrics.rateLimited.inc({ policy }));
   const policies = limitPolicies(config);
   const limit = (policy: RouteLimit) => limitRoute(services.counter, policy, refused);
-  const { requireAuth } = services;
+  const { requireAuth, stepUp } = services;
 
   await app.register(metaRoutes, {
     database: parts.database,
@@ -107,6 +106,7 @@ export async function registerRoutes(
   await app.register(accountsRoutes, {
     accounts: services.accounts,
     requireAuth,
+    stepUp,
     signupLimit: limit(policies.signup),
     emailChangeLimit: limit(policies.emailChange),
   });
@@ -121,9 +121,11 @@ export async function registerRoutes(
     requireAuth,
     clientName: async (clientId) => (await services.clients.find(clientId))?.name,
   });
+  await app.register(mfaRoutes, { mfa: services.mfa, requireAuth, stepUp });
   await app.register(personalTokenRoutes, {
     tokens: services.personalTokens,
     requireAuth,
+    stepUp,
     writeLimit: limit(policies.writes),
   });
   await app.register(auditRoutes, { audit: services.auditLog, requireAuth });

@@ -21,6 +21,7 @@ import { keyRotationJob } from './keys/stored-keys.ts';
 import { purgeLoginAddresses } from './login/devices.ts';
 import { purgeOutbox } from './mail/outbox.ts';
 import { purgeAuthorizationCodes } from './oauth/codes.ts';
+import { createPendingSignIns } from './oauth/pending-sign-ins.ts';
 import { createPersonalTokensRepository } from './personal-tokens/repository.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { connectRedis } from './redis/shared-redis.ts';
@@ -97,6 +98,7 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
         mail: await purgeOutbox(database.db, now),
         authorizationCodes: await purgeAuthorizationCodes(database.db, now),
         personalTokens: await createPersonalTokensRepository(database.db).purge(now),
+        pendingSignIns: await createPendingSignIns(database.db, systemClock).purge(now),
       }),
     },
     {

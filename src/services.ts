@@ -21,6 +21,8 @@ import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
 import { createOutbox } from './mail/outbox.ts';
 import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
+import { createMfaRepository } from './mfa/repository.ts';
+import { createMfa } from './mfa/service.ts';
 import { createAuthorizations } from './oauth/authorizations.ts';
 import { createAuthorization } from './oauth/authorize.ts';
 import { createClientsRepository } from './oauth/clients/repository.ts';
@@ -29,6 +31,7 @@ import { createCodeGrant } from './oauth/code-grant.ts';
 import { createAuthorizationCodes } from './oauth/codes.ts';
 import { createConsents } from './oauth/consents.ts';
 import { createTokenEndpoint } from './oauth/grants.ts';
+import { createPendingSignIns } from './oauth/pending-sign-ins.ts';
 import { hashOfKey, keyOfPersonalToken, PERSONAL_TOKEN_PREFIX } from './personal-tokens/format.ts';
 import { createPersonalTokensRepository } from './personal-tokens/repository.ts';
 import { createPersonalTokens, personalTokenStateLoader } from './personal-tokens/service.ts';
@@ -148,6 +151,8 @@ export function createServices(parts: ServiceParts) {
     clock,
     verificationRequired,
     personalTokens: { prefix: PERSONAL_TOKEN_PREFIX, keyOf: keyOfPersonalToken },
+    mfaRequired: config.mfaRequired,
+    stepUpMaxAgeSeconds: config.stepUpMaxAgeSeconds,
   });
 
   const throttle =
@@ -164,40 +169,6 @@ export function createServices(parts: ServiceParts) {
     counter,
     loginsPerHour: config.rateLimitLogins,
   });
-  const clients = createClientsService({
-    repository: createClientsRepository(database.db),
-    sessions,
-    audit,
-    clock,
-    firstParty: { clientId: config.clientId, redirectUris: config.firstPartyRedirectUris },
-  });
-  const codes = createAuthorizationCodes(database.db, clock);
-  const tokenEndpoint = createTokenEndpoint({
-    login,
-    sessions,
-    clients,
-    codeGrant: createCodeGrant({ codes, sessions, users, audit, clock }),
-    audit,
-    metrics,
-    firstPartyClientId: config.clientId,
-    passwordGrant: config.passwordGrant,
-  });
-  const consents = createConsents(database.db, clock);
-  const authorizations = createAuthorizations({ consents, clients, sessions, audit });
-  const authorization = createAuthorization({
-    clients,
-    sessions,
-    login,
-    codes,
-    consents,
-    forms: createFormTokens({ key: () => secrets.key('form_token_key'), clock }),
-    audit,
-    clock,
-    issuer: config.issuer,
-    loginSessionTtlSeconds: config.loginSessionTtlSeconds,
-    metrics,
-  });
-
   const outbox = createOutbox({
     db: database.db,
     clock,
@@ -224,6 +195,55 @@ export function createServices(parts: ServiceParts) {
     verificationTtlSeconds: config.emailVerificationTtlSeconds,
     mailPerHour: config.rateLimitMail,
     log,
+  });
+
+  const mfa = createMfa({
+    repository: createMfaRepository(database.db),
+    users,
+    cipher,
+    audit,
+    clock,
+    mail: recovery.mail,
+    sessions,
+    issuerName: new URL(config.issuer).host,
+    mfaRequired: config.mfaRequired,
+  });
+
+  const clients = createClientsService({
+    repository: createClientsRepository(database.db),
+    sessions,
+    audit,
+    clock,
+    firstParty: { clientId: config.clientId, redirectUris: config.firstPartyRedirectUris },
+  });
+  const codes = createAuthorizationCodes(database.db, clock);
+  const tokenEndpoint = createTokenEndpoint({
+    login,
+    sessions,
+    clients,
+    codeGrant: createCodeGrant({ codes, sessions, users, audit, clock }),
+    audit,
+    metrics,
+    firstPartyClientId: config.clientId,
+    passwordGrant: config.passwordGrant,
+  });
+  const consents = createConsents(database.db, clock);
+  const authorizations = createAuthorizations({ consents, clients, sessions, audit });
+  const authorization = createAuthorization({
+    clients,
+    sessions,
+    login,
+    users,
+    mfa,
+    pending: createPendingSignIns(database.db, clock),
+    codes,
+    consents,
+    forms: createFormTokens({ key: () => secrets.key('form_token_key'), clock }),
+    audit,
+    clock,
+    issuer: config.issuer,
+    loginSessionTtlSeconds: config.loginSessionTtlSeconds,
+    metrics,
   });
 
   const creation = createAccountCreation({ users, clock, audit, hash: hasher.hash });
@@ -259,6 +279,8 @@ export function createServices(parts: ServiceParts) {
     sessions,
     personalTokens,
     requireAuth: guard.requireAuth,
+    stepUp: guard.stepUp,
+    mfa,
     tokenEndpoint,
     clients,
     authorization,

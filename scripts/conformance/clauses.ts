@@ -376,6 +376,54 @@ export const STANDARDS: readonly Standard[] = [
     ],
   },
   {
+    name: 'RFC 6238 — TOTP: Time-Based One-Time Password Algorithm',
+    url: 'https://www.rfc-editor.org/rfc/rfc6238',
+    clauses: [
+      {
+        id: 'RFC6238 §5.2',
+        title: 'A code is accepted once: none of the same or an earlier time step after a success',
+        status: 'met',
+        how: 'The last accepted time step is kept with the secret and advanced by one conditional update that accepts the code: a replay, or a code of an earlier step, matches no row (atomic on SQLite and PostgreSQL: of two requests with one code, one wins).',
+      },
+      {
+        id: 'RFC6238 §6',
+        title: 'Resynchronization: a small window of steps for clock drift',
+        status: 'met',
+        how: 'One step either way (30 s), no more; the step a code matched is the one recorded.',
+      },
+    ],
+  },
+  {
+    name: 'RFC 8176 — Authentication Method Reference Values',
+    url: 'https://www.rfc-editor.org/rfc/rfc8176',
+    clauses: [
+      {
+        id: 'RFC8176 §2',
+        title: 'amr values from the registry',
+        status: 'met',
+        how: 'Access tokens carry amr: pwd for a password, pwd otp mfa with a TOTP or recovery code; a session keeps its sign-in’s methods across refreshes, and login events name them.',
+      },
+    ],
+  },
+  {
+    name: 'RFC 9470 — OAuth 2.0 Step Up Authentication Challenge Protocol',
+    url: 'https://www.rfc-editor.org/rfc/rfc9470',
+    clauses: [
+      {
+        id: 'RFC9470 §3',
+        title: 'The insufficient_user_authentication challenge with acr_values and max_age',
+        status: 'met',
+        how: 'For a user with a second factor, the step-up routes answer 401 with error="insufficient_user_authentication", acr_values="urn:inkgate:acr:mfa" and max_age=STEP_UP_MAX_AGE; admin routes the same without max_age.',
+      },
+      {
+        id: 'RFC9470 §4',
+        title: 'acr_values and max_age at the authorization endpoint',
+        status: 'met',
+        how: '/authorize asks for both steps again when the browser’s sign-in is older than max_age or did not use the account’s second factor; tokens carry acr and auth_time (acr_values_supported in the metadata).',
+      },
+    ],
+  },
+  {
     name: 'OWASP ASVS 5.0 — V3 Web Frontend Security',
     url: 'https://owasp.org/www-project-application-security-verification-standard/',
     clauses: [
@@ -521,6 +569,18 @@ export const STANDARDS: readonly Standard[] = [
         status: 'met',
         how: 'POST /password-resets answers alike for any address; the link sets a password that meets the rules, ends every session and sends a notice.',
       },
+      {
+        id: 'ASVS V6.5.1',
+        title: 'Lookup secrets and TOTPs are usable only once',
+        status: 'met',
+        how: 'A TOTP code is accepted once (the last step kept, advanced atomically); a recovery code is spent by one conditional update.',
+      },
+      {
+        id: 'ASVS V6.5.2',
+        title: 'Stored lookup secrets are hashed (a plain hash only at 112 bits or more)',
+        status: 'met',
+        how: 'Recovery codes are 120 random bits and kept only as SHA-256; they are shown once.',
+      },
     ],
   },
   {
@@ -598,6 +658,12 @@ export const STANDARDS: readonly Standard[] = [
         title: 'Users can view and terminate their active sessions',
         status: 'partly',
         how: 'GET /users/me/sessions lists them (address, agent, last use) and DELETE ends one or all; ending a session needs no password, since it only takes access away.',
+      },
+      {
+        id: 'ASVS V7.5.3',
+        title: 'Further authentication before highly sensitive operations',
+        status: 'met',
+        how: 'With a second factor, changing the password or email, deleting the account, changing factors and making personal tokens need a two-factor sign-in of the last STEP_UP_MAX_AGE (RFC 9470), and admin routes a two-factor sign-in.',
       },
     ],
   },

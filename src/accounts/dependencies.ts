@@ -35,6 +35,16 @@ export interface PersonalTokenControl {
   ): Promise<() => void>;
 }
 
+/** What a second-factor notice tells (mfa/ sends them, recovery/ words them). */
+export type SecurityChange =
+  | 'totp_added'
+  | 'totp_removed'
+  | 'passkey_added'
+  | 'passkey_removed'
+  | 'recovery_code_used'
+  | 'recovery_codes_renewed'
+  | 'mfa_reset';
+
 /**
  * The messages account changes send (recovery/ implements it). Each writes its message, and any event
  * it records, with `db`: the transaction of the change, so both commit or neither does; the events
@@ -59,6 +69,8 @@ export interface AccountMail {
    */
   emailChangeRequested(db: Kysely<Database>, user: UserRow, holder: UserRow | undefined): Promise<void>;
   passwordChanged(db: Kysely<Database>, user: UserRow, how: 'changed' | 'reset'): Promise<void>;
+  /** A notice that the account's second factors changed, or that one was used to recover it. */
+  securityChanged(db: Kysely<Database>, user: UserRow, change: SecurityChange): Promise<void>;
   accountDeleted(db: Kysely<Database>, user: UserRow): Promise<void>;
   committed(): void;
 }

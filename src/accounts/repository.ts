@@ -61,6 +61,21 @@ function usersQueries(db: Kysely<Database>) {
         .execute();
     },
 
+    /**
+     * Which second factors the account has, as mfa/ changes them (inside its transaction): every
+     * answer with a user, and the guard's one query, read them from the users row.
+     */
+    setMfaFactors: async (id: string, factors: { totp?: boolean; passkeys?: number }): Promise<void> => {
+      await db
+        .updateTable('users')
+        .set({
+          ...(factors.totp !== undefined && { mfa_totp: factors.totp }),
+          ...(factors.passkeys !== undefined && { mfa_passkeys: factors.passkeys }),
+        })
+        .where('id', '=', id)
+        .execute();
+    },
+
     /** A username (any case) or an email address. */
     findByLogin: async (login: string): Promise<UserRow | undefined> => {
       // No username or email holds a NUL, and PostgreSQL refuses one in a text parameter.

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
-import { type AccountSnapshot, principalOf, type RequireAuth } from '../authz/principal.ts';
+import { type AccountSnapshot, principalOf, type RequireAuth, type StepUp } from '../authz/principal.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import { ref } from '../http/schema-ref.ts';
@@ -16,6 +16,10 @@ import {
 } from './schemas.ts';
 import type { AccountsService } from './service.ts';
 
+/** PATCH /users/me that changes the address: it needs step-up, and counts in the mail limit. */
+export const changesEmail = (request: FastifyRequest) =>
+  (request.body as { email?: unknown } | undefined)?.email !== undefined;
+
 /** The one place a user row becomes an answer: the hash is never copied. */
 export function toUserPublic(user: AccountSnapshot) {
   // Field by field (an allow-list): a column added to users never reaches an answer by itself.
@@ -28,6 +32,7 @@ export function toUserPublic(user: AccountSnapshot) {
     full_name: user.full_name,
     role: user.role,
     disabled: user.disabled,
+    mfa: { totp: user.mfa_totp, passkeys: Number(user.mfa_passkeys) },
     created_at: user.created_at.toISOString(),
     updated_at: user.updated_at.toISOString(),
   };
@@ -36,11 +41,13 @@ export function toUserPublic(user: AccountSnapshot) {
 export const accountsRoutes: FastifyPluginAsyncTypebox<{
   accounts: AccountsService;
   requireAuth: RequireAuth;
+  /** Changing the email or password and deleting the account need a recent two-factor sign-in (with a factor). */
+  stepUp: StepUp;
   /** RATE_LIMIT_SIGNUP per address. */
   signupLimit: preHandlerAsyncHookHandler;
   /** The mail limit, counting only PATCH /users/me requests that change the email address. */
   emailChangeLimit: preHandlerAsyncHookHandler;
-}> = async (app, { accounts, requireAuth, signupLimit, emailChangeLimit }) => {
+}> = async (app, { accounts, requireAuth, stepUp, signupLimit, emailChangeLimit }) => {
   const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
   const _User = ref(UserPublic, 'The user');
 
@@ -96,7 +103,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
     '/users/me',
     {
       onRequest: requireAuth('profile'),
-      preHandler: emailChangeLimit,
+      preHandler: [stepUp.when(changesEmail), emailChangeLimit],
       schema: {
         tags: ['accounts'],
         summary: 'Change your name or email address',
@@ -127,7 +134,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.delete(
     '/users/me',
     {
-      onRequest: requireAuth('profile'),
+      onRequest: [requireAuth('profile'), stepUp.required],
       schema: {
         tags: ['accounts'],
         summary: 'Delete your account, with your posts and sessions',
@@ -157,7 +164,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/users/me/password',
     {
-      onRequest: requireAuth('profile'),
+      onRequest: [requireAuth('profile'), stepUp.required],
       schema: {
         tags: ['accounts'],
         summary: 'Change your password; every other session ends',

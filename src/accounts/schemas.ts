@@ -35,6 +35,13 @@ export const UserPublic = Type.Object(
     full_name: Type.String({ examples: ['Ada Lovelace'] }),
     role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
     disabled: Type.Boolean({ examples: [false], description: 'a disabled account cannot log in' }),
+    mfa: Type.Object(
+      {
+        totp: Type.Boolean({ description: 'an authenticator app gives the second step' }),
+        passkeys: Type.Integer({ minimum: 0, description: 'how many passkeys can sign in' }),
+      },
+      { description: 'the second factors the account has' },
+    ),
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },

@@ -33,6 +33,12 @@ export const AUDIT_EVENT_TYPES = [
   'authorization_code_replayed',
   'personal_token_created',
   'personal_token_revoked',
+  'mfa_enrolled',
+  'mfa_removed',
+  'mfa_failed',
+  'recovery_code_used',
+  'recovery_codes_renewed',
+  'mfa_reset',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

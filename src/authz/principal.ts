@@ -1,4 +1,5 @@
-import type { FastifyRequest, onRequestAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, onRequestAsyncHookHandler, preHandlerAsyncHookHandler } from 'fastify';
+import type { Acr, AuthMethod } from './authentication.ts';
 import type { Role } from './roles.ts';
 import type { Scope } from './scopes.ts';
 
@@ -15,6 +16,9 @@ export interface AccountSnapshot {
   readonly full_name: string;
   readonly role: Role;
   readonly disabled: boolean;
+  /** The second factors it has: a confirmed TOTP, how many passkeys. */
+  readonly mfa_totp: boolean;
+  readonly mfa_passkeys: number;
   readonly created_at: Date;
   readonly updated_at: Date;
 }
@@ -29,6 +33,8 @@ export function accountSnapshot(row: {
   full_name: string;
   role: Role;
   disabled: boolean;
+  mfa_totp: boolean;
+  mfa_passkeys: number | string;
   created_at: Date;
   updated_at: Date;
 }): AccountSnapshot {
@@ -41,6 +47,8 @@ export function accountSnapshot(row: {
     full_name: row.full_name,
     role: row.role,
     disabled: row.disabled,
+    mfa_totp: row.mfa_totp,
+    mfa_passkeys: Number(row.mfa_passkeys),
     created_at: row.created_at,
     updated_at: row.updated_at,
   };
@@ -60,6 +68,13 @@ export interface Principal {
   readonly credential: 'access_token' | 'personal_token';
   /** The client the access token was issued to; none for a personal access token. */
   readonly clientId?: string | undefined;
+  /**
+   * When and how the user signed in (RFC 9068 auth_time, RFC 8176 amr, the acr level): what step-up
+   * reads. None for a personal access token, which is no sign-in.
+   */
+  readonly authTime?: Date | undefined;
+  readonly amr?: readonly AuthMethod[] | undefined;
+  readonly acr?: Acr | undefined;
   /** The session (login) the token belongs to; for a personal access token, the token's own id. */
   readonly sessionId: string;
   readonly tokenId: string;
@@ -80,6 +95,15 @@ declare module 'fastify' {
  * scopes runs before the body is read, so no token or a bad one is 401 whatever the body (API.md).
  */
 export type RequireAuth = (...scopes: Scope[]) => onRequestAsyncHookHandler;
+
+/**
+ * Step-up (RFC 9470), after requireAuth: for a user with a second factor, a recent two-factor
+ * sign-in (401 insufficient_user_authentication otherwise). `when` limits it to some requests.
+ */
+export interface StepUp {
+  readonly required: onRequestAsyncHookHandler;
+  when(applies: (request: FastifyRequest) => boolean): preHandlerAsyncHookHandler;
+}
 
 /** The principal a guarded handler runs for; a route without requireAuth has none. */
 export function principalOf(request: FastifyRequest): Principal {

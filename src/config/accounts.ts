@@ -51,6 +51,15 @@ export function readAccountSettings(read: Reader) {
     range: '1m to 30d',
     example: '12h',
   });
+  const mfaRequired = read.oneOf('MFA_REQUIRED', ['off', 'admin', 'all'] as const, 'off', 'admin');
+  const stepUpMaxAgeSeconds = read.duration({
+    name: 'STEP_UP_MAX_AGE',
+    fallback: 600,
+    min: 60,
+    max: DAY_SECONDS,
+    range: '1m to 1d',
+    example: '10m',
+  });
   const admin = readAdmin(read);
   const limits = read.counts({
     hashConcurrency: {
@@ -77,6 +86,8 @@ export function readAccountSettings(read: Reader) {
     refreshTokenTtlSeconds,
     sessionIdleSeconds,
     loginSessionTtlSeconds,
+    mfaRequired,
+    stepUpMaxAgeSeconds,
     admin,
     ...limits,
   } satisfies Partial<Config>;

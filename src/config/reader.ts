@@ -43,6 +43,7 @@ export const VARIABLES: readonly string[] = [
   'MAIL_FROM',
   'METRICS',
   'METRICS_TOKEN',
+  'MFA_REQUIRED',
   'NODE_ENV',
   'PASSWORD_GRANT',
   'PASSWORD_RESET_TTL',
@@ -57,6 +58,7 @@ export const VARIABLES: readonly string[] = [
   'REQUEST_TIMEOUT',
   'SESSION_IDLE_DAYS',
   'SMTP_URL',
+  'STEP_UP_MAX_AGE',
   'TRUST_PROXY',
 ];
 const KNOWN = new Set(VARIABLES);

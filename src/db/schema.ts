@@ -19,6 +19,10 @@ export interface UsersTable {
   email_verified: ColumnType<boolean, boolean | undefined, boolean>;
   /** EMAIL_VERIFICATION=required: a new address waiting for its link to be used; `email` holds until then. */
   pending_email: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The account has a confirmed TOTP factor (mfa/ keeps this in step with its tables). */
+  mfa_totp: ColumnType<boolean, boolean | undefined, boolean>;
+  /** How many passkeys the account has (mfa/ keeps this in step with its tables). */
+  mfa_passkeys: ColumnType<number, number | undefined, number>;
 }
 
 export interface PostsTable {
@@ -77,6 +81,8 @@ export interface AuthorizationCodesTable {
   spent_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
   /** The session its redemption made: a replay of the code ends it. */
   session_id: ColumnType<string | null, string | null | undefined, string | null>;
+  /** How the user signed in (RFC 8176 methods, space-separated); null for codes from before: pwd. */
+  amr: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface OAuthConsentsTable {
@@ -86,6 +92,63 @@ export interface OAuthConsentsTable {
   scopes: string;
   granted_at: Timestamp;
   last_used_at: Timestamp;
+}
+
+export interface MfaTotpTable {
+  user_id: string;
+  /** The base32 secret, sealed with KEY_ENCRYPTION_KEY (keys/key-encryption.ts). */
+  secret_sealed: string;
+  created_at: Timestamp;
+  /** Null until a first code confirms the enrolment. */
+  confirmed_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** The last time step a code was accepted for: a code of it or an earlier one is refused. */
+  last_step: ColumnType<string | number | null, number | null | undefined, number | null>;
+}
+
+export interface MfaRecoveryCodesTable {
+  /** SHA-256 (base64url) of the normalised code. */
+  code_hash: string;
+  user_id: string;
+  created_at: Timestamp;
+  used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface PasskeysTable {
+  id: string;
+  user_id: string;
+  /** The credential id, base64url. */
+  credential_id: string;
+  /** The COSE public key, base64url. */
+  public_key: string;
+  counter: ColumnType<string | number, number, number>;
+  /** The authenticator's transports, space-separated. */
+  transports: string;
+  /** `singleDevice` or `multiDevice` (WebAuthn backup eligibility). */
+  device_type: string;
+  backed_up: boolean;
+  name: string;
+  created_at: Timestamp;
+  last_used_at: ColumnType<Date | null, Date | null | undefined, Date | null>;
+}
+
+export interface WebauthnChallengesTable {
+  challenge: string;
+  /** `register` or `sign_in`. */
+  purpose: string;
+  user_id: ColumnType<string | null, string | null | undefined, string | null>;
+  expires_at: Timestamp;
+}
+
+export interface PendingSignInsTable {
+  /** SHA-256 of the pending sign-in's cookie secret. */
+  secret_hash: string;
+  user_id: string;
+  password_hash: string;
+  sessions_epoch: number;
+  failures: ColumnType<number, number | undefined, number>;
+  seen_before: string;
+  created_at: Timestamp;
+  expires_at: Timestamp;
 }
 
 export interface PersonalTokensTable {
@@ -123,6 +186,8 @@ export interface SessionsTable {
   kind: ColumnType<'token' | 'browser', 'token' | 'browser' | undefined, 'token' | 'browser'>;
   /** When the user signed in (the password was checked); null for sessions from before: their created_at. */
   auth_time: ColumnType<Date | null, Date | null | undefined, Date | null>;
+  /** How the user signed in (RFC 8176 methods, space-separated); null for sessions from before: pwd. */
+  amr: ColumnType<string | null, string | null | undefined, string | null>;
   /** A browser session's cookie secret, as SHA-256; null for token sessions. */
   secret_hash: ColumnType<string | null, string | null | undefined, string | null>;
 }
@@ -217,6 +282,11 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   oauth_consents: OAuthConsentsTable;
   personal_tokens: PersonalTokensTable;
+  mfa_totp: MfaTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  passkeys: PasskeysTable;
+  webauthn_challenges: WebauthnChallengesTable;
+  pending_sign_ins: PendingSignInsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -229,6 +299,7 @@ export type PostUpdate = Updateable<PostsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type PersonalTokenRow = Selectable<PersonalTokensTable>;
+export type PasskeyRow = Selectable<PasskeysTable>;
 export type NewSession = Insertable<SessionsTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;

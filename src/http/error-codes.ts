@@ -8,6 +8,8 @@ export const ERROR_CODES = {
   unauthenticated: 'no credentials, or credentials of a scheme other than Bearer',
   invalid_token: 'the access token is malformed, expired, revoked or not ours',
   insufficient_scope: 'the token lacks a scope the route needs (named in WWW-Authenticate)',
+  insufficient_user_authentication:
+    'RFC 9470: this account has a second factor and the route needs a recent two-factor sign-in (acr_values and max_age in WWW-Authenticate)',
   wrong_password: 'the current password given with the request is wrong',
   not_author: 'only the author of the post or an admin may change it',
   personal_token_refused:
@@ -36,6 +38,7 @@ export const ERROR_CODES = {
   client_not_found: 'no such OAuth client',
   authorization_not_found: 'the caller has neither consented to this client nor a session of it',
   personal_token_not_found: 'not one of the caller’s live personal access tokens',
+  mfa_factor_not_found: 'the account has no such second factor',
   // Conflicts
   username_taken: 'the username is taken (compared case-insensitively)',
   email_taken: 'the email address is taken',
@@ -43,6 +46,9 @@ export const ERROR_CODES = {
   client_managed_by_settings:
     'the first-party client is defined by CLIENT_ID and FIRST_PARTY_REDIRECT_URIS, not by the API',
   client_is_public: 'a public client has no secret to rotate',
+  mfa_totp_enrolled: 'an authenticator app is already set up; remove it first',
+  mfa_totp_not_pending: 'no authenticator app is waiting for its first code',
+  mfa_not_enrolled: 'the account has no second factor (recovery codes come with one)',
   personal_token_limit: 'the caller has as many live personal access tokens as one account may hold',
   // The server
   unavailable: 'the database, or a bounded queue, cannot take the request now; see Retry-After',

@@ -163,7 +163,53 @@ export function createLoginService(deps: {
     };
   }
 
-  return { verifyCredentials };
+  /**
+   * The second step of a sign-in whose password was right (a TOTP or recovery code): under the same
+   * failed-login throttle as the password, with the owner's own bucket, so that wrong codes count as
+   * failed logins and strangers' failures never lock the owner out. `check` verifies the code.
+   */
+  async function verifySecondStep(input: {
+    user: UserRow;
+    address: string;
+    facts: AuditFacts;
+    deviceCookie: string | undefined;
+    check: () => Promise<boolean>;
+    log: FastifyBaseLogger;
+  }): Promise<
+    | { readonly outcome: 'verified'; completed(): Promise<{ deviceCookie: string | undefined }> }
+    | { readonly outcome: 'wrong' }
+    | { readonly outcome: 'throttled'; readonly retryAfterSeconds: number }
+  > {
+    const { user } = input;
+    const trusted = await trustedBucket(user, input.address, input.deviceCookie);
+    const attempt = await throttle.attempt({
+      userId: user.id,
+      name: user.username,
+      address: input.address,
+      trusted,
+    });
+    if (!attempt.allowed) {
+      metrics?.logins.inc({ result: 'throttled' });
+      return { outcome: 'throttled', retryAfterSeconds: attempt.retryAfterSeconds };
+    }
+    if (!(await input.check())) {
+      // The failure reserved by the attempt stays counted.
+      metrics?.logins.inc({ result: 'failure' });
+      return { outcome: 'wrong' };
+    }
+    return {
+      outcome: 'verified',
+      async completed() {
+        await attempt.succeeded();
+        await devices.rememberAddress(user.id, input.address);
+        metrics?.logins.inc({ result: 'success' });
+        const keepsCookie = trusted?.startsWith('device:') === true;
+        return { deviceCookie: keepsCookie ? undefined : await devices.issueCookie(user) };
+      },
+    };
+  }
+
+  return { verifyCredentials, verifySecondStep };
 }
 
 /** A password that passed every login rule; the caller makes its session, then reports back. */

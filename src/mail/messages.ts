@@ -1,3 +1,4 @@
+import type { SecurityChange } from '../accounts/dependencies.ts';
 import { escapeHtml } from '../html/template.ts';
 import type { MailContent } from './outbox.ts';
 
@@ -28,6 +29,30 @@ const minutes = (seconds: number) =>
   seconds >= 7200
     ? `${Math.round(seconds / 3600)} hours`
     : `${Math.max(1, Math.round(seconds / 60))} minutes`;
+
+const SECURITY_SUBJECTS: Record<SecurityChange, string> = {
+  totp_added: 'An authenticator app was added to your account',
+  totp_removed: 'The authenticator app was removed from your account',
+  passkey_added: 'A passkey was added to your account',
+  passkey_removed: 'A passkey was removed from your account',
+  recovery_code_used: 'A recovery code was used to sign in',
+  recovery_codes_renewed: 'Your recovery codes were renewed',
+  mfa_reset: 'An administrator removed your second factors',
+};
+
+const SECURITY_TEXTS: Record<SecurityChange, string> = {
+  totp_added: 'an authenticator app now gives the second step of signing in to your inkgate account.',
+  totp_removed:
+    'the authenticator app no longer gives the second step of signing in to your inkgate account.',
+  passkey_added: 'a new passkey can now sign in to your inkgate account.',
+  passkey_removed: 'a passkey was removed from your inkgate account and can no longer sign in.',
+  recovery_code_used:
+    'one of your recovery codes was just used to sign in to your inkgate account; it cannot be used again. Renew your codes when few are left.',
+  recovery_codes_renewed:
+    'a new set of recovery codes was made for your inkgate account; the old codes no longer work.',
+  mfa_reset:
+    'an administrator removed every second factor (authenticator app, passkeys, recovery codes) from your inkgate account, and every session was logged out. Sign in with your password and add a second factor again.',
+};
 
 export const messages = {
   verifyEmail: (username: string, url: string, ttlSeconds: number) =>
@@ -87,6 +112,13 @@ export const messages = {
       `Hello ${username},`,
       'someone just tried to move another inkgate account to this email address, which already belongs to your account. Nothing changed.',
       'If it was you, nothing needs doing. If it was not, nothing needs doing either: your account is as it was.',
+    ]),
+
+  securityChanged: (username: string, change: SecurityChange) =>
+    message(SECURITY_SUBJECTS[change], [
+      `Hello ${username},`,
+      SECURITY_TEXTS[change],
+      'If this was not you, sign in, change your password and review your sign-in methods at once, and tell an administrator.',
     ]),
 
   accountDeleted: (username: string) =>

@@ -39,6 +39,12 @@ const ConsentForm = Type.Object(
   { additionalProperties: true },
 );
 const LogoutForm = Type.Object({ csrf: Text(200) }, { additionalProperties: true });
+const SecondFactorForm = Type.Object(
+  { ...Parameters, code: Text(64), csrf: Text(200) },
+  { additionalProperties: true },
+);
+/** A pending sign-in waits this long for its second step (pending-sign-ins.ts). */
+const PENDING_COOKIE_SECONDS = 300;
 
 /** What a page form's POST answers when it cannot be taken: the same for every form. */
 const FORM_REFUSALS = {
@@ -68,20 +74,48 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
 }> = async (app, { authorization, secure, loginSessionTtlSeconds }) => {
   await app.register(formbody, { bodyLimit: PAGE_FORM_LIMIT });
   await app.register(cookie);
-  const names = secure
-    ? { browser: '__Host-inkgate_browser', signin: '__Host-inkgate_signin', device: '__Host-inkgate_device' }
-    : { browser: 'inkgate_browser', signin: 'inkgate_signin', device: 'inkgate_device' };
+  const names = Object.fromEntries(
+    (['browser', 'signin', 'device', 'pending'] as const).map((name) => [
+      name,
+      secure ? `__Host-inkgate_${name}` : `inkgate_${name}`,
+    ]),
+  ) as Record<'browser' | 'signin' | 'device' | 'pending', string>;
   const cookieOptions = { httpOnly: true, secure, sameSite: 'lax' as const, path: '/' };
 
   /** The browser's binding cookie (made on its first page) and its sign-in. */
-  const browserOf = (request: FastifyRequest, reply: FastifyReply, create: boolean): Browser | undefined => {
+  const browserOf = (
+    request: FastifyRequest,
+    reply: FastifyReply,
+    create: boolean,
+  ): (Browser & { pending: string | undefined }) | undefined => {
     let id = request.cookies[names.browser];
     if (id === undefined || !/^[A-Za-z0-9_-]{22}$/.test(id)) {
       if (!create) return undefined;
       id = randomBytes(16).toString('base64url');
       reply.setCookie(names.browser, id, cookieOptions);
     }
-    return { id, signin: request.cookies[names.signin], device: request.cookies[names.device] };
+    return {
+      id,
+      signin: request.cookies[names.signin],
+      device: request.cookies[names.device],
+      pending: request.cookies[names.pending],
+    };
+  };
+
+  /** The cookies of a finished sign-in: the sign-in itself, and the browser's device cookie. */
+  const signedIn = (reply: FastifyReply, result: { signin?: string; device?: string | undefined }) => {
+    if (result.signin !== undefined) {
+      reply.setCookie(names.signin, result.signin, { ...cookieOptions, maxAge: loginSessionTtlSeconds });
+    }
+    // As at /token: a browser that signed in keeps its own throttle bucket for 30 days, so that
+    // strangers' failures never lock its owner out. Sent only on same-site requests (the page's form).
+    if (result.device !== undefined) {
+      reply.setCookie(names.device, result.device, {
+        ...cookieOptions,
+        sameSite: 'strict',
+        maxAge: DEVICE_TRUST_DAYS * 86_400,
+      });
+    }
   };
 
   const answer = (reply: FastifyReply, outcome: Outcome | 'forbidden') => {
@@ -196,18 +230,70 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
         { address: canonicalAddress(request.ip), facts: requestFacts(request), log: request.log },
       );
       if (result === 'forbidden') return answer(reply, result);
-      if (result.signin !== undefined) {
-        reply.setCookie(names.signin, result.signin, { ...cookieOptions, maxAge: loginSessionTtlSeconds });
+      if (result.pending !== undefined) {
+        reply.setCookie(names.pending, result.pending, { ...cookieOptions, maxAge: PENDING_COOKIE_SECONDS });
       }
-      // As at /token: a browser that signed in keeps its own throttle bucket for 30 days, so that
-      // strangers' failures never lock its owner out. Sent only on same-site requests (the page's form).
-      if (result.device !== undefined) {
-        reply.setCookie(names.device, result.device, {
-          ...cookieOptions,
-          sameSite: 'strict',
-          maxAge: DEVICE_TRUST_DAYS * 86_400,
-        });
-      }
+      signedIn(reply, result);
+      return answer(reply, result.outcome);
+    },
+  );
+
+  app.get(
+    '/account/login/second-factor',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'The second step of signing in (after a right password)',
+        description:
+          'For an account with a second factor: a form for a TOTP or recovery code. Without a pending sign-in in this browser, back to the login page.',
+        querystring: Type.Object({ ...Parameters, failed: Text(20) }, { additionalProperties: true }),
+        response: {
+          200: htmlResponse('The code form'),
+          303: { description: 'No pending sign-in: to the login page' },
+          400: htmlResponse('The request cannot be trusted to redirect'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const query = request.query as Record<string, string | undefined>;
+      return answer(
+        reply,
+        await authorization.secondStepPage(browserOf(request, reply, true)!, {
+          ...parametersOf(query),
+          failed: query.failed,
+        }),
+      );
+    },
+  );
+
+  app.post(
+    '/account/login/second-factor',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'Give the second factor (the code form)',
+        description:
+          'A TOTP code (accepted once) or a recovery code (spent). Wrong codes count in the login limits; five end the attempt and the password is asked again. On success the browser is signed in with `amr` pwd, otp, mfa.',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: SecondFactorForm,
+        response: {
+          303: { description: 'Signed in: onwards; or back to the form or the login page, which say why' },
+          ...FORM_REFUSALS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, false);
+      if (!browser) return answer(reply, 'forbidden');
+      const body = (request.body ?? {}) as Record<string, string | undefined>;
+      const result = await authorization.secondStep(
+        { ...parametersOf(body), csrf: body.csrf, code: body.code },
+        browser,
+        { address: canonicalAddress(request.ip), facts: requestFacts(request), log: request.log },
+      );
+      if (result === 'forbidden') return answer(reply, result);
+      if (result.endPending) reply.clearCookie(names.pending, cookieOptions);
+      signedIn(reply, result);
       return answer(reply, result.outcome);
     },
   );

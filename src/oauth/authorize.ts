@@ -1,10 +1,14 @@
+import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
+import { ACR_MFA, type AuthMethod, acrOf } from '../authz/authentication.ts';
+import { hasSecondFactor } from '../authz/mfa-policy.ts';
 import { grantScopes, type Scope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import type { FormTokens } from '../html/forms.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { LoginService } from '../login/service.ts';
+import type { Mfa } from '../mfa/service.ts';
 import type { SessionsService } from '../sessions/service.ts';
 import { type AuthorizationRequest, type AuthorizeParameters, redirectBack } from './authorize-request.ts';
 import type { ClientsService } from './clients/service.ts';
@@ -12,6 +16,7 @@ import type { AuthorizationCodes } from './codes.ts';
 import type { Consents } from './consents.ts';
 import { type Browser, createPageKit, formTarget, type Outcome } from './page-kit.ts';
 import { authorizePages } from './pages.ts';
+import type { PendingSignIns } from './pending-sign-ins.ts';
 import { createSignIn } from './sign-in.ts';
 
 export type { Browser, Outcome } from './page-kit.ts';
@@ -28,6 +33,9 @@ export function createAuthorization(deps: {
   clients: ClientsService;
   sessions: SessionsService;
   login: LoginService;
+  users: Pick<UsersRepository, 'findById'>;
+  mfa: Pick<Mfa, 'verifyCode'>;
+  pending: PendingSignIns;
   codes: AuthorizationCodes;
   consents: Consents;
   forms: FormTokens;
@@ -49,7 +57,7 @@ export function createAuthorization(deps: {
   /** The code, once the browser is signed in and consent is not (or no longer) needed. */
   async function issueCode(
     request: AuthorizationRequest,
-    signedIn: { sessionId: string; userId: string; authTime: Date },
+    signedIn: { sessionId: string; userId: string; authTime: Date; amr: readonly AuthMethod[] },
     scopes: readonly Scope[],
   ) {
     const code = await codes.issue({
@@ -60,6 +68,7 @@ export function createAuthorization(deps: {
       codeChallenge: request.codeChallenge,
       scope: scopes.join(' '),
       authTime: signedIn.authTime,
+      amr: signedIn.amr,
     });
     return back(request, { code });
   }
@@ -96,7 +105,11 @@ export function createAuthorization(deps: {
       signedIn !== undefined &&
       request.maxAgeSeconds !== undefined &&
       now - signedIn.authTime.getTime() > request.maxAgeSeconds * 1000;
-    if (!signedIn || request.prompt === 'login' || tooOld) {
+    // The account has a second factor (set up, perhaps, after this browser signed in) and the sign-in
+    // did not use one: sign in again, through the second step (acr_values=…:mfa asks no more than that).
+    const tooWeak =
+      signedIn !== undefined && hasSecondFactor(signedIn.account) && acrOf(signedIn.amr) !== ACR_MFA;
+    if (!signedIn || request.prompt === 'login' || tooOld || tooWeak) {
       if (request.prompt === 'none') return refuse(request, 'login_required', 'the user is not signed in');
       return loginPage(request, browser);
     }

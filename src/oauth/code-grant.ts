@@ -2,6 +2,7 @@ import { v7 as uuidv7 } from 'uuid';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
+import { parseAmr } from '../authz/authentication.ts';
 import { grantScopes, isScope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import type { SessionsService, TokenAnswer } from '../sessions/service.ts';
@@ -76,6 +77,7 @@ export function createCodeGrant(deps: {
       verified: { passwordHash: user.password_hash, sessionsEpoch: Number(user.sessions_epoch) },
       clientId: code.client_id,
       authTime: code.auth_time,
+      amr: parseAmr(code.amr),
       recordLogin: false,
       sessionId,
     });

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Kysely } from 'kysely';
+import type { Kysely, Selectable } from 'kysely';
 import { type Clock, DAY_MS } from '../clock.ts';
 import type { AuthorizationCodesTable, Database } from '../db/schema.ts';
 
@@ -11,16 +11,7 @@ const sha256 = (text: string) => createHash('sha256').update(text).digest('base6
 /** RFC 7636 §4.6: the verifier's S256 against the stored challenge. */
 export const s256 = (verifier: string): string => sha256(verifier);
 
-type CodeRow = Omit<
-  AuthorizationCodesTable,
-  'created_at' | 'expires_at' | 'spent_at' | 'session_id' | 'auth_time'
-> & {
-  auth_time: Date;
-  created_at: Date;
-  expires_at: Date;
-  spent_at: Date | null;
-  session_id: string | null;
-};
+type CodeRow = Selectable<AuthorizationCodesTable>;
 
 export type AuthorizationCodes = ReturnType<typeof createAuthorizationCodes>;
 
@@ -35,6 +26,8 @@ export function createAuthorizationCodes(db: Kysely<Database>, clock: Clock) {
       codeChallenge: string;
       scope: string;
       authTime: Date;
+      /** How the user signed in: the code's tokens say it (RFC 8176). */
+      amr: readonly string[];
     }): Promise<string> {
       const code = randomBytes(32).toString('base64url');
       const now = clock.now();
@@ -49,6 +42,7 @@ export function createAuthorizationCodes(db: Kysely<Database>, clock: Clock) {
           code_challenge: grant.codeChallenge,
           scope: grant.scope,
           auth_time: grant.authTime,
+          amr: grant.amr.join(' '),
           created_at: now,
           expires_at: new Date(now.getTime() + CODE_TTL_MS),
         })

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
+import { hasSecondFactor } from '../authz/mfa-policy.ts';
 import { grantScopes, parseScopeParameter, type Scope, UnknownScopeError } from '../authz/scopes.ts';
 import type { Metrics } from '../http/metrics.ts';
 import { LoginRefusedError } from '../login/errors.ts';
@@ -62,6 +63,14 @@ export function createTokenEndpoint(deps: {
       password: form.password,
     });
     const { user } = login;
+    // API.md: the password grant cannot give a second factor; after a right password it says where to go.
+    if (hasSecondFactor(user)) {
+      await login.abandoned();
+      throw new OAuthError(
+        'invalid_grant',
+        'this account has a second factor: sign in through the authorization code flow (/authorize)',
+      );
+    }
     const scopes = grantScopes(user.role, requested);
     if (!scopes) {
       await login.abandoned();

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import { ACR_VALUES } from '../authz/authentication.ts';
 import { SCOPES } from '../authz/scopes.ts';
 
 const Metadata = Type.Object(
@@ -17,6 +18,7 @@ const Metadata = Type.Object(
     authorization_response_iss_parameter_supported: Type.Boolean(),
     token_endpoint_auth_methods_supported: Type.Array(Type.String()),
     revocation_endpoint_auth_methods_supported: Type.Array(Type.String()),
+    acr_values_supported: Type.Array(Type.String()),
     service_documentation: Type.String(),
   },
   { description: 'RFC 8414 authorization server metadata' },
@@ -44,6 +46,8 @@ export const metadataRoutes: FastifyPluginAsyncTypebox<{ issuer: string; passwor
     authorization_response_iss_parameter_supported: true,
     token_endpoint_auth_methods_supported: clientAuthMethods,
     revocation_endpoint_auth_methods_supported: clientAuthMethods,
+    // The two levels a sign-in reaches (API.md "Multi-factor authentication"); RFC 9470 step-up asks for mfa.
+    acr_values_supported: [...ACR_VALUES],
     service_documentation: `${issuer}/docs`,
   };
 

@@ -27,7 +27,7 @@ export interface Browser {
   readonly device?: string | undefined;
 }
 
-const FORMS = ['login', 'consent', 'logout'] as const;
+const FORMS = ['login', 'second_factor', 'consent', 'logout'] as const;
 
 /** The origin (or private-use scheme) a redirect URI leads to, for the pages' form-action. */
 export function formTarget(redirectUri: string): string {

@@ -31,6 +31,25 @@ ${csrfField(input.csrf)}${carried(input.parameters)}
 </form>`,
     ),
 
+  secondFactor: (input: {
+    parameters: Readonly<Record<string, string | undefined>>;
+    csrf: string;
+    username: string;
+    problem?: string | undefined;
+  }) =>
+    page(
+      'Second step',
+      html`<p>Signing in as <strong>${input.username}</strong>: enter the 6-digit code your authenticator app shows, or one of your recovery codes.</p>
+${input.problem !== undefined && html`<p class="error" role="alert">${input.problem}</p>`}
+<form method="post" action="/account/login/second-factor">
+${csrfField(input.csrf)}${carried(input.parameters)}
+<label for="code">Code</label>
+<input id="code" name="code" autocomplete="one-time-code" inputmode="text" maxlength="64" required autofocus>
+<button type="submit">Continue</button>
+</form>
+<p><a href="/account/login">Start again</a></p>`,
+    ),
+
   consent: (input: {
     parameters: Readonly<Record<string, string | undefined>>;
     csrf: string;

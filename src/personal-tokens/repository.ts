@@ -130,6 +130,8 @@ export function createPersonalTokensRepository(db: Kysely<Database>) {
           'users.email_verified',
           'users.pending_email',
           'users.full_name',
+          'users.mfa_totp',
+          'users.mfa_passkeys',
           'users.created_at',
           'users.updated_at',
         ])

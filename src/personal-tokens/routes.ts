@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
-import { principalOf, type RequireAuth } from '../authz/principal.ts';
+import { principalOf, type RequireAuth, type StepUp } from '../authz/principal.ts';
 import { SCOPES } from '../authz/scopes.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
@@ -70,9 +70,11 @@ const toPublic = (token: PersonalTokenPublic) => ({
 export const personalTokenRoutes: FastifyPluginAsyncTypebox<{
   tokens: PersonalTokens;
   requireAuth: RequireAuth;
+  /** Making one needs a recent two-factor sign-in from a user with a second factor. */
+  stepUp: StepUp;
   /** RATE_LIMIT_WRITES, per user: creating tokens is a write like any other. */
   writeLimit: preHandlerAsyncHookHandler;
-}> = async (app, { tokens, requireAuth, writeLimit }) => {
+}> = async (app, { tokens, requireAuth, stepUp, writeLimit }) => {
   const profile = [{ [SECURITY_SCHEME]: ['profile'] }];
 
   app.get(
@@ -99,7 +101,7 @@ export const personalTokenRoutes: FastifyPluginAsyncTypebox<{
   app.post(
     '/users/me/tokens',
     {
-      onRequest: requireAuth('profile'),
+      onRequest: [requireAuth('profile'), stepUp.required],
       preHandler: writeLimit,
       schema: {
         tags: ['accounts'],

@@ -137,6 +137,8 @@ export function createRecoveryService(deps: {
     },
     passwordChanged: (db, user, how) =>
       notify(db, user.email, user.id, messages.passwordChanged(user.username, how)),
+    securityChanged: (db, user, change) =>
+      notify(db, user.email, user.id, messages.securityChanged(user.username, change)),
     accountDeleted: (db, user) => notify(db, user.email, user.id, messages.accountDeleted(user.username)),
     committed: () => outbox.kick(),
   };

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createVerifier, TokenError } from 'fast-jwt';
 import { type JWTPayload, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
+import { type Acr, type AuthMethod, acrOf, PASSWORD_ONLY, parseAmr } from '../authz/authentication.ts';
 import { ROLES, type Role } from '../authz/roles.ts';
 import { isScope, type Scope } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
@@ -42,21 +43,23 @@ export interface AccessTokenSubject {
   readonly sessionId: string;
 }
 
-/** What a token is issued with beyond its subject: the client it is for and when its user signed in. */
+/** What a token is issued with beyond its subject: the client it is for and how its user signed in. */
 export interface AccessTokenContext {
   /** RFC 9068 §2.2: the client the token was issued to; the first-party client by default. */
   readonly clientId?: string | undefined;
-  /** RFC 9068 §2.2.1: when the user last authenticated (the password was checked). */
+  /** RFC 9068 §2.2.1: when the user last authenticated. */
   readonly authTime: Date;
+  /** RFC 8176: the methods that sign-in used; a password by default. */
+  readonly amr?: readonly AuthMethod[] | undefined;
 }
-
-/** RFC 8176: the methods the sign-in used (a password; the MFA issue adds more), and its level. */
-const PASSWORD_AMR = ['pwd'];
-const PASSWORD_ACR = 'urn:inkgate:acr:pwd';
 
 export interface VerifiedAccessToken extends AccessTokenSubject {
   /** The client it was issued to (RFC 9068 `client_id`). */
   readonly clientId: string;
+  /** When its user signed in, and how (RFC 9068 §2.2.1, RFC 8176); the level the guard's step-up reads. */
+  readonly authTime: Date;
+  readonly amr: readonly AuthMethod[];
+  readonly acr: Acr;
   readonly tokenId: string;
   readonly issuedAt: Date;
   readonly expiresAt: Date;
@@ -104,8 +107,8 @@ export function createAccessTokens(options: {
       // is for (the password grant's is the first-party client, RFC 9700 §2.4).
       client_id: context.clientId ?? clientId,
       auth_time: Math.floor(context.authTime.getTime() / 1000),
-      amr: PASSWORD_AMR,
-      acr: PASSWORD_ACR,
+      amr: [...(context.amr ?? PASSWORD_ONLY)],
+      acr: acrOf(context.amr ?? PASSWORD_ONLY),
       sid: subject.sessionId,
       scope: subject.scopes.join(' '),
       role: subject.role,
@@ -192,10 +195,11 @@ export function createAccessTokens(options: {
       throw invalid;
     }
     const seconds = now.getTime() / 1000;
-    const { sub, jti, iat, exp, nbf, sid, scope, role, username, client_id } = payload;
+    const { sub, jti, iat, exp, nbf, sid, scope, role, username, client_id, auth_time, amr } = payload;
     for (const [claim, value] of [
       ['exp', exp],
       ['iat', iat],
+      ['auth_time', auth_time],
     ] as const) {
       if (typeof value !== 'number')
         throw new InvalidTokenError(`the token's ${claim} claim is not a number`);
@@ -221,6 +225,10 @@ export function createAccessTokens(options: {
       throw new InvalidTokenError("the token's role claim is not accepted");
     const scopes = (scope as string).split(' ').filter(Boolean);
     if (!scopes.every(isScope)) throw new InvalidTokenError('the token has an unknown scope');
+    if (!Array.isArray(amr) || !amr.every((method) => typeof method === 'string'))
+      throw new InvalidTokenError('the token is missing the amr claim');
+    // The level is derived from the methods, never read on its own: the two cannot disagree.
+    const methods = parseAmr(amr.join(' '));
     return {
       userId: sub as string,
       username: username as string,
@@ -228,6 +236,9 @@ export function createAccessTokens(options: {
       scopes,
       sessionId: sid as string,
       clientId: client_id as string,
+      authTime: new Date((auth_time as number) * 1000),
+      amr: methods,
+      acr: acrOf(methods),
       tokenId: jti as string,
       issuedAt: new Date((iat as number) * 1000),
       expiresAt: new Date((exp as number) * 1000),

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditTrail } from '../audit/trail.ts';
+import { type AuthMethod, parseAmr } from '../authz/authentication.ts';
 import type { Clock } from '../clock.ts';
 import { loginEvent } from './login-event.ts';
 import type { SessionsRepository } from './repository.ts';
@@ -30,6 +31,8 @@ export function createBrowserSessions(deps: {
     ip: string;
     verified: { passwordHash: string; sessionsEpoch: number };
     ttlSeconds: number;
+    /** How the user signed in here: a password, a password and a second factor, or a passkey. */
+    amr: readonly AuthMethod[];
     details?: Record<string, string | boolean>;
   }): Promise<{ sessionId: string; secret: string; authTime: Date } | undefined> {
     const now = clock.now();
@@ -46,6 +49,7 @@ export function createBrowserSessions(deps: {
       client_id: firstPartyClientId,
       kind: 'browser' as const,
       auth_time: now,
+      amr: input.amr.join(' '),
       secret_hash: hashToken(secret),
     };
     const events = [loginEvent(audit, session, { kind: 'browser', ...input.details })];
@@ -66,6 +70,8 @@ export function createBrowserSessions(deps: {
       role: row.role,
       emailVerified: row.email_verified,
       authTime: row.auth_time ?? row.created_at,
+      amr: parseAmr(row.amr),
+      account: { mfa_totp: row.mfa_totp, mfa_passkeys: Number(row.mfa_passkeys) },
       verified: { passwordHash: row.password_hash, sessionsEpoch: Number(row.sessions_epoch) },
     };
   }

@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify';
-import type { Principal, RequireAuth } from '../authz/principal.ts';
+import { ACR_MFA } from '../authz/authentication.ts';
+import { hasSecondFactor, mfaRequiredFor } from '../authz/mfa-policy.ts';
+import type { Principal, RequireAuth, StepUp } from '../authz/principal.ts';
 import { type Scope, scopesForRole, scopesWhileUnverified } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
@@ -36,6 +38,19 @@ function refusalFor(error: InvalidTokenError): HttpError {
   return refusal;
 }
 
+/**
+ * RFC 9470 §3: the token is good but its sign-in is not strong (or recent) enough: the client sends
+ * the user through /authorize again with these acr_values (and max_age).
+ */
+function insufficientUserAuthentication(description: string, maxAgeSeconds?: number): HttpError {
+  const maxAge = maxAgeSeconds === undefined ? '' : `, max_age=${maxAgeSeconds}`;
+  return new HttpError(401, 'insufficient_user_authentication', description, {
+    headers: {
+      'www-authenticate': `Bearer realm="${REALM}", error="insufficient_user_authentication", error_description="${description}", acr_values="${ACR_MFA}"${maxAge}`,
+    },
+  });
+}
+
 function insufficientScope(scopes: readonly Scope[]): HttpError {
   const needed = scopes.join(' ');
   return new HttpError(403, 'insufficient_scope', `this request needs the scope: ${needed}`, {
@@ -60,10 +75,18 @@ export function createGuard(deps: {
    * revocation reaches them within the same bound.
    */
   personalTokens?: { readonly prefix: string; keyOf(token: string): string | undefined };
+  /** MFA_REQUIRED: a covered user without a second factor gets `profile` only, until they enrol. */
+  mfaRequired?: 'off' | 'admin' | 'all';
+  /** STEP_UP_MAX_AGE: how recent a two-factor sign-in the step-up routes need. */
+  stepUpMaxAgeSeconds?: number;
 }): {
   requireAuth: RequireAuth;
+  /** After requireAuth on a step-up route (API.md): a user with a second factor needs a recent acr mfa sign-in. */
+  stepUp: StepUp;
 } {
   const { tokens, sessions, clock, verificationRequired, personalTokens } = deps;
+  const mfaRequired = deps.mfaRequired ?? 'off';
+  const stepUpMaxAgeSeconds = deps.stepUpMaxAgeSeconds ?? 600;
 
   /** Whether the session (or personal token) still stands, and its user may still act. */
   const stands = (session: SessionState | undefined, userId?: string): session is SessionState =>
@@ -80,7 +103,12 @@ export function createGuard(deps: {
   function scopesNow(session: SessionState, granted: readonly Scope[]): readonly Scope[] {
     const allowed = scopesForRole(session.role);
     const scopes = granted.filter((scope) => allowed.includes(scope));
-    return verificationRequired && !session.account.email_verified ? scopesWhileUnverified(scopes) : scopes;
+    // Until the address is confirmed (EMAIL_VERIFICATION=required), or a second factor enrolled by a
+    // user MFA_REQUIRED covers, a token carries `profile` only: enough to do just that.
+    const restricted =
+      (verificationRequired && !session.account.email_verified) ||
+      (mfaRequiredFor(mfaRequired, session.role) && !hasSecondFactor(session.account));
+    return restricted ? scopesWhileUnverified(scopes) : scopes;
   }
 
   /** A personal access token: looked up by its hash through the session cache, never signed. */
@@ -142,8 +170,38 @@ export function createGuard(deps: {
       const principal = await authenticate(request);
       const missing = scopes.filter((scope) => !principal.scopes.includes(scope));
       if (missing.length > 0) throw insufficientScope(scopes);
+      // Every admin route needs a two-factor sign-in from an admin who has a second factor.
+      if (
+        scopes.includes('admin') &&
+        principal.account !== undefined &&
+        hasSecondFactor(principal.account) &&
+        principal.acr !== ACR_MFA
+      )
+        throw insufficientUserAuthentication('admin routes need a two-factor sign-in');
       request.principal = principal;
     };
 
-  return { requireAuth };
+  /** RFC 9470: for a user with a second factor, an acr mfa sign-in within STEP_UP_MAX_AGE. */
+  function stepUp(request: FastifyRequest): void {
+    const principal = request.principal;
+    if (!principal?.account || !hasSecondFactor(principal.account)) return;
+    const recent =
+      principal.authTime !== undefined &&
+      clock.now().getTime() - principal.authTime.getTime() <= stepUpMaxAgeSeconds * 1000;
+    if (principal.acr !== ACR_MFA || !recent)
+      throw insufficientUserAuthentication(
+        'this needs a two-factor sign-in from the last minutes',
+        stepUpMaxAgeSeconds,
+      );
+  }
+
+  return {
+    requireAuth,
+    stepUp: {
+      required: async (request) => stepUp(request),
+      when: (applies) => async (request) => {
+        if (applies(request)) stepUp(request);
+      },
+    },
+  };
 }

@@ -8,7 +8,14 @@ import type { NewAuditEvent } from '../db/schema.ts';
  */
 export function loginEvent(
   audit: AuditTrail,
-  session: { id: string; user_id: string; ip: string; user_agent: string; client_id: string },
+  session: {
+    id: string;
+    user_id: string;
+    ip: string;
+    user_agent: string;
+    client_id: string;
+    amr: string;
+  },
   details: AuditDetails,
 ): NewAuditEvent {
   return audit.event('login_succeeded', {
@@ -16,6 +23,6 @@ export function loginEvent(
     sessionId: session.id,
     ip: session.ip,
     userAgent: session.user_agent,
-    details: { ...details, client_id: session.client_id, amr: ['pwd'] },
+    details: { ...details, client_id: session.client_id, amr: session.amr.split(' ') },
   });
 }

@@ -27,6 +27,8 @@ export function createSessionsRepository(db: Kysely<Database>) {
       'users.email_verified',
       'users.pending_email',
       'users.full_name',
+      'users.mfa_totp',
+      'users.mfa_passkeys',
       'users.created_at',
       'users.updated_at',
     ])
@@ -90,6 +92,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
           'sessions.revoked_at',
           'sessions.client_id',
           'sessions.auth_time',
+          'sessions.amr',
           'sessions.created_at',
           'users.id as user_id',
           'users.username',
@@ -210,6 +213,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
           'sessions.id',
           'sessions.user_id',
           'sessions.auth_time',
+          'sessions.amr',
           'sessions.created_at',
           'sessions.expires_at',
           'sessions.revoked_at',
@@ -219,6 +223,8 @@ export function createSessionsRepository(db: Kysely<Database>) {
           'users.email_verified',
           'users.password_hash',
           'users.sessions_epoch',
+          'users.mfa_totp',
+          'users.mfa_passkeys',
         ])
         .where('sessions.secret_hash', '=', secretHash)
         .where('sessions.kind', '=', 'browser')

@@ -2,6 +2,7 @@ import { createHash, createHmac } from 'node:crypto';
 import type { FastifyBaseLogger } from 'fastify';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
+import { parseAmr } from '../authz/authentication.ts';
 import {
   narrowScopes,
   parseScopeParameter,
@@ -144,6 +145,7 @@ export function createRefresh(deps: {
       emailVerified: row.email_verified,
       clientId: row.client_id,
       authTime: row.auth_time ?? row.created_at,
+      amr: parseAmr(row.amr),
     };
 
     if (row.spent_at === null) {

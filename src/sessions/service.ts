@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { v7 as uuidv7 } from 'uuid';
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
+import { type AuthMethod, PASSWORD_ONLY } from '../authz/authentication.ts';
 import { accountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
 import { type Scope, scopesWhileUnverified } from '../authz/scopes.ts';
@@ -76,7 +77,7 @@ export function createSessionsService(deps: {
         scopes,
         sessionId: session.id,
       },
-      { clientId: session.clientId ?? deps.firstPartyClientId, authTime: session.authTime },
+      { clientId: session.clientId ?? deps.firstPartyClientId, authTime: session.authTime, amr: session.amr },
     );
     return {
       access_token: token,
@@ -106,6 +107,8 @@ export function createSessionsService(deps: {
     clientId?: string;
     /** When the user signed in: now (a password grant), or the browser sign-in's time (a code). */
     authTime?: Date;
+    /** How: a password (the password grant), or the browser sign-in's methods (a code). */
+    amr?: readonly AuthMethod[];
     /** Whether the session is stored with a login_succeeded event (not for a code: its grant was recorded). */
     recordLogin?: boolean;
     /** The new session's id when the caller made it first (a code records the session it became). */
@@ -125,6 +128,7 @@ export function createSessionsService(deps: {
       ip: input.ip,
       client_id: input.clientId ?? deps.firstPartyClientId,
       auth_time: authTime,
+      amr: (input.amr ?? PASSWORD_ONLY).join(' '),
     };
     const events =
       input.recordLogin === false
@@ -142,6 +146,7 @@ export function createSessionsService(deps: {
         emailVerified: input.user.email_verified,
         clientId: session.client_id,
         authTime,
+        amr: input.amr ?? PASSWORD_ONLY,
       },
       input.scopes,
       refreshToken,
@@ -262,4 +267,6 @@ export interface TokenSession {
   /** The client; null for sessions from before clients: the first-party one. */
   readonly clientId: string | null;
   readonly authTime: Date;
+  /** How the user signed in (RFC 8176), kept across refreshes. */
+  readonly amr: readonly AuthMethod[];
 }

@@ -35,6 +35,7 @@ describeEachEngine('accounts', (engine) => {
       'email_verified',
       'full_name',
       'id',
+      'mfa',
       'pending_email',
       'role',
       'updated_at',
@@ -42,6 +43,7 @@ describeEachEngine('accounts', (engine) => {
     ]);
     assert.equal(user.email_verified, false, 'an address starts unproven');
     assert.equal(user.pending_email, null);
+    assert.deepEqual(user.mfa, { totp: false, passkeys: 0 });
     assert.equal(user.username, username);
     assert.equal(user.email, 'ada.l@example.com', 'email is stored lower-cased');
     assert.equal(user.role, 'user');

@@ -58,6 +58,7 @@ function accountsService(testApp: TestApp) {
       emailChangeRequested: unexpected,
       passwordChanged: unexpected,
       accountDeleted: unexpected,
+      securityChanged: unexpected,
       committed: () => {},
     },
   });

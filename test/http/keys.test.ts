@@ -105,6 +105,7 @@ test('GET /.well-known/oauth-authorization-server: RFC 8414 metadata, S256 only,
     authorization_response_iss_parameter_supported: true,
     token_endpoint_auth_methods_supported: methods,
     revocation_endpoint_auth_methods_supported: methods,
+    acr_values_supported: ['urn:inkgate:acr:pwd', 'urn:inkgate:acr:mfa'],
     service_documentation: 'http://inkgate.test/docs',
   });
   const { issuer } = response.json();

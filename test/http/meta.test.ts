@@ -114,6 +114,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'GET /.well-known/jwks.json',
     'GET /.well-known/oauth-authorization-server',
     'GET /account/login',
+    'GET /account/login/second-factor',
     'GET /account/logout',
     'GET /account/reset-password',
     'GET /account/verify-email',
@@ -125,6 +126,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'GET /readyz',
     'POST /account/consent',
     'POST /account/login',
+    'POST /account/login/second-factor',
     'POST /account/logout',
     'POST /account/reset-password',
     'POST /account/verify-email',
@@ -141,16 +143,19 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'DELETE /posts/{id}',
     'DELETE /users/me',
     'DELETE /users/me/authorizations/{client_id}',
+    'DELETE /users/me/mfa/totp',
     'DELETE /users/me/sessions',
     'DELETE /users/me/sessions/{id}',
     'DELETE /users/me/tokens/{id}',
     'DELETE /users/{id}',
+    'DELETE /users/{id}/mfa',
     'GET /audit-events',
     'GET /oauth-clients',
     'GET /oauth-clients/{client_id}',
     'GET /users',
     'GET /users/me',
     'GET /users/me/authorizations',
+    'GET /users/me/mfa',
     'GET /users/me/posts',
     'GET /users/me/security-events',
     'GET /users/me/sessions',
@@ -164,6 +169,9 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'POST /oauth-clients',
     'POST /oauth-clients/{client_id}/secret',
     'POST /posts',
+    'POST /users/me/mfa/recovery-codes',
+    'POST /users/me/mfa/totp',
+    'POST /users/me/mfa/totp/confirm',
     'POST /users/me/password',
     'POST /users/me/tokens',
     'PUT /posts/{id}',
@@ -185,7 +193,12 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     );
   }
   // Redocly's operation-2xx-response is off for the pages' POST-redirect-GET forms only (redocly.yaml).
-  const redirectOnly = ['POST /account/consent', 'POST /account/login', 'POST /account/logout'];
+  const redirectOnly = [
+    'POST /account/consent',
+    'POST /account/login',
+    'POST /account/login/second-factor',
+    'POST /account/logout',
+  ];
   for (const { key, op } of operations) {
     const has2xx = Object.keys(op.responses).some((status) => /^2\d\d$/.test(status));
     assert.equal(has2xx, !redirectOnly.includes(key), `${key}: a 2xx answer, unless a page form's 303`);

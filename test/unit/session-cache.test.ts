@@ -34,6 +34,8 @@ function fixture() {
         full_name: '',
         role: 'user',
         disabled: false,
+        mfa_totp: false,
+        mfa_passkeys: 0,
         created_at: new Date(0),
         updated_at: new Date(0),
       },
