@@ -6,6 +6,24 @@ import { olderThan } from '../db/keyset.ts';
 import type { Database, NewAuditEvent, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
 
 export type UsersQueries = ReturnType<typeof usersQueries>;
+
+/**
+ * The users columns the guard's lookups join (a session's, a personal token's): what becomes the
+ * caller's AccountSnapshot (authz/principal.ts), read in the same indexed query.
+ */
+export const ACCOUNT_COLUMNS = [
+  'users.role',
+  'users.disabled',
+  'users.username',
+  'users.email',
+  'users.email_verified',
+  'users.pending_email',
+  'users.full_name',
+  'users.mfa_totp',
+  'users.mfa_passkeys',
+  'users.created_at',
+  'users.updated_at',
+] as const;
 export type UsersRepository = ReturnType<typeof createUsersRepository>;
 
 /** Users rows. Returns undefined for "not there"; never throws HTTP errors. */

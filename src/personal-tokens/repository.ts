@@ -1,5 +1,5 @@
 import type { Kysely } from 'kysely';
-import { usersIn } from '../accounts/repository.ts';
+import { ACCOUNT_COLUMNS, usersIn } from '../accounts/repository.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import { DAY_MS } from '../clock.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
@@ -123,17 +123,7 @@ export function createPersonalTokensRepository(db: Kysely<Database>) {
           'personal_tokens.last_used_at',
           'personal_tokens.expires_at',
           'personal_tokens.revoked_at',
-          'users.role',
-          'users.disabled',
-          'users.username',
-          'users.email',
-          'users.email_verified',
-          'users.pending_email',
-          'users.full_name',
-          'users.mfa_totp',
-          'users.mfa_passkeys',
-          'users.created_at',
-          'users.updated_at',
+          ...ACCOUNT_COLUMNS,
         ])
         .where('personal_tokens.token_hash', '=', tokenHash)
         .executeTakeFirst(),

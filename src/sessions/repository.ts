@@ -1,5 +1,5 @@
 import { CompiledQuery, type Kysely } from 'kysely';
-import { usersIn } from '../accounts/repository.ts';
+import { ACCOUNT_COLUMNS, usersIn } from '../accounts/repository.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import { DAY_MS } from '../clock.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
@@ -20,17 +20,7 @@ export function createSessionsRepository(db: Kysely<Database>) {
       'sessions.expires_at',
       'sessions.revoked_at',
       'sessions.client_id',
-      'users.role',
-      'users.disabled',
-      'users.username',
-      'users.email',
-      'users.email_verified',
-      'users.pending_email',
-      'users.full_name',
-      'users.mfa_totp',
-      'users.mfa_passkeys',
-      'users.created_at',
-      'users.updated_at',
+      ...ACCOUNT_COLUMNS,
     ])
     .where('sessions.id', '=', '00000000-0000-0000-0000-000000000000');
   type StateRow = Awaited<ReturnType<typeof stateQuery.executeTakeFirstOrThrow>>;
