@@ -191,10 +191,13 @@ async function measure(workload: Workload): Promise<Row> {
 async function signInBrowser(server: Server, username: string): Promise<string> {
   const cookiesOf = (response: Response) => response.headers.getSetCookie().map((c) => c.split(';')[0]!);
   const page = await fetch(`${server.url}/account/login`, { redirect: 'manual' });
+  // The password form's fields (the page's first form; the passkey button's follows it).
+  const form = /<form\b[\s\S]*?<\/form>/.exec(await page.text())?.[0] ?? '';
   const fields = Object.fromEntries(
-    [...(await page.text()).matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map(
-      (match) => [match[1]!, match[2]!.replaceAll('&amp;', '&')],
-    ),
+    [...form.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)].map((match) => [
+      match[1]!,
+      match[2]!.replaceAll('&amp;', '&'),
+    ]),
   );
   const signIn = await fetch(`${server.url}/account/login`, {
     method: 'POST',

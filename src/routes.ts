@@ -15,6 +15,7 @@ import { limitRoute, type RouteLimit } from './http/rate-limits.ts';
 import type { HttpServer } from './http/server.ts';
 import { jwksRoutes } from './keys/jwks-routes.ts';
 import type { KeyRing } from './keys/key-ring.ts';
+import { passkeyRoutes } from './mfa/passkeys-routes.ts';
 import { mfaRoutes } from './mfa/routes.ts';
 import { authorizationRoutes } from './oauth/authorizations-routes.ts';
 import { authorizeRoutes } from './oauth/authorize-routes.ts';
@@ -51,6 +52,8 @@ function limitPolicies(config: Config) {
     mail,
     // An email change sends mail, and its answer is a probe: it counts in the mail window.
     emailChange: { ...mail, applies: changesEmail },
+    // Each WebAuthn options request stores a challenge (five minutes): a minute's worth per address.
+    passkeyOptions: { name: 'passkey_options', max: 30, windowSeconds: 60, key: byAddress },
   } satisfies Record<string, RouteLimit>;
 }
 
@@ -102,6 +105,7 @@ export async function registerRoutes(
     authorization: services.authorization,
     secure: config.issuer.startsWith('https:'),
     loginSessionTtlSeconds: config.loginSessionTtlSeconds,
+    passkeyLimit: limit(policies.passkeyOptions),
   });
   await app.register(accountsRoutes, {
     accounts: services.accounts,
@@ -122,6 +126,7 @@ export async function registerRoutes(
     clientName: async (clientId) => (await services.clients.find(clientId))?.name,
   });
   await app.register(mfaRoutes, { mfa: services.mfa, requireAuth, stepUp });
+  await app.register(passkeyRoutes, { passkeys: services.passkeys, requireAuth, stepUp });
   await app.register(personalTokenRoutes, {
     tokens: services.personalTokens,
     requireAuth,

@@ -20,6 +20,7 @@ import { loadKeyRing } from './keys/key-ring.ts';
 import { keyRotationJob } from './keys/stored-keys.ts';
 import { purgeLoginAddresses } from './login/devices.ts';
 import { purgeOutbox } from './mail/outbox.ts';
+import { createPasskeysRepository } from './mfa/passkeys-repository.ts';
 import { purgeAuthorizationCodes } from './oauth/codes.ts';
 import { createPendingSignIns } from './oauth/pending-sign-ins.ts';
 import { createPersonalTokensRepository } from './personal-tokens/repository.ts';
@@ -99,6 +100,7 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
         authorizationCodes: await purgeAuthorizationCodes(database.db, now),
         personalTokens: await createPersonalTokensRepository(database.db).purge(now),
         pendingSignIns: await createPendingSignIns(database.db, systemClock).purge(now),
+        webauthnChallenges: await createPasskeysRepository(database.db).purgeChallenges(now),
       }),
     },
     {

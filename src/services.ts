@@ -21,6 +21,8 @@ import { createLoginService } from './login/service.ts';
 import { createMemoryLoginThrottle, createRedisLoginThrottle, type LoginThrottle } from './login/throttle.ts';
 import { createOutbox } from './mail/outbox.ts';
 import { directoryTransport, type MailTransport, smtpTransport } from './mail/transport.ts';
+import { createPasskeys } from './mfa/passkeys.ts';
+import { createPasskeysRepository } from './mfa/passkeys-repository.ts';
 import { createMfaRepository } from './mfa/repository.ts';
 import { createMfa } from './mfa/service.ts';
 import { createAuthorizations } from './oauth/authorizations.ts';
@@ -209,6 +211,16 @@ export function createServices(parts: ServiceParts) {
     mfaRequired: config.mfaRequired,
   });
 
+  const passkeys = createPasskeys({
+    repository: createPasskeysRepository(database.db),
+    users,
+    audit,
+    clock,
+    mail: recovery.mail,
+    sessions,
+    appUrl: config.appUrl,
+  });
+
   const clients = createClientsService({
     repository: createClientsRepository(database.db),
     sessions,
@@ -235,6 +247,7 @@ export function createServices(parts: ServiceParts) {
     login,
     users,
     mfa,
+    passkeys,
     pending: createPendingSignIns(database.db, clock),
     codes,
     consents,
@@ -281,6 +294,7 @@ export function createServices(parts: ServiceParts) {
     requireAuth: guard.requireAuth,
     stepUp: guard.stepUp,
     mfa,
+    passkeys,
     tokenEndpoint,
     clients,
     authorization,

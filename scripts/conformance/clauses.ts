@@ -424,6 +424,24 @@ export const STANDARDS: readonly Standard[] = [
     ],
   },
   {
+    name: 'W3C Web Authentication Level 3 (passkeys)',
+    url: 'https://www.w3.org/TR/webauthn-3/',
+    clauses: [
+      {
+        id: 'WebAuthn §7.1',
+        title: 'Registering a new credential: challenge, origin, relying party, user verification',
+        status: 'met',
+        how: '@simplewebauthn/server verifies each registration against a challenge spent once, the origin of APP_URL, its host as relying party id, and user verification required; options ask for a discoverable credential with user verification required.',
+      },
+      {
+        id: 'WebAuthn §7.2',
+        title: 'Verifying an authentication assertion: user verification, challenge, signature counter',
+        status: 'met',
+        how: 'A sign-in needs user verification (required in the options and checked on the answer), a challenge spent once (of the pending sign-in’s user for a second step), this origin and relying party, and a counter that moves forward (one conditional update).',
+      },
+    ],
+  },
+  {
     name: 'OWASP ASVS 5.0 — V3 Web Frontend Security',
     url: 'https://owasp.org/www-project-application-security-verification-standard/',
     clauses: [

@@ -11,7 +11,7 @@ export interface TaggedTest {
 }
 
 /** `[RFC6750 §3.1]`, `[RFC7519]`, `[ASVS V7.4.1]`, `[API1:2023]`: ids start upper-case, so `[redis]` is no tag. */
-const TAG = /\s*\[(RFC\d+(?: §\d+(?:\.\d+)*)?|ASVS V\d+\.\d+\.\d+|API\d+:2023)\]/g;
+const TAG = /\s*\[(RFC\d+(?: §\d+(?:\.\d+)*)?|WebAuthn §\d+(?:\.\d+)*|ASVS V\d+\.\d+\.\d+|API\d+:2023)\]/g;
 /** `test('…'` / `test("…"` / test(`…` — the first argument of every test in the suite is a literal. */
 const TEST_CALL = /\btest\(\s*(['"`])((?:\\.|(?!\1)[^\\])*)\1/g;
 

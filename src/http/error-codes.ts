@@ -39,6 +39,7 @@ export const ERROR_CODES = {
   authorization_not_found: 'the caller has neither consented to this client nor a session of it',
   personal_token_not_found: 'not one of the caller’s live personal access tokens',
   mfa_factor_not_found: 'the account has no such second factor',
+  passkey_not_found: 'not one of the caller’s passkeys',
   // Conflicts
   username_taken: 'the username is taken (compared case-insensitively)',
   email_taken: 'the email address is taken',
@@ -48,6 +49,8 @@ export const ERROR_CODES = {
   client_is_public: 'a public client has no secret to rotate',
   mfa_totp_enrolled: 'an authenticator app is already set up; remove it first',
   mfa_totp_not_pending: 'no authenticator app is waiting for its first code',
+  passkey_limit: 'the account holds as many passkeys as one account may',
+  passkey_registered: 'this passkey is registered already',
   mfa_not_enrolled: 'the account has no second factor (recovery codes come with one)',
   personal_token_limit: 'the caller has as many live personal access tokens as one account may hold',
   // The server

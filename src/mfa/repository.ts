@@ -8,29 +8,30 @@ export type MfaRepository = ReturnType<typeof createMfaRepository>;
 /** Work done inside a change's transaction once it is sure to happen (its notice, written to the outbox). */
 type Within = (trx: Kysely<Database>, user: UserRow) => Promise<void>;
 
+/** A user's recovery codes become `hashes` (none: the set is gone), inside the change's transaction. */
+export async function replaceRecoveryCodes(
+  trx: Kysely<Database>,
+  userId: string,
+  hashes: readonly string[],
+  now: Date,
+): Promise<void> {
+  await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
+  if (hashes.length === 0) return;
+  await trx
+    .insertInto('mfa_recovery_codes')
+    .values(hashes.map((code_hash) => ({ code_hash, user_id: userId, created_at: now })))
+    .execute();
+}
+
+/** The user's row, locked until the transaction ends (PostgreSQL; SQLite runs one writer at a time). */
+export const lockedUser = (trx: Kysely<Database>, userId: string) =>
+  usersIn(trx).findById(userId, { lock: 'update' });
+
 /**
  * The second-factor tables (mfa_totp, mfa_recovery_codes; passkeys and their challenges in
  * passkeys.ts), and the users row's summary of them, always changed in the same transaction.
  */
 export function createMfaRepository(db: Kysely<Database>) {
-  const replaceRecoveryCodes = async (
-    trx: Kysely<Database>,
-    userId: string,
-    hashes: readonly string[],
-    now: Date,
-  ) => {
-    await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
-    if (hashes.length === 0) return;
-    await trx
-      .insertInto('mfa_recovery_codes')
-      .values(hashes.map((code_hash) => ({ code_hash, user_id: userId, created_at: now })))
-      .execute();
-  };
-
-  /** The user's row, locked until the transaction ends (PostgreSQL; SQLite runs one writer at a time). */
-  const lockedUser = (trx: Kysely<Database>, userId: string) =>
-    usersIn(trx).findById(userId, { lock: 'update' });
-
   return {
     totp: (userId: string) =>
       db.selectFrom('mfa_totp').selectAll().where('user_id', '=', userId).executeTakeFirst(),
@@ -111,7 +112,7 @@ export function createMfaRepository(db: Kysely<Database>) {
           .executeTakeFirst();
         if (Number(removed.numDeletedRows) !== 1) return false;
         await usersIn(trx).setMfaFactors(userId, { totp: false });
-        if (Number(user.mfa_passkeys) === 0) await replaceRecoveryCodes(trx, userId, [], new Date());
+        if (Number(user.mfa_passkeys) === 0) await replaceRecoveryCodes(trx, userId, [], new Date(0));
         await insertAuditEvents(trx, events);
         await within(trx, user);
         return true;

@@ -1,13 +1,17 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import cookie from '@fastify/cookie';
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
 import { PAGE_FORM_LIMIT } from '../html/forms.ts';
-import { htmlResponse, pageHeaders } from '../html/page.ts';
+import { htmlResponse, PAGE_SCRIPT, pageHeaders } from '../html/page.ts';
 import { canonicalAddress } from '../http/client-address.ts';
+import { problemResponses } from '../http/problem.ts';
 import { DEVICE_TRUST_DAYS } from '../login/devices.ts';
 import type { Authorization, Browser, Outcome } from './authorize.ts';
 import { AUTHORIZE_PARAMETERS, type AuthorizeParameters } from './authorize-request.ts';
@@ -39,6 +43,21 @@ const ConsentForm = Type.Object(
   { additionalProperties: true },
 );
 const LogoutForm = Type.Object({ csrf: Text(200) }, { additionalProperties: true });
+const PasskeyForm = Type.Object(
+  { ...Parameters, response: Text(16_000, 'the WebAuthn response, JSON'), csrf: Text(200) },
+  { additionalProperties: true },
+);
+/** The page script, served whole: @simplewebauthn/browser's bundle, then inkgate's own few lines. */
+const PAGE_SCRIPT_TEXT = [
+  readFileSync(
+    join(
+      dirname(createRequire(import.meta.url).resolve('@simplewebauthn/browser')),
+      '../dist/bundle/index.umd.min.js',
+    ),
+    'utf8',
+  ),
+  readFileSync(new URL('./assets/passkeys.js', import.meta.url), 'utf8'),
+].join('\n');
 const SecondFactorForm = Type.Object(
   { ...Parameters, code: Text(64), csrf: Text(200) },
   { additionalProperties: true },
@@ -63,15 +82,18 @@ const parametersOf = (source: Record<string, unknown> | undefined): AuthorizePar
 
 /**
  * /authorize and inkgate's own sign-in, consent and sign-out pages. Every POST answers 303 (or 403
- * when it does not carry the form token of this browser's page); the pages run no script, are never
- * framed, and may post only here and on to the request's validated redirect origin.
+ * when it does not carry the form token of this browser's page); the pages run no script but the
+ * one same-origin page script (the passkey button's, on the login pages), are never framed, and may
+ * post only here and on to the request's validated redirect origin.
  */
 export const authorizeRoutes: FastifyPluginAsyncTypebox<{
   authorization: Authorization;
   /** Cookies are `__Host-` and Secure when the issuer is https. */
   secure: boolean;
   loginSessionTtlSeconds: number;
-}> = async (app, { authorization, secure, loginSessionTtlSeconds }) => {
+  /** Limits the passkey options requests (each stores a challenge) per address. */
+  passkeyLimit: preHandlerAsyncHookHandler;
+}> = async (app, { authorization, secure, loginSessionTtlSeconds, passkeyLimit }) => {
   await app.register(formbody, { bodyLimit: PAGE_FORM_LIMIT });
   await app.register(cookie);
   const names = Object.fromEntries(
@@ -123,7 +145,10 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
       return reply.code(403).headers(pageHeaders()).send(authorizePages.forbidden());
     }
     if ('location' in outcome) return reply.code(303).header('location', outcome.location).send();
-    return reply.code(outcome.status).headers(pageHeaders(outcome.formTargets)).send(outcome.page);
+    return reply
+      .code(outcome.status)
+      .headers(pageHeaders(outcome.formTargets, { script: outcome.script === true }))
+      .send(outcome.page);
   };
 
   // A request that fails validation (a parameter sent twice, one too long) is a page, never JSON.
@@ -290,6 +315,86 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
         { ...parametersOf(body), csrf: body.csrf, code: body.code },
         browser,
         { address: canonicalAddress(request.ip), facts: requestFacts(request), log: request.log },
+      );
+      if (result === 'forbidden') return answer(reply, result);
+      if (result.endPending) reply.clearCookie(names.pending, cookieOptions);
+      signedIn(reply, result);
+      return answer(reply, result.outcome);
+    },
+  );
+
+  app.get(
+    PAGE_SCRIPT,
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'The page script: passkey ceremonies on the login pages',
+        description:
+          'The one script inkgate’s pages load (same origin): @simplewebauthn/browser and the few lines that run a ceremony from a page’s passkey button.',
+        response: {
+          200: { description: 'JavaScript', content: { 'text/javascript': { schema: { type: 'string' } } } },
+        },
+      },
+    },
+    async (_request, reply) =>
+      reply
+        .header('content-type', 'text/javascript; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .send(PAGE_SCRIPT_TEXT),
+  );
+
+  app.post(
+    '/account/passkey/options',
+    {
+      preHandler: passkeyLimit,
+      schema: {
+        tags: ['pages'],
+        summary: 'WebAuthn request options for the login page’s passkey button',
+        description:
+          'Called by the page script with the page’s form token: options for any discoverable passkey, or the pending sign-in’s user’s passkeys (the second step). User verification required; the challenge is good once, for five minutes.',
+        body: Type.Object({ csrf: Text(200) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object(
+            {},
+            { additionalProperties: true, description: 'PublicKeyCredentialRequestOptionsJSON' },
+          ),
+          403: htmlResponse('Not this browser’s page: nothing made'),
+          ...problemResponses(400, 413, 415, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, false);
+      const options = browser && (await authorization.passkeyOptions(browser, request.body.csrf));
+      if (!options || options === 'forbidden') return answer(reply, 'forbidden');
+      return reply.header('cache-control', 'no-store').send(options);
+    },
+  );
+
+  app.post(
+    '/account/passkey',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'Sign in with a passkey (the page script posts its response)',
+        description:
+          'A passkey with user verification: a complete sign-in (amr hwk user), or the second step of a pending one (amr pwd hwk user mfa). Then on with the authorization request (303); a passkey that does not verify goes back to the login page.',
+        consumes: ['application/x-www-form-urlencoded'],
+        body: PasskeyForm,
+        response: {
+          303: { description: 'Signed in: onwards; or back to the login page, which says why not' },
+          ...FORM_REFUSALS,
+        },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, false);
+      if (!browser) return answer(reply, 'forbidden');
+      const body = (request.body ?? {}) as Record<string, string | undefined>;
+      const result = await authorization.signInWithPasskey(
+        { ...parametersOf(body), csrf: body.csrf, response: body.response },
+        browser,
+        { facts: requestFacts(request), log: request.log },
       );
       if (result === 'forbidden') return answer(reply, result);
       if (result.endPending) reply.clearCookie(names.pending, cookieOptions);

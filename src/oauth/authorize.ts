@@ -8,6 +8,7 @@ import type { Clock } from '../clock.ts';
 import type { FormTokens } from '../html/forms.ts';
 import type { Metrics } from '../http/metrics.ts';
 import type { LoginService } from '../login/service.ts';
+import type { Passkeys } from '../mfa/passkeys.ts';
 import type { Mfa } from '../mfa/service.ts';
 import type { SessionsService } from '../sessions/service.ts';
 import { type AuthorizationRequest, type AuthorizeParameters, redirectBack } from './authorize-request.ts';
@@ -35,6 +36,7 @@ export function createAuthorization(deps: {
   login: LoginService;
   users: Pick<UsersRepository, 'findById'>;
   mfa: Pick<Mfa, 'verifyCode'>;
+  passkeys: Pick<Passkeys, 'signInOptions' | 'verifySignIn'>;
   pending: PendingSignIns;
   codes: AuthorizationCodes;
   consents: Consents;
@@ -47,7 +49,11 @@ export function createAuthorization(deps: {
 }) {
   const { clients, sessions, codes, consents, forms, audit, clock, issuer } = deps;
 
-  const { formToken, formValid, checked, loginPage } = createPageKit({ clients, forms, issuer });
+  const { formToken, formValid, checked, loginPage, passkeyTokens } = createPageKit({
+    clients,
+    forms,
+    issuer,
+  });
   const back = (request: AuthorizationRequest, fields: Record<string, string>): Outcome => ({
     location: redirectBack(request.redirectUri, fields, request.state, issuer),
   });
@@ -175,7 +181,7 @@ export function createAuthorization(deps: {
     return issueCode(request, signedIn, granted);
   }
 
-  const pages = createSignIn({ ...deps, kit: { formToken, formValid, checked, loginPage } });
+  const pages = createSignIn({ ...deps, kit: { formToken, formValid, checked, loginPage, passkeyTokens } });
 
   return {
     authorize,

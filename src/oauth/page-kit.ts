@@ -16,6 +16,8 @@ export type Outcome =
       readonly formTargets: readonly string[];
       /** Which page of the flow it is, for the metrics. */
       readonly kind?: 'login' | 'consent';
+      /** The page loads the page script (its headers allow it). */
+      readonly script?: boolean;
     }
   | { readonly location: string };
 
@@ -27,7 +29,7 @@ export interface Browser {
   readonly device?: string | undefined;
 }
 
-const FORMS = ['login', 'second_factor', 'consent', 'logout'] as const;
+const FORMS = ['login', 'second_factor', 'passkey', 'passkey_options', 'consent', 'logout'] as const;
 
 /** The origin (or private-use scheme) a redirect URI leads to, for the pages' form-action. */
 export function formTarget(redirectUri: string): string {
@@ -76,6 +78,12 @@ export function createPageKit(deps: { clients: ClientsService; forms: FormTokens
     };
   }
 
+  /** The passkey form's token (bound to the request) and its options request's (bound to the browser). */
+  const passkeyTokens = async (browser: Browser, parameters: AuthorizeParameters) => ({
+    csrf: await formToken('passkey', browser, parameters),
+    optionsCsrf: await formToken('passkey_options', browser, {}),
+  });
+
   async function loginPage(
     request: AuthorizationRequest | undefined,
     browser: Browser,
@@ -86,16 +94,18 @@ export function createPageKit(deps: { clients: ClientsService; forms: FormTokens
       page: authorizePages.login({
         parameters: parameters as Record<string, string | undefined>,
         csrf: await formToken('login', browser, parameters),
+        passkey: await passkeyTokens(browser, parameters),
         clientName: request?.client.name,
         problem,
       }),
       status: 200,
       formTargets: request ? [formTarget(request.redirectUri)] : [],
       kind: 'login',
+      script: true,
     };
   }
 
-  return { formToken, formValid, checked, loginPage };
+  return { formToken, formValid, checked, loginPage, passkeyTokens };
 }
 
 export type PageKit = ReturnType<typeof createPageKit>;

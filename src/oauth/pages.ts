@@ -9,11 +9,29 @@ const carried = (parameters: Readonly<Record<string, string | undefined>>): Html
     value === undefined ? '' : html`<input type="hidden" name="${name}" value="${value}">`,
   )}`;
 
+/**
+ * A passkey ceremony's button and the form it posts (the page script fills `response`): hidden until
+ * the script finds WebAuthn in the browser.
+ */
+const passkeyForm = (input: {
+  parameters: Readonly<Record<string, string | undefined>>;
+  csrf: string;
+  optionsCsrf: string;
+  label: string;
+}): Html =>
+  html`<form id="passkey-form" method="post" action="/account/passkey">
+${csrfField(input.csrf)}${carried(input.parameters)}<input type="hidden" name="response" value="">
+</form>
+<button type="button" hidden data-passkey="sign-in" data-form="passkey-form" data-options="/account/passkey/options" data-csrf="${input.optionsCsrf}">${input.label}</button>
+<p id="passkey-status" role="status"></p>`;
+
 /** inkgate's own pages of the authorization flow: sign in, consent, sign out, and what cannot go on. */
 export const authorizePages = {
   login: (input: {
     parameters: Readonly<Record<string, string | undefined>>;
     csrf: string;
+    /** The passkey form's token, and the one its options request carries. */
+    passkey: { csrf: string; optionsCsrf: string };
     clientName: string | undefined;
     problem?: string | undefined;
   }) =>
@@ -28,12 +46,15 @@ ${csrfField(input.csrf)}${carried(input.parameters)}
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" maxlength="4096" required>
 <button type="submit">Sign in</button>
-</form>`,
+</form>
+${passkeyForm({ parameters: input.parameters, ...input.passkey, label: 'Sign in with a passkey' })}`,
+      { script: true },
     ),
 
   secondFactor: (input: {
     parameters: Readonly<Record<string, string | undefined>>;
     csrf: string;
+    passkey: { csrf: string; optionsCsrf: string };
     username: string;
     problem?: string | undefined;
   }) =>
@@ -47,7 +68,9 @@ ${csrfField(input.csrf)}${carried(input.parameters)}
 <input id="code" name="code" autocomplete="one-time-code" inputmode="text" maxlength="64" required autofocus>
 <button type="submit">Continue</button>
 </form>
+${passkeyForm({ parameters: input.parameters, ...input.passkey, label: 'Use a passkey instead' })}
 <p><a href="/account/login">Start again</a></p>`,
+      { script: true },
     ),
 
   consent: (input: {

@@ -1,10 +1,11 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
-import { PASSWORD_AND_CODE, PASSWORD_ONLY } from '../authz/authentication.ts';
+import { PASSKEY, PASSWORD_AND_CODE, PASSWORD_AND_PASSKEY, PASSWORD_ONLY } from '../authz/authentication.ts';
 import { hasSecondFactor } from '../authz/mfa-policy.ts';
 import { LoginRefusedError } from '../login/errors.ts';
 import type { LoginService } from '../login/service.ts';
+import type { Passkeys } from '../mfa/passkeys.ts';
 import type { CodeMethod, Mfa } from '../mfa/service.ts';
 import type { SessionsService } from '../sessions/service.ts';
 import type { AuthorizeParameters } from './authorize-request.ts';
@@ -21,12 +22,13 @@ export function createSignIn(deps: {
   login: LoginService;
   users: Pick<UsersRepository, 'findById'>;
   mfa: Pick<Mfa, 'verifyCode'>;
+  passkeys: Pick<Passkeys, 'signInOptions' | 'verifySignIn'>;
   pending: PendingSignIns;
   loginSessionTtlSeconds: number;
-  kit: Pick<PageKit, 'formToken' | 'formValid' | 'checked' | 'loginPage'>;
+  kit: Pick<PageKit, 'formToken' | 'formValid' | 'checked' | 'loginPage' | 'passkeyTokens'>;
 }) {
   const { sessions, pending } = deps;
-  const { formToken, formValid, checked, loginPage } = deps.kit;
+  const { formToken, formValid, checked, loginPage, passkeyTokens } = deps.kit;
 
   /** Where a finished sign-in goes: back to /authorize with the same request, or the account page. */
   function onwards(parameters: AuthorizeParameters): Outcome {
@@ -42,7 +44,7 @@ export function createSignIn(deps: {
   /** Back to the login page with the request, saying why (every POST answers 303, API.md). */
   function again(
     parameters: AuthorizeParameters,
-    failed: 'missing' | 'credentials' | 'throttled' | 'second_factor' | 'expired',
+    failed: 'missing' | 'credentials' | 'throttled' | 'second_factor' | 'expired' | 'passkey',
     retryAfter?: number,
   ): Outcome {
     const query = new URLSearchParams(Object.entries(parameters) as Array<[string, string]>);
@@ -129,6 +131,7 @@ export function createSignIn(deps: {
       page: authorizePages.secondFactor({
         parameters: parameters as Record<string, string | undefined>,
         csrf: await formToken('second_factor', browser, parameters),
+        passkey: await passkeyTokens(browser, parameters),
         username: user.username,
         problem:
           failed === 'code' ? 'That code is not right, or was used already. Try the next one.' : undefined,
@@ -136,7 +139,65 @@ export function createSignIn(deps: {
       status: 200,
       formTargets: request ? [formTarget(request.redirectUri)] : [],
       kind: 'login',
+      script: true,
     };
+  }
+
+  /**
+   * POST /account/passkey/options (the page script's request, with the page's token): WebAuthn
+   * request options — for the pending sign-in's user (the second step), or any discoverable passkey.
+   */
+  async function passkeyOptions(browser: Browser & { pending: string | undefined }, csrf: unknown) {
+    if (!(await formValid('passkey_options', browser, {}, csrf))) return 'forbidden' as const;
+    const waiting = await pending.find(browser.pending);
+    return deps.passkeys.signInOptions(waiting?.user_id);
+  }
+
+  /**
+   * POST /account/passkey: a passkey's signed challenge, with user verification. With a pending
+   * sign-in it is that sign-in's second step (amr pwd hwk user mfa); without, a complete sign-in by
+   * itself (amr hwk user). A passkey cannot be guessed, so a failure counts in no login limit; it is
+   * an mfa_failed event.
+   */
+  async function signInWithPasskey(
+    form: AuthorizeParameters & { csrf?: string; response?: string },
+    browser: Browser & { pending: string | undefined },
+    context: { facts: AuditFacts; log: FastifyBaseLogger },
+  ): Promise<{ outcome: Outcome; signin?: string; endPending?: boolean } | 'forbidden'> {
+    const { csrf, response, ...parameters } = form;
+    if (!(await formValid('passkey', browser, parameters, csrf))) return 'forbidden';
+    let answer: unknown;
+    try {
+      answer = JSON.parse(response ?? '');
+    } catch {
+      return { outcome: again(parameters, 'passkey') };
+    }
+    const waiting = await pending.find(browser.pending);
+    const user = await deps.passkeys.verifySignIn(answer, context.facts, {
+      userId: waiting?.user_id,
+      log: context.log,
+    });
+    if (!user) return { outcome: again(parameters, 'passkey'), endPending: waiting !== undefined };
+    if (waiting) {
+      const same =
+        user.password_hash === waiting.password_hash &&
+        Number(user.sessions_epoch) === waiting.sessions_epoch;
+      if (!same || !(await pending.finish(waiting.secret_hash)))
+        return { outcome: again(parameters, 'expired'), endPending: true };
+    }
+    const started = await sessions.startBrowser({
+      user,
+      userAgent: context.facts.userAgent ?? '',
+      ip: context.facts.ip ?? '',
+      verified: waiting
+        ? { passwordHash: waiting.password_hash, sessionsEpoch: waiting.sessions_epoch }
+        : { passwordHash: user.password_hash, sessionsEpoch: Number(user.sessions_epoch) },
+      ttlSeconds: deps.loginSessionTtlSeconds,
+      amr: waiting ? PASSWORD_AND_PASSKEY : PASSKEY,
+      details: waiting ? { seen_before: waiting.seen_before, second_factor: 'passkey' } : { passkey: true },
+    });
+    if (!started) return { outcome: again(parameters, 'expired'), endPending: true };
+    return { outcome: onwards(parameters), signin: started.secret, endPending: waiting !== undefined };
   }
 
   /**
@@ -217,13 +278,15 @@ export function createSignIn(deps: {
         ? 'Wrong username or password.'
         : failed === 'second_factor'
           ? 'Too many wrong codes: sign in again.'
-          : failed === 'expired'
-            ? 'That sign-in has ended: sign in again.'
-            : failed === 'throttled'
-              ? `Too many attempts: try again in ${/^\d{1,6}$/.test(retryAfter ?? '') ? retryAfter : 'a few'} seconds.`
-              : failed === 'missing'
-                ? 'Enter your username (or email) and password.'
-                : undefined;
+          : failed === 'passkey'
+            ? 'That passkey did not sign in (it is not registered here, or did not verify you).'
+            : failed === 'expired'
+              ? 'That sign-in has ended: sign in again.'
+              : failed === 'throttled'
+                ? `Too many attempts: try again in ${/^\d{1,6}$/.test(retryAfter ?? '') ? retryAfter : 'a few'} seconds.`
+                : failed === 'missing'
+                  ? 'Enter your username (or email) and password.'
+                  : undefined;
     if (Object.keys(parameters).length > 0) {
       const request = await checked(parameters);
       if (!('client' in request)) return request;
@@ -252,5 +315,5 @@ export function createSignIn(deps: {
     return { location: '/account/logout' };
   }
 
-  return { signIn, secondStepPage, secondStep, account, signOut };
+  return { signIn, secondStepPage, secondStep, passkeyOptions, signInWithPasskey, account, signOut };
 }

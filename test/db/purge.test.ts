@@ -55,6 +55,7 @@ describeEachEngine('scheduled purge', (engine) => {
       accountTokens: 1,
       authorizationCodes: 0,
       pendingSignIns: 0,
+      webauthnChallenges: 0,
     });
     assert.ok(mail === 0 || mail === 1);
     const sessions = await db.selectFrom('sessions').select('id').execute();

@@ -48,10 +48,14 @@ const decodeEntities = (text: string) =>
     (_, name: string) => ({ amp: '&', lt: '<', gt: '>', quot: '"', '#39': "'" })[name]!,
   );
 
-/** The hidden fields of the page's form (every page form carries the request and its csrf token). */
-export function hiddenFields(html: string): Record<string, string> {
+/** The hidden fields of a page's form (every page form carries the request and its csrf token). */
+export function hiddenFields(html: string, action?: string): Record<string, string> {
+  // The page's main form (its first), or the one posting to `action`: a page may hold two (the
+  // passkey button's form follows the password form).
+  const forms = [...html.matchAll(/<form\b[^>]*\baction="([^"]*)"[^>]*>([\s\S]*?)<\/form>/g)];
+  const form = action === undefined ? forms[0] : forms.find((match) => match[1] === action);
   const fields: Record<string, string> = {};
-  for (const match of html.matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
+  for (const match of (form?.[2] ?? '').matchAll(/<input type="hidden" name="([^"]*)" value="([^"]*)">/g)) {
     fields[decodeEntities(match[1]!)] = decodeEntities(match[2]!);
   }
   return fields;
