@@ -105,6 +105,7 @@ export async function registerRoutes(
     authorization: services.authorization,
     secure: config.issuer.startsWith('https:'),
     loginSessionTtlSeconds: config.loginSessionTtlSeconds,
+    issuer: config.issuer,
     passkeyLimit: limit(policies.passkeyOptions),
   });
   await app.register(accountsRoutes, {

@@ -71,6 +71,17 @@ const FORM_REFUSALS = {
   403: htmlResponse('Not this browser’s form: nothing changed'),
 };
 
+/**
+ * Whether a POST comes from a page of this origin, as far as the browser says: Fetch Metadata's
+ * Sec-Fetch-Site `same-origin` (or `none`: typed by the user), and an Origin that is ours. A client
+ * that sends neither (an older browser, a test) is left to the form token.
+ */
+export function fromOwnPage(headers: FastifyRequest['headers'], origin: string): boolean {
+  const site = headers['sec-fetch-site'];
+  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
+  return headers.origin === undefined || headers.origin === origin;
+}
+
 /** Only the authorization request's own fields (a form also carries others; unknown ones go). */
 const parametersOf = (source: Record<string, unknown> | undefined): AuthorizeParameters =>
   Object.fromEntries(
@@ -91,9 +102,12 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
   /** Cookies are `__Host-` and Secure when the issuer is https. */
   secure: boolean;
   loginSessionTtlSeconds: number;
+  /** ISSUER: the pages' own origin, the only one their forms may post from. */
+  issuer: string;
   /** Limits the passkey options requests (each stores a challenge) per address. */
   passkeyLimit: preHandlerAsyncHookHandler;
-}> = async (app, { authorization, secure, loginSessionTtlSeconds, passkeyLimit }) => {
+}> = async (app, { authorization, secure, loginSessionTtlSeconds, issuer, passkeyLimit }) => {
+  const issuerOrigin = new URL(issuer).origin;
   await app.register(formbody, { bodyLimit: PAGE_FORM_LIMIT });
   await app.register(cookie);
   const names = Object.fromEntries(
@@ -103,6 +117,14 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
     ]),
   ) as Record<'browser' | 'signin' | 'device' | 'pending', string>;
   const cookieOptions = { httpOnly: true, secure, sameSite: 'lax' as const, path: '/' };
+
+  // The pages' forms post from inkgate's own pages only: besides the form token bound to this
+  // browser, a browser's own word on where a POST comes from (Sec-Fetch-Site, Origin) must say here.
+  // /authorize is left out: RFC 6749 §3.1 lets a client's page POST an authorization request.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST' || !request.url.startsWith('/account/')) return;
+    if (!fromOwnPage(request.headers, issuerOrigin)) return answer(reply, 'forbidden');
+  });
 
   /** The browser's binding cookie (made on its first page) and its sign-in. */
   const browserOf = (

@@ -28,13 +28,13 @@ export function injectBrowser(
         await testApp.app.inject({ method: 'GET', url, remoteAddress, headers: { cookie: cookie() } }),
       );
     },
-    async post(url: string, form: Record<string, string>) {
+    async post(url: string, form: Record<string, string>, headers: Record<string, string> = {}) {
       return take(
         await testApp.app.inject({
           method: 'POST',
           url,
           remoteAddress,
-          headers: { cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
+          headers: { ...headers, cookie: cookie(), 'content-type': 'application/x-www-form-urlencoded' },
           payload: new URLSearchParams(form).toString(),
         }),
       );

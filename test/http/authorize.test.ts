@@ -263,7 +263,7 @@ describeEachEngine('authorization request errors', (engine) => {
     assert.match(loginAgain.body, /Sign in/);
   });
 
-  test('a form not from this browser’s page is 403 and changes nothing: no cookie (cross-site), another browser’s, a changed field [ASVS V3.5.1]', async (t) => {
+  test('a form not from this browser’s page is 403 and changes nothing: no cookie (cross-site), another browser’s, a changed field, a browser that says it comes from elsewhere (Origin, Sec-Fetch-Site) [ASVS V3.5.1]', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const user = await createUser(testApp);
     const { challenge } = pkce();
@@ -292,13 +292,27 @@ describeEachEngine('authorization request errors', (engine) => {
       'a changed field',
     );
     assert.equal((await mine.post('/account/login', { ...form, csrf: `${form.csrf}x` })).statusCode, 403);
+    // The right cookies and token, but the browser says the form was on another page.
+    for (const headers of [
+      { origin: 'https://evil.example' } as Record<string, string>,
+      { origin: 'null' },
+      { 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'same-site' },
+    ]) {
+      assert.equal(
+        (await mine.post('/account/login', form, headers)).statusCode,
+        403,
+        JSON.stringify(headers),
+      );
+    }
     const sessions = await testApp.database.db
       .selectFrom('sessions')
       .select('id')
       .where('user_id', '=', user.id)
       .execute();
     assert.equal(sessions.length, 0, 'nobody signed in');
-    assert.equal((await mine.post('/account/login', form)).statusCode, 303, 'the page’s own form does');
+    const own = { origin: 'http://inkgate.test', 'sec-fetch-site': 'same-origin' };
+    assert.equal((await mine.post('/account/login', form, own)).statusCode, 303, 'the page’s own form does');
   });
 
   test('signing out ends this browser’s sign-in; the sign-in is a session the user can list and end [ASVS V7.4.1]', async (t) => {
