@@ -256,6 +256,7 @@ export function createServices(parts: ServiceParts) {
     clock,
     issuer: config.issuer,
     loginSessionTtlSeconds: config.loginSessionTtlSeconds,
+    stepUpMaxAgeSeconds: config.stepUpMaxAgeSeconds,
     metrics,
   });
 

@@ -11,7 +11,8 @@ import { type Html, html, trustedHtml } from './template.ts';
 const STYLE =
   'body{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;padding:0 1rem;line-height:1.5}' +
   'label{display:block;margin:.75rem 0 .25rem}input{width:100%;padding:.5rem;font-size:1rem;box-sizing:border-box}' +
-  'button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}.error{color:#a40000}';
+  'button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}.error{color:#a40000}' +
+  'svg{width:12rem;height:12rem}code{word-break:break-all}';
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 
 /**

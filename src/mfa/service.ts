@@ -77,6 +77,15 @@ export function createMfa(deps: {
       return { secret, otpauth_uri: otpauthUri(secret, user.username, deps.issuerName) };
     },
 
+    /** The enrolment waiting for its first code, for the security page to show again (its QR code). */
+    async pendingTotp(userId: string): Promise<{ secret: string; otpauth_uri: string } | undefined> {
+      const row = await repository.totp(userId);
+      if (!row || row.confirmed_at !== null) return undefined;
+      const user = await getUser(userId);
+      const secret = cipher.open(row.secret_sealed, sealContext(userId));
+      return { secret, otpauth_uri: otpauthUri(secret, user.username, deps.issuerName) };
+    },
+
     /**
      * A first code from the new secret turns it on (and is spent). The account's first factor comes
      * with a fresh set of recovery codes, answered this once; otherwise `[]`.

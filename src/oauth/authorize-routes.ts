@@ -72,14 +72,16 @@ const FORM_REFUSALS = {
 };
 
 /**
- * Whether a POST comes from a page of this origin, as far as the browser says: Fetch Metadata's
- * Sec-Fetch-Site `same-origin` (or `none`: typed by the user), and an Origin that is ours. A client
- * that sends neither (an older browser, a test) is left to the form token.
+ * Whether a POST comes from a page of this origin, as far as the browser says. Fetch Metadata's
+ * Sec-Fetch-Site decides when it is sent: `same-origin` (or `none`: typed by the user). Without it (an
+ * older browser), an Origin other than ours refuses; `null` does not, since the pages' own
+ * `Referrer-Policy: no-referrer` makes browsers send `Origin: null` on their forms' POSTs (Fetch §3.1).
+ * Either way the form token bound to this browser is still required.
  */
 export function fromOwnPage(headers: FastifyRequest['headers'], origin: string): boolean {
   const site = headers['sec-fetch-site'];
-  if (site !== undefined && site !== 'same-origin' && site !== 'none') return false;
-  return headers.origin === undefined || headers.origin === origin;
+  if (site !== undefined) return site === 'same-origin' || site === 'none';
+  return headers.origin === undefined || headers.origin === 'null' || headers.origin === origin;
 }
 
 /** Only the authorization request's own fields (a form also carries others; unknown ones go). */
@@ -422,6 +424,115 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<{
       if (result.endPending) reply.clearCookie(names.pending, cookieOptions);
       signedIn(reply, result);
       return answer(reply, result.outcome);
+    },
+  );
+
+  const SecurityForm = Type.Object({ csrf: Text(200) }, { additionalProperties: true });
+  const securityPost = (
+    url: string,
+    summary: string,
+    handle: (
+      browser: Browser,
+      body: Record<string, string | undefined>,
+      request: FastifyRequest,
+    ) => Promise<Outcome | 'forbidden'>,
+  ) =>
+    app.post(
+      url,
+      {
+        schema: {
+          tags: ['pages'],
+          summary,
+          description:
+            'A form of /account/security, from this browser’s page; with a second factor already set up, only within STEP_UP_MAX_AGE of a two-factor sign-in. 303 back to the page (or to the login page), or the new recovery codes, shown this once.',
+          consumes: ['application/x-www-form-urlencoded'],
+          body: SecurityForm,
+          response: {
+            200: htmlResponse('New recovery codes, shown this once'),
+            303: { description: 'Back to the security page, which says what happened' },
+            ...FORM_REFUSALS,
+          },
+        },
+      },
+      async (request, reply) => {
+        const browser = browserOf(request, reply, false);
+        if (!browser) return answer(reply, 'forbidden');
+        return answer(
+          reply,
+          await handle(browser, (request.body ?? {}) as Record<string, string | undefined>, request),
+        );
+      },
+    );
+  const { security } = authorization;
+
+  app.get(
+    '/account/security',
+    {
+      schema: {
+        tags: ['pages'],
+        summary: 'Account security: authenticator app, passkeys, recovery codes',
+        description:
+          'For a browser signed in at the login page. An account with a second factor changes them only within STEP_UP_MAX_AGE of a two-factor sign-in. Not signed in: to the login page.',
+        querystring: Type.Object({ failed: Text(20) }, { additionalProperties: true }),
+        response: {
+          200: htmlResponse('The security page'),
+          303: { description: 'Not signed in: to the login page' },
+        },
+      },
+    },
+    async (request, reply) =>
+      answer(
+        reply,
+        await security.page(browserOf(request, reply, true)!, (request.query as { failed?: string }).failed),
+      ),
+  );
+  securityPost('/account/security/totp', 'Start setting up an authenticator app', (browser, body) =>
+    security.startTotp(browser, body.csrf),
+  );
+  securityPost(
+    '/account/security/totp/confirm',
+    'Turn the authenticator app on with its code',
+    (browser, body, request) =>
+      security.confirmTotp(browser, body.csrf, body.code ?? '', requestFacts(request)),
+  );
+  securityPost('/account/security/totp/remove', 'Remove the authenticator app', (browser, body, request) =>
+    security.removeTotp(browser, body.csrf, requestFacts(request)),
+  );
+  securityPost('/account/security/recovery-codes', 'Make new recovery codes', (browser, body, request) =>
+    security.renewRecoveryCodes(browser, body.csrf, requestFacts(request)),
+  );
+  securityPost(
+    '/account/security/passkeys',
+    'Add a passkey (the page script posts its response)',
+    (browser, body, request) => security.addPasskey(browser, body, requestFacts(request)),
+  );
+  securityPost('/account/security/passkeys/remove', 'Remove a passkey', (browser, body, request) =>
+    security.removePasskey(browser, body.csrf, body.id ?? '', requestFacts(request)),
+  );
+  app.post(
+    '/account/security/passkeys/options',
+    {
+      preHandler: passkeyLimit,
+      schema: {
+        tags: ['pages'],
+        summary: 'WebAuthn creation options for the security page’s passkey button',
+        description: 'Called by the page script with the page’s token, for the signed-in browser’s user.',
+        body: Type.Object({ csrf: Text(200) }, { additionalProperties: false }),
+        response: {
+          200: Type.Object(
+            {},
+            { additionalProperties: true, description: 'PublicKeyCredentialCreationOptionsJSON' },
+          ),
+          403: htmlResponse('Not this browser’s page, or not signed in: nothing made'),
+          ...problemResponses(400, 409, 413, 415, 422, 429),
+        },
+      },
+    },
+    async (request, reply) => {
+      const browser = browserOf(request, reply, false);
+      const options = browser && (await security.passkeyOptions(browser, request.body.csrf));
+      if (!options || options === 'forbidden') return answer(reply, 'forbidden');
+      return reply.header('cache-control', 'no-store').send(options);
     },
   );
 

@@ -18,6 +18,7 @@ import type { Consents } from './consents.ts';
 import { type Browser, createPageKit, formTarget, type Outcome } from './page-kit.ts';
 import { authorizePages } from './pages.ts';
 import type { PendingSignIns } from './pending-sign-ins.ts';
+import { createSecurityPage } from './security.ts';
 import { createSignIn } from './sign-in.ts';
 
 export type { Browser, Outcome } from './page-kit.ts';
@@ -35,8 +36,8 @@ export function createAuthorization(deps: {
   sessions: SessionsService;
   login: LoginService;
   users: Pick<UsersRepository, 'findById'>;
-  mfa: Pick<Mfa, 'verifyCode'>;
-  passkeys: Pick<Passkeys, 'signInOptions' | 'verifySignIn'>;
+  mfa: Mfa;
+  passkeys: Passkeys;
   pending: PendingSignIns;
   codes: AuthorizationCodes;
   consents: Consents;
@@ -45,6 +46,8 @@ export function createAuthorization(deps: {
   clock: Clock;
   issuer: string;
   loginSessionTtlSeconds: number;
+  /** STEP_UP_MAX_AGE: how recent a two-factor sign-in the security page's changes need. */
+  stepUpMaxAgeSeconds: number;
   metrics: Metrics | undefined;
 }) {
   const { clients, sessions, codes, consents, forms, audit, clock, issuer } = deps;
@@ -190,5 +193,6 @@ export function createAuthorization(deps: {
       return outcome === 'forbidden' ? outcome : counted(outcome);
     },
     ...pages,
+    security: createSecurityPage({ ...deps, kit: { formToken, formValid } }),
   };
 }

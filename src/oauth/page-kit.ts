@@ -29,7 +29,15 @@ export interface Browser {
   readonly device?: string | undefined;
 }
 
-const FORMS = ['login', 'second_factor', 'passkey', 'passkey_options', 'consent', 'logout'] as const;
+const FORMS = [
+  'login',
+  'second_factor',
+  'passkey',
+  'passkey_options',
+  'consent',
+  'logout',
+  'security',
+] as const;
 
 /** The origin (or private-use scheme) a redirect URI leads to, for the pages' form-action. */
 export function formTarget(redirectUri: string): string {

@@ -96,6 +96,7 @@ ${csrfField(input.csrf)}${carried(input.parameters)}
     page(
       'Signed in',
       html`<p>You are signed in as <strong>${input.username}</strong>.</p>
+<p><a href="/account/security">Account security</a>: authenticator app, passkeys, recovery codes.</p>
 <form method="post" action="/account/logout">
 ${csrfField(input.csrf)}
 <button type="submit">Sign out</button>

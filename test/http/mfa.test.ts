@@ -383,3 +383,55 @@ describeEachEngine('TOTP and recovery codes', (engine) => {
     assert.deepEqual(metadata.json().acr_values_supported, ['urn:inkgate:acr:pwd', 'urn:inkgate:acr:mfa']);
   });
 });
+
+describeEachEngine('the account security page', (engine) => {
+  test('only for a signed-in browser, only its own forms; with a second factor, changes only after a recent two-factor sign-in', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const user = await createUser(testApp);
+    const stranger = injectBrowser(testApp);
+    const notSignedIn = await stranger.get('/account/security');
+    assert.equal(notSignedIn.statusCode, 303);
+    assert.equal(notSignedIn.headers.location, '/account/login');
+
+    const browser = injectBrowser(testApp);
+    await signInAtPage(browser, user);
+    const page = await browser.get('/account/security');
+    assert.equal(page.statusCode, 200);
+    assert.match(String(page.headers['content-security-policy']), /script-src 'self'; connect-src 'self';/);
+    const csrf = hiddenFields(page.body, '/account/security/totp').csrf!;
+    // Another browser's token, or none: 403, nothing started.
+    const other = injectBrowser(testApp);
+    await signInAtPage(other, user);
+    assert.equal((await other.post('/account/security/totp', { csrf })).statusCode, 403);
+    assert.equal((await browser.post('/account/security/totp', {})).statusCode, 403);
+    assert.equal(
+      await testApp.database.db
+        .selectFrom('mfa_totp')
+        .selectAll()
+        .execute()
+        .then((rows) => rows.length),
+      0,
+    );
+
+    const started = await browser.post('/account/security/totp', { csrf });
+    assert.equal(started.statusCode, 303);
+    const withQr = await browser.get('/account/security');
+    const secret = /<code id="totp-secret">([A-Z2-7]+)<\/code>/.exec(withQr.body)![1]!;
+    const wrong = await browser.post('/account/security/totp/confirm', { csrf, code: '000000' });
+    assert.equal(wrong.headers.location, '/account/security?failed=code');
+    const confirmed = await browser.post('/account/security/totp/confirm', {
+      csrf,
+      code: totpCode(secret, testApp.clock.now()),
+    });
+    assert.equal(confirmed.statusCode, 200, 'the codes, shown this once');
+    assert.equal(String(confirmed.headers['cache-control']), 'no-store');
+    assert.equal([...confirmed.body.matchAll(/<li><code>/g)].length, 10);
+
+    // This browser signed in with a password alone: the account now has a factor, so no more changes.
+    const stale = await browser.post('/account/security/recovery-codes', { csrf });
+    assert.equal(stale.headers.location, '/account/security?failed=stale');
+    const removed = await browser.post('/account/security/totp/remove', { csrf });
+    assert.equal(removed.headers.location, '/account/security?failed=stale');
+    assert.equal((await testApp.database.db.selectFrom('mfa_totp').selectAll().execute()).length, 1);
+  });
+});
