@@ -13,6 +13,7 @@ import {
   tokenFor,
 } from '../helpers/app.ts';
 import { hiddenFields, injectBrowser, signInAtPage } from '../helpers/browser-flow.ts';
+import { linkIn, startSmtp } from '../helpers/mail.ts';
 import { enrolTotp, signInWithSecondFactor, totpCode } from '../helpers/mfa.ts';
 
 const KEY_ENCRYPTION_KEY = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
@@ -433,5 +434,42 @@ describeEachEngine('the account security page', (engine) => {
     const removed = await browser.post('/account/security/totp/remove', { csrf });
     assert.equal(removed.headers.location, '/account/security?failed=stale');
     assert.equal((await testApp.database.db.selectFrom('mfa_totp').selectAll().execute()).length, 1);
+  });
+});
+
+describeEachEngine('second factors: notices and resets', (engine) => {
+  test('each change is mailed (no code or secret in the message); a password reset removes no factor', async (t) => {
+    const smtp = await startSmtp(t);
+    const testApp = await buildTestApp(t, {
+      engine,
+      env: { SMTP_URL: smtp.url, APP_URL: 'https://blog.example.com' },
+    });
+    const user = await createUser(testApp);
+    await smtp.next(user.email); // the signup's verification
+    const { secret, recoveryCodes } = await enrolTotp(testApp, user);
+    const added = await smtp.next(user.email);
+    assert.equal(added.subject, 'An authenticator app was added to your account');
+    const text = added.text ?? '';
+    assert.ok(!text.includes(secret) && !recoveryCodes.some((code) => text.includes(code)));
+    assert.ok((await signInWithSecondFactor(testApp, user, recoveryCodes[0]!)).pair);
+    assert.equal((await smtp.next(user.email)).subject, 'A recovery code was used to sign in');
+
+    const asked = await testApp.app.inject({
+      method: 'POST',
+      url: '/password-resets',
+      payload: { email: user.email },
+    });
+    assert.equal(asked.statusCode, 202);
+    const { token } = linkIn(await smtp.next(user.email));
+    const reset = await testApp.app.inject({
+      method: 'POST',
+      url: '/password-resets/confirm',
+      payload: { token, new_password: 'a brand new passphrase' },
+    });
+    assert.equal(reset.statusCode, 204);
+    const renewed = { ...user, password: 'a brand new passphrase' };
+    assert.equal((await login(testApp, renewed)).json().error, 'invalid_grant', 'still two steps');
+    const after = await signInWithSecondFactor(testApp, renewed, totpCode(secret, testApp.clock.now()));
+    assert.ok(after.pair, 'the app still gives the second step');
   });
 });
