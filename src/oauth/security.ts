@@ -75,13 +75,14 @@ export function createSecurityPage(deps: {
       if (!current) return { location: '/account/login' };
       const { user, fresh } = current;
       const pending = await mfa.pendingTotp(user.id);
+      const status = await mfa.status(user.id);
       return {
         page: securityPages.security({
           username: user.username,
           csrf: await formToken('security', browser, {}),
           fresh,
-          required: (await mfa.status(user.id)).required,
-          status: await mfa.status(user.id),
+          required: status.required,
+          status,
           pendingTotp: pending && {
             secret: pending.secret,
             qr: await QRCode.toString(pending.otpauth_uri, { type: 'svg', margin: 1 }),
