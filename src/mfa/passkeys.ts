@@ -20,6 +20,7 @@ import type { PasskeyRow, UserRow } from '../db/schema.ts';
 import { ConflictError, NotFoundError, UnprocessableError } from '../http/errors.ts';
 import { MAX_PASSKEYS, type PasskeysRepository } from './passkeys-repository.ts';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from './recovery-codes.ts';
+import { enrolmentEvents } from './service.ts';
 
 /** COSE algorithms: EdDSA, ES256, RS256 (not yet the experimental ML-DSA that Node 24 warns about). */
 const ALGORITHMS = [-8, -7, -257];
@@ -143,22 +144,12 @@ export function createPasskeys(deps: {
           row,
           codes.map((code) => hashRecoveryCode(normaliseRecoveryCode(code)!)),
           (first) => {
-            events = [
-              audit.event('mfa_enrolled', {
-                ...facts,
-                userId,
-                details: { factor: 'passkey', name: row.name },
-              }),
-              ...(first
-                ? [
-                    audit.event('recovery_codes_renewed', {
-                      ...facts,
-                      userId,
-                      details: { codes: codes.length },
-                    }),
-                  ]
-                : []),
-            ];
+            events = enrolmentEvents(
+              audit,
+              { ...facts, userId },
+              { factor: 'passkey', name: row.name },
+              first ? codes.length : 0,
+            );
             return events;
           },
           (trx, user) => mail.securityChanged(trx, user, 'passkey_added'),

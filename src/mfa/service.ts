@@ -15,6 +15,22 @@ import { newTotpSecret, otpauthUri, stepOfCode } from './totp.ts';
 
 export type Mfa = ReturnType<typeof createMfa>;
 
+/**
+ * The events of a new factor: mfa_enrolled (with `details`), and recovery_codes_renewed when it is
+ * the account's first and came with `codes` recovery codes.
+ */
+export function enrolmentEvents(
+  audit: AuditTrail,
+  input: AuditFacts & { userId: string },
+  details: { factor: 'totp' | 'passkey'; name?: string },
+  codes: number,
+) {
+  return [
+    audit.event('mfa_enrolled', { ...input, details }),
+    ...(codes > 0 ? [audit.event('recovery_codes_renewed', { ...input, details: { codes } })] : []),
+  ];
+}
+
 /** What a second step was given with: a TOTP code, or a recovery code (both `otp` in RFC 8176). */
 export type CodeMethod = 'totp' | 'recovery_code';
 
@@ -114,18 +130,7 @@ export function createMfa(deps: {
         clock.now(),
         codes.map((text) => hashRecoveryCode(normaliseRecoveryCode(text)!)),
         (first) => {
-          events = [
-            audit.event('mfa_enrolled', { ...facts, userId, details: { factor: 'totp' } }),
-            ...(first
-              ? [
-                  audit.event('recovery_codes_renewed', {
-                    ...facts,
-                    userId,
-                    details: { codes: codes.length },
-                  }),
-                ]
-              : []),
-          ];
+          events = enrolmentEvents(audit, { ...facts, userId }, { factor: 'totp' }, first ? codes.length : 0);
           return events;
         },
         notice('totp_added'),

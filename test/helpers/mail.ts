@@ -91,3 +91,21 @@ export function linkIn(mail: ParsedMail): { url: URL; token: string } {
   const url = new URL(match[0]);
   return { url, token: url.searchParams.get('token') ?? '' };
 }
+
+/** A password reset as its owner does it: ask for the link, take it from the message, set `newPassword`. */
+export async function resetByMail(
+  testApp: { app: { inject: (options: object) => Promise<{ statusCode: number }> } },
+  smtp: Awaited<ReturnType<typeof startSmtp>>,
+  email: string,
+  newPassword: string,
+): Promise<void> {
+  const asked = await testApp.app.inject({ method: 'POST', url: '/password-resets', payload: { email } });
+  if (asked.statusCode !== 202) throw new Error(`reset asked: ${asked.statusCode}`);
+  const { token } = linkIn(await smtp.next(email));
+  const done = await testApp.app.inject({
+    method: 'POST',
+    url: '/password-resets/confirm',
+    payload: { token, new_password: newPassword },
+  });
+  if (done.statusCode !== 204) throw new Error(`reset confirmed: ${done.statusCode}`);
+}

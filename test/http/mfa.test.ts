@@ -13,7 +13,7 @@ import {
   tokenFor,
 } from '../helpers/app.ts';
 import { hiddenFields, injectBrowser, signInAtPage } from '../helpers/browser-flow.ts';
-import { linkIn, startSmtp } from '../helpers/mail.ts';
+import { resetByMail, startSmtp } from '../helpers/mail.ts';
 import { enrolTotp, signInWithSecondFactor, totpCode } from '../helpers/mfa.ts';
 
 const KEY_ENCRYPTION_KEY = 'AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=';
@@ -454,19 +454,7 @@ describeEachEngine('second factors: notices and resets', (engine) => {
     assert.ok((await signInWithSecondFactor(testApp, user, recoveryCodes[0]!)).pair);
     assert.equal((await smtp.next(user.email)).subject, 'A recovery code was used to sign in');
 
-    const asked = await testApp.app.inject({
-      method: 'POST',
-      url: '/password-resets',
-      payload: { email: user.email },
-    });
-    assert.equal(asked.statusCode, 202);
-    const { token } = linkIn(await smtp.next(user.email));
-    const reset = await testApp.app.inject({
-      method: 'POST',
-      url: '/password-resets/confirm',
-      payload: { token, new_password: 'a brand new passphrase' },
-    });
-    assert.equal(reset.statusCode, 204);
+    await resetByMail(testApp, smtp, user.email, 'a brand new passphrase');
     const renewed = { ...user, password: 'a brand new passphrase' };
     assert.equal((await login(testApp, renewed)).json().error, 'invalid_grant', 'still two steps');
     const after = await signInWithSecondFactor(testApp, renewed, totpCode(secret, testApp.clock.now()));

@@ -15,7 +15,7 @@ import {
   tokenFor,
 } from '../helpers/app.ts';
 import { thirdPartyToken } from '../helpers/browser-flow.ts';
-import { linkIn, startSmtp } from '../helpers/mail.ts';
+import { resetByMail, startSmtp } from '../helpers/mail.ts';
 
 const DAY_MS = 86_400_000;
 const FORM_OF_TOKEN = /^ink_pat_[A-Za-z0-9_-]{43}$/;
@@ -337,19 +337,7 @@ describeEachEngine('personal access tokens', (engine) => {
     const user = await createUser(testApp);
     await smtp.next(user.email); // the signup's verification
     const pat = await made(testApp, await tokenFor(testApp, user));
-    const asked = await testApp.app.inject({
-      method: 'POST',
-      url: '/password-resets',
-      payload: { email: user.email },
-    });
-    assert.equal(asked.statusCode, 202);
-    const { token } = linkIn(await smtp.next(user.email));
-    const done = await testApp.app.inject({
-      method: 'POST',
-      url: '/password-resets/confirm',
-      payload: { token, new_password: 'a brand new passphrase' },
-    });
-    assert.equal(done.statusCode, 204);
+    await resetByMail(testApp, smtp, user.email, 'a brand new passphrase');
     refused(await me(testApp, pat.token));
     const [ended] = await events(testApp, 'personal_token_revoked');
     assert.deepEqual(JSON.parse(ended!.details), { token_id: pat.id, reason: 'password_reset' });
