@@ -442,6 +442,18 @@ export const STANDARDS: readonly Standard[] = [
     ],
   },
   {
+    name: 'OWASP ASVS 5.0 — V1 Encoding and Sanitization',
+    url: 'https://owasp.org/www-project-application-security-verification-standard/',
+    clauses: [
+      {
+        id: 'ASVS V1.3.1',
+        title: 'Untrusted HTML is sanitized with a well-known library',
+        status: 'met',
+        how: 'Markdown is rendered by markdown-it with raw HTML off and a link check, then sanitize-html applies an allow-list (no style, no handler, no id but prefixed heading ids; links http(s), mailto or relative; images https only).',
+      },
+    ],
+  },
+  {
     name: 'OWASP ASVS 5.0 — V3 Web Frontend Security',
     url: 'https://owasp.org/www-project-application-security-verification-standard/',
     clauses: [

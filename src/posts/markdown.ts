@@ -1,0 +1,140 @@
+import MarkdownIt, { type MarkdownIt as MarkdownItInstance } from 'markdown-it';
+import sanitizeHtml from 'sanitize-html';
+
+/**
+ * Bumped whenever the rendering below changes what it makes: stored HTML made by an older version is
+ * rendered again (API.md "Blog": the HTML is made on write).
+ */
+export const RENDERER_VERSION = 1;
+
+/** What is rendered: a post (images over https allowed) or a comment (no images, links marked as the users'). */
+export type MarkdownKind = 'post' | 'comment';
+
+/** Links only to these (or relative); images only over https (API.md "Blog"). */
+const LINK_SCHEMES = ['http', 'https', 'mailto'];
+
+/**
+ * markdown-it's own link check, before any HTML exists: CommonMark with tables and strikethrough, raw
+ * HTML shown as text (`html: false`), and a link or image whose target is not an allowed scheme or a
+ * relative path is not made a link at all. A protocol-relative `//host` is another site: refused.
+ */
+function validLink(url: string): boolean {
+  // What a browser would read: entities decoded by markdown-it already; controls and blanks dropped.
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it removes.
+  const compact = url.replace(/[\u0000-\u0020\u007f-\u009f]/g, '').toLowerCase();
+  if (compact.startsWith('//') || compact.startsWith('\\\\') || compact.startsWith('/\\')) return false;
+  const scheme = /^([a-z][a-z0-9+.-]*):/.exec(compact)?.[1];
+  return scheme === undefined || LINK_SCHEMES.includes(scheme);
+}
+
+/** Heading ids, from their text, with a prefix no page id uses (no DOM clobbering of the page's own ids). */
+const HEADING_ID_PREFIX = 'section-';
+
+function parser(kind: MarkdownKind): MarkdownItInstance {
+  const md = new MarkdownIt('commonmark', { html: false, linkify: false, typographer: false });
+  md.enable(['table', 'strikethrough']);
+  if (kind === 'comment') md.disable('image');
+  md.validateLink = validLink;
+  if (kind === 'post') {
+    md.core.ruler.push('heading_ids', (state) => {
+      const used = new Map<string, number>();
+      state.tokens.forEach((token, index) => {
+        if (token.type !== 'heading_open') return;
+        const text = state.tokens[index + 1]?.content ?? '';
+        const base =
+          text
+            .normalize('NFKD')
+            .replace(/[\u0300-\u036f]/g, '')
+            .toLowerCase()
+            .replace(/[^a-z0-9]+/g, '-')
+            .replace(/^-+|-+$/g, '')
+            .slice(0, 64) || 'heading';
+        const seen = used.get(base) ?? 0;
+        used.set(base, seen + 1);
+        token.attrSet('id', `${HEADING_ID_PREFIX}${base}${seen === 0 ? '' : `-${seen + 1}`}`);
+      });
+    });
+  }
+  return md;
+}
+
+const PARSERS: Record<MarkdownKind, MarkdownItInstance> = {
+  post: parser('post'),
+  comment: parser('comment'),
+};
+
+const BLOCKS = [
+  'p',
+  'blockquote',
+  'ul',
+  'ol',
+  'li',
+  'pre',
+  'hr',
+  'br',
+  'table',
+  'thead',
+  'tbody',
+  'tr',
+  'th',
+  'td',
+];
+const INLINE = ['a', 'strong', 'em', 'del', 's', 'code'];
+const HEADINGS = ['h1', 'h2', 'h3', 'h4', 'h5', 'h6'];
+
+/**
+ * The allow-list on what comes out (sanitize-html): the tags and attributes Markdown makes and no
+ * other, no `style`, no event handler, no `id` but the headings' own prefixed ones; links http(s),
+ * mailto or relative; images https only. It runs after markdown-it even though markdown-it makes no
+ * raw HTML: a second, independent line.
+ */
+function allowList(kind: MarkdownKind): sanitizeHtml.IOptions {
+  return {
+    allowedTags: [...BLOCKS, ...INLINE, ...HEADINGS, ...(kind === 'post' ? ['img'] : [])],
+    allowedAttributes: {
+      a: ['href', 'title', ...(kind === 'comment' ? ['rel'] : [])],
+      img: ['src', 'alt', 'title'],
+      ol: ['start'],
+      ...Object.fromEntries(HEADINGS.map((tag) => [tag, ['id']])),
+    },
+    allowedSchemes: LINK_SCHEMES,
+    allowedSchemesByTag: { img: ['https'] },
+    allowedSchemesAppliedToAttributes: ['href', 'src'],
+    allowProtocolRelative: false,
+    disallowedTagsMode: 'discard',
+    exclusiveFilter: (frame) => frame.tag === 'img' && !frame.attribs.src,
+    transformTags: {
+      // Headings keep only the ids made above.
+      ...Object.fromEntries(
+        HEADINGS.map((tag) => [
+          tag,
+          (name: string, attribs: sanitizeHtml.Attributes) => ({
+            tagName: name,
+            attribs: attribs.id?.startsWith(HEADING_ID_PREFIX) ? { id: attribs.id } : {},
+          }),
+        ]),
+      ),
+      ...(kind === 'comment' && {
+        a: (name: string, attribs: sanitizeHtml.Attributes) => ({
+          tagName: name,
+          attribs: { ...attribs, rel: 'nofollow ugc noopener' },
+        }),
+      }),
+    },
+  };
+}
+
+const ALLOW_LISTS: Record<MarkdownKind, sanitizeHtml.IOptions> = {
+  post: allowList('post'),
+  comment: allowList('comment'),
+};
+
+/** The allow-list alone, on any HTML (what renderMarkdown runs on markdown-it's output). */
+export function sanitizeRendered(html: string, kind: MarkdownKind): string {
+  return sanitizeHtml(html, ALLOW_LISTS[kind]).trim();
+}
+
+/** Markdown → the HTML stored with a post or comment: rendered, then sanitised. */
+export function renderMarkdown(source: string, kind: MarkdownKind): string {
+  return sanitizeRendered(PARSERS[kind].render(source), kind);
+}
