@@ -46,6 +46,21 @@ async function statusWithin(ms: number, probe: () => Promise<number>, status: nu
   }
 }
 
+/**
+ * The app first, then its Redis, then the proxy in front of Redis: cut in another order, Redis
+ * would drop under a live app and a client still reconnecting, and a command of ioredis's own cut
+ * off at close would reject unheard.
+ */
+async function closeInOrder(
+  testApp: TestApp | undefined,
+  redis: { close(): Promise<void> },
+  proxy: { close(): Promise<void> | void },
+) {
+  await testApp?.app.close();
+  await redis.close();
+  await proxy.close();
+}
+
 const me = (testApp: TestApp, token: string) =>
   testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) }).then((r) => r.statusCode);
 
@@ -126,12 +141,12 @@ test('Redis outage: serving and revoking go on, one warning is logged, and Redis
 }, async (t) => {
   const target = new URL(process.env.TEST_REDIS_URL!);
   const proxy = await startProxy(target.hostname, Number(target.port || 6379));
-  t.after(() => proxy.close());
   const { logger, lines } = captureLogs();
   const redis = connectRedis(`redis://127.0.0.1:${proxy.port}`, `inkgate-test:${randomUUID()}:`, logger);
-  t.after(() => redis.close());
+  let testApp: TestApp | undefined;
+  t.after(() => closeInOrder(testApp, redis, proxy));
   await new Promise((resolve) => redis.client.once('ready', resolve));
-  const testApp = await buildTestApp(t, { redis });
+  testApp = await buildTestApp(t, { redis });
   const user = await createUser(testApp);
 
   proxy.set('refuse');
@@ -161,12 +176,12 @@ test('a subscription that fails (Redis down at start) is logged, shown by /ready
 }, async (t) => {
   const target = new URL(process.env.TEST_REDIS_URL!);
   const proxy = await startProxy(target.hostname, Number(target.port || 6379));
-  t.after(() => proxy.close());
   proxy.set('refuse');
   const prefix = `inkgate-test:${randomUUID()}:`;
   const { logger, lines } = captureLogs();
   const redis = connectRedis(`redis://127.0.0.1:${proxy.port}`, prefix, logger);
-  t.after(() => redis.close());
+  let testApp: TestApp | undefined;
+  t.after(() => closeInOrder(testApp, redis, proxy));
   const heard: unknown[] = [];
   const subscribed = redis.subscribe('probe', (message) => heard.push(message.n));
   let done = false;
@@ -183,7 +198,7 @@ test('a subscription that fails (Redis down at start) is logged, shown by /ready
   );
   assert.equal(done, false);
   assert.equal(redis.fanOutUp(), false);
-  const testApp = await buildTestApp(t, { redis });
+  testApp = await buildTestApp(t, { redis });
   const ready = await testApp.app.inject({ method: 'GET', url: '/readyz' });
   assert.equal(ready.statusCode, 200, 'still ready: serving with the 1 s bound beats not serving');
   assert.deepEqual(ready.json(), { status: 'ok', redis: 'degraded' });
