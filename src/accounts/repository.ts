@@ -19,6 +19,8 @@ export const ACCOUNT_COLUMNS = [
   'users.email_verified',
   'users.pending_email',
   'users.full_name',
+  'users.bio',
+  'users.image',
   'users.mfa_totp',
   'users.mfa_passkeys',
   'users.created_at',

@@ -30,6 +30,8 @@ export function toUserPublic(user: AccountSnapshot) {
     email_verified: user.email_verified,
     pending_email: user.pending_email,
     full_name: user.full_name,
+    bio: user.bio,
+    image: user.image,
     role: user.role,
     disabled: user.disabled,
     mfa: { totp: user.mfa_totp, passkeys: Number(user.mfa_passkeys) },
@@ -106,8 +108,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{
       preHandler: [stepUp.when(changesEmail), emailChangeLimit],
       schema: {
         tags: ['accounts'],
-        summary: 'Change your name or email address',
+        summary: 'Change your profile (username, name, bio, image) or email address',
         description:
+          'A new `username` follows signup’s rules (409 when taken, in any case); tokens issued before keep working (their `username` claim is informational). `bio` is up to 1000 characters, `image` an absolute https URL or null. ' +
           'A new `email` needs `current_password` (ASVS 5.0 V7.5.1); it starts unverified and gets a verification ' +
           'message, and the old address a notice naming the new one (partly masked). Requests that change the ' +
           'email count in the mail limit of the client address (RATE_LIMIT_MAIL × 4 an hour), and every message ' +

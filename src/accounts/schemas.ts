@@ -17,6 +17,24 @@ const Password = Type.String({
   examples: ['correct horse battery staple'],
 });
 const FullName = Type.String({ maxLength: 100, pattern: '^[^\\u0000]*$', examples: ['Ada Lovelace'] });
+const Bio = Type.String({
+  maxLength: 1000,
+  pattern: '^[^\\u0000]*$',
+  description: 'a few words about the author, shown with their posts',
+  examples: ['Mathematician; writes about engines.'],
+});
+const Image = Type.Union(
+  [
+    Type.String({
+      maxLength: 2000,
+      pattern: '^https://[^\\s]+$',
+      description: 'an absolute https URL',
+      examples: ['https://images.example.com/ada.png'],
+    }),
+    Type.Null(),
+  ],
+  { description: 'the author’s picture: an absolute https URL, or null for none' },
+);
 
 export const UserPublic = Type.Object(
   {
@@ -33,6 +51,8 @@ export const UserPublic = Type.Object(
         'with EMAIL_VERIFICATION=required: a new address waiting for the link sent to it; `email` stays the account’s until then',
     }),
     full_name: Type.String({ examples: ['Ada Lovelace'] }),
+    bio: Type.String({ examples: [''] }),
+    image: Type.Union([Type.String(), Type.Null()], { examples: [null] }),
     role: Type.Union([Type.Literal('user'), Type.Literal('admin')]),
     disabled: Type.Boolean({ examples: [false], description: 'a disabled account cannot log in' }),
     mfa: Type.Object(
@@ -61,7 +81,10 @@ const CurrentPassword = Type.String({
 
 export const UpdateMeBody = Type.Object(
   {
+    username: Type.Optional(Username),
     full_name: Type.Optional(FullName),
+    bio: Type.Optional(Bio),
+    image: Type.Optional(Image),
     email: Type.Optional(Email),
     current_password: Type.Optional(
       Type.String({

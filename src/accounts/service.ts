@@ -1,7 +1,7 @@
 import type { AuditFacts } from '../audit/events.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import type { Clock } from '../clock.ts';
-import type { UserRow } from '../db/schema.ts';
+import type { UserRow, UserUpdate } from '../db/schema.ts';
 import { canonicalAddress } from '../http/client-address.ts';
 import { ForbiddenError, HttpError, NotFoundError, UnprocessableError } from '../http/errors.ts';
 import type { AccountCreation, SignupInput } from './creation.ts';
@@ -100,10 +100,26 @@ export function createAccountsService(deps: {
    * account recovery goes through it), starts unverified, and is told apart in mail: a verification
    * to the new address, a notice to the old one.
    */
+  /** The profile fields a PATCH /users/me sets (what it leaves out stays). */
+  const profileChanges = (changes: {
+    username?: string | undefined;
+    full_name?: string | undefined;
+    bio?: string | undefined;
+    image?: string | null | undefined;
+  }): UserUpdate => ({
+    ...(changes.username !== undefined && { username: changes.username }),
+    ...(changes.full_name !== undefined && { full_name: changes.full_name }),
+    ...(changes.bio !== undefined && { bio: changes.bio }),
+    ...(changes.image !== undefined && { image: changes.image }),
+  });
+
   async function updateProfile(
     id: string,
     changes: {
+      username?: string | undefined;
       full_name?: string | undefined;
+      bio?: string | undefined;
+      image?: string | null | undefined;
       email?: string | undefined;
       current_password?: string | undefined;
     },
@@ -111,6 +127,8 @@ export function createAccountsService(deps: {
   ) {
     const facts = context.facts ?? {};
     const before = await getUser(users, id);
+    // Looked up before the transaction: on PostgreSQL a unique violation inside it ends it.
+    if (changes.username !== undefined) await requireFree(users, { username: changes.username }, id);
     const email = changes.email?.toLowerCase();
     const emailChanges = email !== undefined && email !== before.email;
     if (emailChanges) {
@@ -120,7 +138,7 @@ export function createAccountsService(deps: {
         ]);
       }
       await requireCurrentPassword(before, context.sessionId ?? id, changes.current_password, facts);
-      if (deps.verificationRequired) return requestEmailChange(before, email, changes.full_name);
+      if (deps.verificationRequired) return requestEmailChange(before, email, profileChanges(changes));
       await requireFree(users, { email }, id);
     }
     const events = emailChanges
@@ -130,10 +148,7 @@ export function createAccountsService(deps: {
       const changed = await updateUser(
         repository,
         id,
-        {
-          ...(changes.full_name !== undefined && { full_name: changes.full_name }),
-          ...(emailChanges && { email, email_verified: false }),
-        },
+        { ...profileChanges(changes), ...(emailChanges && { email, email_verified: false }) },
         clock.now(),
         events,
       );
@@ -151,18 +166,14 @@ export function createAccountsService(deps: {
    * and the answer is the same whether or not another account has it (no enumeration): that
    * account's owner is told of the attempt instead of a link going out.
    */
-  async function requestEmailChange(
-    before: UserRow,
-    email: string,
-    fullName: string | undefined,
-  ): Promise<UserRow> {
+  async function requestEmailChange(before: UserRow, email: string, profile: UserUpdate): Promise<UserRow> {
     const holder = await users.findByLogin(email);
     const taken = holder !== undefined && holder.id !== before.id ? holder : undefined;
     const updated = await users.inTransaction(async (repository, trx) => {
       const changed = await updateUser(
         repository,
         before.id,
-        { pending_email: email, ...(fullName !== undefined && { full_name: fullName }) },
+        { pending_email: email, ...profile },
         clock.now(),
       );
       await mail.emailChangeRequested(trx, changed, taken);

@@ -14,6 +14,8 @@ export interface AccountSnapshot {
   readonly email_verified: boolean;
   readonly pending_email: string | null;
   readonly full_name: string;
+  readonly bio: string;
+  readonly image: string | null;
   readonly role: Role;
   readonly disabled: boolean;
   /** The second factors it has: a confirmed TOTP, how many passkeys. */
@@ -31,6 +33,8 @@ export function accountSnapshot(row: {
   email_verified: boolean;
   pending_email: string | null;
   full_name: string;
+  bio: string;
+  image: string | null;
   role: Role;
   disabled: boolean;
   mfa_totp: boolean;
@@ -45,6 +49,8 @@ export function accountSnapshot(row: {
     email_verified: row.email_verified,
     pending_email: row.pending_email,
     full_name: row.full_name,
+    bio: row.bio,
+    image: row.image,
     role: row.role,
     disabled: row.disabled,
     mfa_totp: row.mfa_totp,

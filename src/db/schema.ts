@@ -23,6 +23,10 @@ export interface UsersTable {
   mfa_totp: ColumnType<boolean, boolean | undefined, boolean>;
   /** How many passkeys the account has (mfa/ keeps this in step with its tables). */
   mfa_passkeys: ColumnType<number, number | undefined, number>;
+  /** The author's words about themselves, 0..1000 characters. */
+  bio: ColumnType<string, string | undefined, string>;
+  /** An absolute https URL of their picture, or none. */
+  image: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface PostsTable {

@@ -29,12 +29,14 @@ describeEachEngine('accounts', (engine) => {
     assert.equal(response.headers.location, `/users/${user.id}`);
     assert.match(user.id, /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     assert.deepEqual(Object.keys(user).sort(), [
+      'bio',
       'created_at',
       'disabled',
       'email',
       'email_verified',
       'full_name',
       'id',
+      'image',
       'mfa',
       'pending_email',
       'role',
@@ -44,6 +46,8 @@ describeEachEngine('accounts', (engine) => {
     assert.equal(user.email_verified, false, 'an address starts unproven');
     assert.equal(user.pending_email, null);
     assert.deepEqual(user.mfa, { totp: false, passkeys: 0 });
+    assert.equal(user.bio, '');
+    assert.equal(user.image, null);
     assert.equal(user.username, username);
     assert.equal(user.email, 'ada.l@example.com', 'email is stored lower-cased');
     assert.equal(user.role, 'user');
@@ -188,12 +192,7 @@ describeEachEngine('accounts', (engine) => {
     });
     assert.equal(conflict.statusCode, 409);
 
-    for (const payload of [
-      { role: 'admin' },
-      { username: 'renamed' },
-      { disabled: true },
-      { password: 'new password!' },
-    ]) {
+    for (const payload of [{ role: 'admin' }, { disabled: true }, { password: 'new password!' }]) {
       const refused = await testApp.app.inject({
         method: 'PATCH',
         url: '/users/me',
@@ -207,5 +206,46 @@ describeEachEngine('accounts', (engine) => {
     assert.equal(me.json().role, 'user');
     assert.equal(me.json().username, user.username);
     assert.equal(me.json().email, 'new@example.com');
+  });
+
+  test('PATCH /users/me: a new username (signup’s rules, 409 when taken in any case), a bio and an https image; earlier tokens keep working [API3:2023]', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const other = await createUser(testApp);
+    const { user, token } = await signedIn(testApp);
+    const patch = (payload: object) =>
+      testApp.app.inject({ method: 'PATCH', url: '/users/me', headers: bearer(token), payload });
+    const renamed = await patch({
+      username: `${user.username}_new`,
+      bio: 'Writes about engines.',
+      image: 'https://images.example.com/ada.png',
+    });
+    assert.equal(renamed.statusCode, 200, renamed.body);
+    assert.equal(renamed.json().username, `${user.username}_new`);
+    assert.equal(renamed.json().bio, 'Writes about engines.');
+    assert.equal(renamed.json().image, 'https://images.example.com/ada.png');
+    const me = await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
+    assert.equal(me.statusCode, 200, 'the token from before the rename still works');
+    assert.equal(me.json().username, `${user.username}_new`);
+    assert.equal((await patch({ image: null })).json().image, null);
+
+    const taken = await patch({ username: other.username.toUpperCase() });
+    assert.equal(taken.statusCode, 409);
+    assert.equal(taken.json().code, 'username_taken');
+    const invalid: Array<[object, string]> = [
+      [{ username: 'ab' }, '/username'],
+      [{ username: 'has space' }, '/username'],
+      [{ bio: 'x'.repeat(1001) }, '/bio'],
+      [{ image: 'http://images.example.com/ada.png' }, '/image'],
+      [{ image: 'javascript:alert(1)' }, '/image'],
+      [{ image: `https://example.com/${'x'.repeat(2000)}` }, '/image'],
+      [{ image: 'https://exa mple.com/a.png' }, '/image'],
+    ];
+    for (const [payload, path] of invalid) {
+      const refused = await patch(payload);
+      assert.equal(refused.statusCode, 422, JSON.stringify(payload));
+      assert.ok(refused.json().errors[0].path.startsWith(path), refused.body);
+    }
+    const after = await testApp.app.inject({ method: 'GET', url: '/users/me', headers: bearer(token) });
+    assert.equal(after.json().username, `${user.username}_new`, 'nothing changed by the refused ones');
   });
 });

@@ -32,6 +32,8 @@ function fixture() {
         email_verified: false,
         pending_email: null,
         full_name: '',
+        bio: '',
+        image: null,
         role: 'user',
         disabled: false,
         mfa_totp: false,
