@@ -26,7 +26,7 @@ import autocannon from 'autocannon';
 import packageJson from '../package.json' with { type: 'json' };
 import { hashPassword } from '../src/accounts/passwords.ts';
 import { loadConfig } from '../src/config.ts';
-import { PASSWORD, SEARCH_WORD, type Seeded, seed } from './seed.ts';
+import { PASSWORD, SEARCH_WORD, type Seeded, seed, TAGS } from './seed.ts';
 
 const ROOT = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
@@ -351,6 +351,34 @@ try {
     path: '/posts',
     rotate: pages(`q=${SEARCH_WORD}&`),
   });
+  // The blog's public reads: a post's page, the home page (a browser's Accept), the feed, a tag's list.
+  await run({
+    name: 'W8 GET /p/{slug}, 1,000 posts in turn',
+    server: inkgate,
+    path: '/',
+    rotate: seeded.slugs.map((slug) => ({ path: `/p/${slug}` })),
+  });
+  await run({
+    name: 'W9 GET / (a browser: the home page)',
+    server: inkgate,
+    path: '/',
+    headers: { accept: 'text/html' },
+  });
+  await run({ name: 'W10 GET /feed.atom', server: inkgate, path: '/feed.atom' });
+  await run({
+    name: 'W11 GET /posts?tag=, 20 tags in turn',
+    server: inkgate,
+    path: '/posts',
+    rotate: seeded.tags.map((tag) => ({ path: `/posts?tag=${tag}` })),
+  });
+  await run({
+    name: 'W11c GET /posts?tag=, 1,000 distinct deep pages (no list cache)',
+    server: inkgate,
+    path: '/posts',
+    rotate: seeded.cursors.map((cursor, i) => ({
+      path: `/posts?tag=${seeded.tags[i % TAGS]}&cursor=${cursor}`,
+    })),
+  });
   const w3Row = await run({ name: 'W3 POST /token (Argon2id), 4 connections', ...w3 });
   // W7: the authorization code flow of a browser already signed in (no password hash): /authorize
   // answers 303 with a code, /token redeems it for a new session's tokens — two requests a flow.
@@ -568,14 +596,34 @@ async function runLarge(small: Row[]): Promise<Row[]> {
           path: '/posts',
           rotate: deep.map((cursor) => ({ path: `/posts?q=${SEARCH_WORD}&cursor=${cursor}` })),
         }),
+        // A tag's list and page at a million posts: post i has tag i % TAGS, so these cursors are its own.
+        await measure({
+          name: 'large: W11c GET /posts?tag= from 10,000 deep cursors',
+          server,
+          path: '/posts',
+          rotate: deep.map((cursor, i) => ({
+            path: `/posts?tag=${seeded.tags[(400_000 + i * 20) % TAGS]}&cursor=${cursor}`,
+          })),
+        }),
+        await measure({
+          name: 'large: W12 GET /tag/{slug} pages from 10,000 deep cursors',
+          server,
+          path: '/',
+          rotate: deep.map((cursor, i) => ({
+            path: `/tag/${seeded.tags[(400_000 + i * 20) % TAGS]}?cursor=${cursor}`,
+          })),
+        }),
       ];
       const w2 = small.find((row) => row.name.startsWith('W2 '))!;
       const w2c = small.find((row) => row.name.startsWith('W2c'))!;
       const w2qc = small.find((row) => row.name.startsWith('W2qc'))!;
+      const w11c = small.find((row) => row.name.startsWith('W11c'))!;
       for (const [row, reference] of [
         [rows[0]!, w2],
         [rows[1]!, w2c],
         [rows[2]!, w2qc],
+        [rows[3]!, w11c],
+        [rows[4]!, w11c],
       ] as const) {
         row.name += ` (p99 ${(row.p99 / Math.max(1, reference.p99)).toFixed(2)} × the 1,000-post figure)`;
       }

@@ -13,12 +13,15 @@ import { openDatabase } from '../src/db/database.ts';
 import { migrateToLatest } from '../src/db/migrate.ts';
 import type { NewPost, NewUser } from '../src/db/schema.ts';
 import { loadKeyRing } from '../src/keys/key-ring.ts';
+import { RENDERER_VERSION, renderPost } from '../src/posts/markdown.ts';
 import { createAccessTokens } from '../src/sessions/access-tokens.ts';
 import { createSessionsRepository } from '../src/sessions/repository.ts';
 
 export const PASSWORD = 'benchmark passphrase';
 /** A word in about one post in twenty: what W2q searches for. */
 export const SEARCH_WORD = 'lighthouse';
+/** Tags of the seeded posts: post i has the tag `topic-<i % TAGS>`. */
+export const TAGS = 20;
 
 const WORDS = (
   'the of and to in is that it for on with as was by at be this from or an are not but have which ' +
@@ -43,6 +46,10 @@ export interface Seeded {
   /** Access tokens: `tokensPerUser` per user, each of its own session. */
   tokens: string[];
   postIds: string[];
+  /** Each post's slug (`post-number-<i>`). */
+  slugs: string[];
+  /** The tags' slugs: post i has tag i % TAGS. */
+  tags: string[];
   /** A cursor at each post (as GET /posts would answer it), to page from anywhere. */
   cursors: string[];
 }
@@ -126,28 +133,73 @@ export async function seed(
     }
     log(`seeded ${issued.length} sessions and tokens`);
 
+    const tags = Array.from({ length: TAGS }, (_, t) => ({
+      id: uuidv7(),
+      slug: `topic-${t}`,
+      name: `Topic ${t}`,
+    }));
+    await db
+      .insertInto('tags')
+      .values(
+        tags.map((tag, t) => ({
+          ...tag,
+          posts_count: Math.floor(counts.posts / TAGS) + (t < counts.posts % TAGS ? 1 : 0),
+          created_at: new Date(start),
+        })),
+      )
+      .execute();
     const postIds: string[] = [];
+    const slugs: string[] = [];
     const cursors: string[] = [];
     for (let first = 0; first < counts.posts; first += 1000) {
       const rows: NewPost[] = [];
       for (let i = first; i < Math.min(counts.posts, first + 1000); i += 1) {
         const at = new Date(start + counts.users + i);
+        const text = content(i);
+        const made = renderPost(text);
         rows.push({
           id: uuidv7({ msecs: at.getTime() }),
           author_id: userIds[i % userIds.length]!,
           title: `Post number ${i}`,
-          content: content(i),
+          slug: `post-number-${i}`,
+          content: text,
+          html: made.html,
+          excerpt: '',
+          summary: made.excerpt,
+          reading_minutes: made.readingMinutes,
+          rendered_with: RENDERER_VERSION,
+          tags: JSON.stringify([tags[i % TAGS]!.name]),
+          feature_image: null,
+          status: 'published',
+          published_at: at,
           created_at: at,
           updated_at: at,
         });
       }
-      await db.transaction().execute((trx) => trx.insertInto('posts').values(rows).execute());
+      await db.transaction().execute(async (trx) => {
+        await trx.insertInto('posts').values(rows).execute();
+        await trx
+          .insertInto('post_slugs')
+          .values(rows.map((row) => ({ slug: row.slug, post_id: row.id, created_at: row.created_at })))
+          .execute();
+        await trx
+          .insertInto('post_tags')
+          .values(
+            rows.map((row, k) => ({
+              post_id: row.id,
+              tag_id: tags[(first + k) % TAGS]!.id,
+              listed_at: row.published_at ?? null,
+            })),
+          )
+          .execute();
+      });
       postIds.push(...rows.map((row) => row.id));
+      slugs.push(...rows.map((row) => row.slug));
       cursors.push(...rows.map((row) => encodeCursor({ createdAt: row.created_at as Date, id: row.id })));
       if ((first / 1000) % 100 === 99) log(`seeded ${first + 1000} posts`);
     }
     log(`seeded ${counts.posts} posts`);
-    return { usernames, tokens: issued, postIds, cursors };
+    return { usernames, tokens: issued, postIds, slugs, tags: tags.map((tag) => tag.slug), cursors };
   } finally {
     await database.close();
   }

@@ -1,5 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { readAccountSettings } from './config/accounts.ts';
+import { readBlogSettings } from './config/blog.ts';
 import { readKeySettings } from './config/keys.ts';
 import { readMailSettings } from './config/mail.ts';
 import { ConfigError, createReader, type Env } from './config/reader.ts';
@@ -67,6 +68,13 @@ export interface Config {
   /** Signups per address per hour (RATE_LIMIT_SIGNUP) and post writes per user per minute (RATE_LIMIT_WRITES). */
   readonly rateLimitSignup: number;
   readonly rateLimitWrites: number;
+  /** COMMENTS: new comments are visible at once (open), wait for the post's author or an admin (moderated), or are refused (off). */
+  readonly comments: 'open' | 'moderated' | 'off';
+  /** Comments per user per minute (RATE_LIMIT_COMMENTS). */
+  readonly rateLimitComments: number;
+  /** The reader site's name (SITE_TITLE) and line (SITE_DESCRIPTION, '' for none). */
+  readonly siteTitle: string;
+  readonly siteDescription: string;
   /** A request body must arrive within this (REQUEST_TIMEOUT); headers within min(10 s, this). */
   readonly requestTimeoutSeconds: number;
   /** Audit events older than this many days are deleted (AUDIT_RETENTION_DAYS). */
@@ -106,6 +114,7 @@ export function loadConfig(env: Env): Config {
     ...readKeySettings(read, server.production),
     ...readAccountSettings(read),
     ...readMailSettings(read, server),
+    ...readBlogSettings(read),
     warnings: Object.freeze(read.warnings),
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);

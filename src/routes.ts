@@ -5,6 +5,7 @@ import { Accepted, UserPublic } from './accounts/schemas.ts';
 import { auditRoutes } from './audit/routes.ts';
 import { AuditEventPublic } from './audit/schemas.ts';
 import { principalOf } from './authz/principal.ts';
+import { CommentPublic, commentsRoutes } from './comments/routes.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
 import { canonicalAddress } from './http/client-address.ts';
@@ -25,11 +26,13 @@ import { OAuthErrorBody } from './oauth/errors.ts';
 import { metadataRoutes } from './oauth/metadata-routes.ts';
 import { tokenRoutes } from './oauth/token-routes.ts';
 import { PersonalToken, personalTokenRoutes } from './personal-tokens/routes.ts';
+import { authorsRoutes } from './posts/authors-routes.ts';
 import { postsRoutes } from './posts/routes.ts';
-import { PostPublic } from './posts/schemas.ts';
+import { AuthorPublic, PostPublic } from './posts/schemas.ts';
 import { recoveryRoutes } from './recovery/routes.ts';
 import type { Services } from './services.ts';
 import { SessionPublic, sessionRoutes } from './sessions/routes.ts';
+import { createSite, sendSiteAnswer, siteRoutes } from './site/routes.ts';
 
 const byAddress = (request: FastifyRequest) => canonicalAddress(request.ip);
 const byUser = (request: FastifyRequest) => principalOf(request).userId;
@@ -49,6 +52,7 @@ function limitPolicies(config: Config) {
   return {
     signup: { name: 'signup', max: config.rateLimitSignup, windowSeconds: 3600, key: byAddress },
     writes: { name: 'writes', max: config.rateLimitWrites, windowSeconds: 60, key: byUser },
+    comments: { name: 'comments', max: config.rateLimitComments, windowSeconds: 60, key: byUser },
     mail,
     // An email change sends mail, and its answer is a probe: it counts in the mail window.
     emailChange: { ...mail, applies: changesEmail },
@@ -78,6 +82,8 @@ export async function registerRoutes(
     UserPublic,
     Accepted,
     PostPublic,
+    AuthorPublic,
+    CommentPublic,
     SessionPublic,
     AuditEventPublic,
     ClientPublic,
@@ -90,12 +96,20 @@ export async function registerRoutes(
   const limit = (policy: RouteLimit) => limitRoute(services.counter, policy, refused);
   const { requireAuth, stepUp } = services;
 
+  const site = createSite({
+    posts: services.posts,
+    comments: services.comments,
+    site: { title: config.siteTitle, description: config.siteDescription, url: config.appUrl },
+  });
   await app.register(metaRoutes, {
     database: parts.database,
     metrics,
     metricsToken: config.metricsToken,
     fanOutUp: parts.fanOutUp,
+    home: async (request, reply) =>
+      sendSiteAnswer(request, reply, await site.home((request.query as { cursor?: string }).cursor)),
   });
+  await app.register(siteRoutes, { site });
   await app.register(tokenRoutes, { endpoint: services.tokenEndpoint });
   await app.register(metadataRoutes, { issuer: config.issuer, passwordGrant: config.passwordGrant });
   await app.register(jwksRoutes, { keys: parts.keys });
@@ -135,5 +149,18 @@ export async function registerRoutes(
     writeLimit: limit(policies.writes),
   });
   await app.register(auditRoutes, { audit: services.auditLog, requireAuth });
-  await app.register(postsRoutes, { posts: services.posts, requireAuth, writeLimit: limit(policies.writes) });
+  const { optionalAuth } = services;
+  await app.register(postsRoutes, {
+    posts: services.posts,
+    requireAuth,
+    optionalAuth,
+    writeLimit: limit(policies.writes),
+  });
+  await app.register(authorsRoutes, { posts: services.posts, requireAuth, optionalAuth });
+  await app.register(commentsRoutes, {
+    comments: services.comments,
+    requireAuth,
+    optionalAuth,
+    commentLimit: limit(policies.comments),
+  });
 }

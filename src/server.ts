@@ -24,6 +24,8 @@ import { createPasskeysRepository } from './mfa/passkeys-repository.ts';
 import { purgeAuthorizationCodes } from './oauth/codes.ts';
 import { createPendingSignIns } from './oauth/pending-sign-ins.ts';
 import { createPersonalTokensRepository } from './personal-tokens/repository.ts';
+import { createPostsRepository } from './posts/repository.ts';
+import { createPostsService } from './posts/service.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { connectRedis } from './redis/shared-redis.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
@@ -87,6 +89,7 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
   const sessions = createSessionsRepository(database.db);
   const audit = createAuditRepository(database.db);
   const rotation = keyRotationJob(database.db, keySettings(config), trail);
+  const blog = createPostsService({ posts: createPostsRepository(database.db), clock: systemClock });
   return [
     ...(rotation ? [rotation] : []),
     {
@@ -110,6 +113,10 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
         auditEvents: await audit.purge(new Date(now.getTime() - config.auditRetentionDays * DAY_MS)),
       }),
     },
+    // A scheduled post is published at its time, within these ten seconds, with no request needed.
+    { name: 'publish-scheduled-posts', everyMs: 10_000, run: (now) => blog.publishDue(now) },
+    // HTML made by an older renderer (after an upgrade) is made again, a batch a minute.
+    { name: 'render-stale-posts', everyMs: 60_000, run: () => blog.renderStale() },
   ];
 }
 

@@ -2,12 +2,14 @@ import type { FastifyBaseLogger } from 'fastify';
 import { createAdminAccounts } from './accounts/admin.ts';
 import { createAccountCreation } from './accounts/creation.ts';
 import { createHasher, createHashQueue, type HashQueue } from './accounts/hash-queue.ts';
-import { createUsersRepository } from './accounts/repository.ts';
+import { createUsersRepository, type UserRemoval } from './accounts/repository.ts';
 import { createAccountsService } from './accounts/service.ts';
 import { createAuditRepository } from './audit/repository.ts';
 import { createAuditService } from './audit/service.ts';
 import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
 import type { Clock } from './clock.ts';
+import { createCommentsRepository } from './comments/repository.ts';
+import { createCommentsService } from './comments/service.ts';
 import type { Config } from './config.ts';
 import type { OpenDatabase } from './db/database.ts';
 import { createFormTokens } from './html/forms.ts';
@@ -83,7 +85,25 @@ export function createServices(parts: ServiceParts) {
   const counter = createWindowCounter(redis, clock);
 
   const audit = parts.audit ?? createAuditTrail({ db: database.db, clock, log });
-  const users = createUsersRepository(database.db);
+  const posts = createPostsService({ posts: createPostsRepository(database.db), clock });
+  const comments = createCommentsService({
+    comments: createCommentsRepository(database.db, posts),
+    posts,
+    audit,
+    clock,
+    mode: config.comments,
+  });
+  // A deleted user's favourites and comments leave the counts of other posts and tags, in the
+  // deletion's transaction; the lists that showed them are emptied after it.
+  const userRemoval: UserRemoval = {
+    before: async (trx, userId) => {
+      await comments.forgetUser(trx, userId);
+      await posts.forgetUser(trx, userId);
+    },
+    after: posts.changed,
+  };
+
+  const users = createUsersRepository(database.db, userRemoval);
   const hashQueue =
     parts.hashQueue ??
     createHashQueue({
@@ -281,7 +301,6 @@ export function createServices(parts: ServiceParts) {
     personalTokens,
     mail: recovery.mail,
   });
-  const posts = createPostsService({ posts: createPostsRepository(database.db), clock });
   const auditLog = createAuditService({ repository: createAuditRepository(database.db), trail: audit });
 
   return {
@@ -293,6 +312,7 @@ export function createServices(parts: ServiceParts) {
     sessions,
     personalTokens,
     requireAuth: guard.requireAuth,
+    optionalAuth: guard.optionalAuth,
     stepUp: guard.stepUp,
     mfa,
     passkeys,
@@ -305,5 +325,6 @@ export function createServices(parts: ServiceParts) {
     accounts,
     admin,
     posts,
+    comments,
   };
 }

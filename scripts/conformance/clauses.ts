@@ -442,6 +442,60 @@ export const STANDARDS: readonly Standard[] = [
     ],
   },
   {
+    name: 'RFC 9110 — HTTP Semantics',
+    url: 'https://www.rfc-editor.org/rfc/rfc9110',
+    clauses: [
+      {
+        id: 'RFC9110 §12.5.1',
+        title: 'Accept: proactive negotiation, with Vary',
+        status: 'met',
+        how: 'GET / answers the JSON welcome, or the reader site’s home page to an Accept that weighs text/html above application/json (q-values, ranges and wildcards read); every answer says Vary: Accept.',
+      },
+      {
+        id: 'RFC9110 §13.1.1',
+        title: 'If-Match: strong comparison, 412 when it fails',
+        status: 'met',
+        how: 'Every post answer has a strong ETag (a hash of the answer); PUT and PATCH with an If-Match that names none of the current version (a weak tag never matches; * matches) are 412 and change nothing, checked on the row locked for the write, so one of two writers with the same ETag wins.',
+      },
+      {
+        id: 'RFC9110 §13.1.2',
+        title: 'If-None-Match: 304 for a current representation',
+        status: 'met',
+        how: 'Reader pages, feeds, the sitemap and robots.txt carry an ETag of their bytes; a GET whose If-None-Match names it (or *) is 304 without a body.',
+      },
+      {
+        id: 'RFC9110 §13.1.3',
+        title: 'If-Modified-Since, when If-None-Match is absent',
+        status: 'met',
+        how: 'Feeds carry Last-Modified (their newest entry’s update); If-Modified-Since not older than it is 304, and is ignored when If-None-Match is sent.',
+      },
+    ],
+  },
+  {
+    name: 'RFC 4287 — The Atom Syndication Format',
+    url: 'https://www.rfc-editor.org/rfc/rfc4287',
+    clauses: [
+      {
+        id: 'RFC4287 §4.1.1',
+        title: 'The feed’s id, title, updated, author and self link',
+        status: 'met',
+        how: 'Each feed (the site’s, a tag’s, an author’s) has its own URL as id, the site’s title, updated = its newest entry’s, the site as author and a self link; XML 1.0 that no title or body can break (markup escaped, characters XML cannot hold dropped).',
+      },
+      {
+        id: 'RFC4287 §4.1.2',
+        title: 'Each entry’s id, title, updated, author, link, summary and content',
+        status: 'met',
+        how: 'An entry per published post: published, updated (never before published), the author’s name and page, its tags as categories, the excerpt as summary and the sanitised HTML as escaped type="html" content.',
+      },
+      {
+        id: 'RFC4287 §4.2.6',
+        title: 'atom:id is permanent and universally unique',
+        status: 'met',
+        how: 'urn:uuid: of the post’s UUIDv7, which no change of title, slug or content moves.',
+      },
+    ],
+  },
+  {
     name: 'OWASP ASVS 5.0 — V1 Encoding and Sanitization',
     url: 'https://owasp.org/www-project-application-security-verification-standard/',
     clauses: [
@@ -449,7 +503,7 @@ export const STANDARDS: readonly Standard[] = [
         id: 'ASVS V1.3.1',
         title: 'Untrusted HTML is sanitized with a well-known library',
         status: 'met',
-        how: 'Markdown is rendered by markdown-it with raw HTML off and a link check, then sanitize-html applies an allow-list (no style, no handler, no id but prefixed heading ids; links http(s), mailto or relative; images https only).',
+        how: 'Markdown is rendered by markdown-it with raw HTML off and a link check, then sanitize-html applies an allow-list (no style, no handler, no id but prefixed heading ids; links http(s), mailto or relative; images https only), on write for posts and comments (comments: no images, links rel="nofollow ugc noopener"); every other value on a page goes through the escaping template, and into a feed through an XML escape.',
       },
     ],
   },

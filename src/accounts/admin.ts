@@ -109,6 +109,7 @@ export function createAdminAccounts(deps: {
     });
     audit.published(events);
     sessions.forgetUser(id); // its sessions went with it (ON DELETE CASCADE)
+    users.removed();
   }
 
   async function listUsers(query: { limit?: number; cursor?: string }) {

@@ -28,10 +28,22 @@ export const ACCOUNT_COLUMNS = [
 ] as const;
 export type UsersRepository = ReturnType<typeof createUsersRepository>;
 
+/**
+ * What other domains do when a user is deleted: `before`, in the deletion's transaction, for rows
+ * of theirs that ON DELETE CASCADE would leave wrong (counts); `after`, once it committed.
+ */
+export interface UserRemoval {
+  before(trx: Kysely<Database>, userId: string): Promise<void>;
+  after(): void;
+}
+
 /** Users rows. Returns undefined for "not there"; never throws HTTP errors. */
-export function createUsersRepository(db: Kysely<Database>) {
+export function createUsersRepository(db: Kysely<Database>, removal?: UserRemoval) {
   return {
-    ...usersQueries(db),
+    ...usersQueries(db, removal),
+
+    /** After a deletion committed: what other domains do then (UserRemoval.after). */
+    removed: (): void => removal?.after(),
 
     /**
      * Runs `work` in a transaction that no other admin change runs beside, so two admins demoting each
@@ -42,12 +54,12 @@ export function createUsersRepository(db: Kysely<Database>) {
         if (isPostgres(trx)) {
           await sql`select pg_advisory_xact_lock(hashtext('inkgate:admin-changes'))`.execute(trx);
         }
-        return work(usersQueries(trx), trx);
+        return work(usersQueries(trx, removal), trx);
       }),
 
     /** Runs `work` in one transaction: a change, its events and its messages commit together. */
     inTransaction: <T>(work: (users: UsersQueries, trx: Kysely<Database>) => Promise<T>): Promise<T> =>
-      db.transaction().execute((trx) => work(usersQueries(trx), trx)),
+      db.transaction().execute((trx) => work(usersQueries(trx, removal), trx)),
   };
 }
 
@@ -59,7 +71,7 @@ export function usersIn(db: Kysely<Database>): UsersQueries {
   return usersQueries(db);
 }
 
-function usersQueries(db: Kysely<Database>) {
+function usersQueries(db: Kysely<Database>, removal?: UserRemoval) {
   return {
     /**
      * `lock` holds the row until the transaction ends (PostgreSQL; SQLite runs one writer at a time):
@@ -152,11 +164,18 @@ function usersQueries(db: Kysely<Database>) {
         .execute();
     },
 
-    /** Deletes the user, with `events`; posts and sessions go with it (ON DELETE CASCADE). */
-    remove: (id: string, events: readonly NewAuditEvent[] = []): Promise<boolean> =>
-      withAuditEvents(db, events, async (trx) => {
-        const result = await trx.deleteFrom('users').where('id', '=', id).executeTakeFirst();
-        return Number(result.numDeletedRows) > 0;
-      }),
+    /**
+     * Deletes the user, with `events`; posts, comments, favourites and sessions go with it (ON
+     * DELETE CASCADE), after the other domains' UserRemoval.before in the same transaction.
+     */
+    remove: (id: string, events: readonly NewAuditEvent[] = []): Promise<boolean> => {
+      const work = (trx: Kysely<Database>) =>
+        withAuditEvents(trx, events, async (inner) => {
+          await removal?.before(inner, id);
+          const result = await inner.deleteFrom('users').where('id', '=', id).executeTakeFirst();
+          return Number(result.numDeletedRows) > 0;
+        });
+      return db.isTransaction ? work(db) : db.transaction().execute(work);
+    },
   };
 }

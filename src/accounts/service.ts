@@ -259,6 +259,7 @@ export function createAccountsService(deps: {
     audit.published(events);
     mail.committed();
     sessions.forgetUser(user.id);
+    users.removed();
   }
 
   return {

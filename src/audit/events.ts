@@ -39,6 +39,7 @@ export const AUDIT_EVENT_TYPES = [
   'recovery_code_used',
   'recovery_codes_renewed',
   'mfa_reset',
+  'comment_moderated',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -103,6 +103,13 @@ declare module 'fastify' {
 export type RequireAuth = (...scopes: Scope[]) => onRequestAsyncHookHandler;
 
 /**
+ * On a public route whose answer a caller's token adds to (`favorited`, `following`): without an
+ * Authorization header the request is anonymous; with one, the token is checked as requireAuth()
+ * does (a bad one is 401, never silently anonymous).
+ */
+export type OptionalAuth = onRequestAsyncHookHandler;
+
+/**
  * Step-up (RFC 9470), after requireAuth: for a user with a second factor, a recent two-factor
  * sign-in (401 insufficient_user_authentication otherwise). `when` limits it to some requests.
  */

@@ -1,18 +1,19 @@
 import type { Role } from './roles.ts';
 
 /** Every scope an access token can carry (RFC 6749 §3.3). */
-export const SCOPES = ['profile', 'posts:write', 'admin'] as const;
+export const SCOPES = ['profile', 'posts:write', 'comments:write', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
 
 export const SCOPE_DESCRIPTIONS: Record<Scope, string> = {
   profile: 'Read and change your own account',
-  'posts:write': 'Create, change and delete your own posts',
+  'posts:write': 'Create, change and delete your own posts; favourite posts and follow authors',
+  'comments:write': 'Write, change and delete your own comments',
   admin: 'Manage users and any post',
 };
 
 const ROLE_SCOPES: Record<Role, readonly Scope[]> = {
-  user: ['profile', 'posts:write'],
-  admin: ['profile', 'posts:write', 'admin'],
+  user: ['profile', 'posts:write', 'comments:write'],
+  admin: ['profile', 'posts:write', 'comments:write', 'admin'],
 };
 
 export function scopesForRole(role: Role): readonly Scope[] {

@@ -30,9 +30,13 @@ export function parseCursor(text: string): Cursor | undefined {
 
 /** Given limit + 1 rows, the page and the cursor of the next one. */
 export function toPage<R extends { created_at: Date; id: string }>(rows: R[], limit: number) {
+  return toPageBy(rows, limit, (row) => row.created_at);
+}
+
+/** The same, for a list ordered by another time than created_at (`at` of each row), then id. */
+export function toPageBy<R extends { id: string }>(rows: R[], limit: number, at: (row: R) => Date) {
   const data = rows.slice(0, limit);
   const last = data[data.length - 1];
-  const next_cursor =
-    rows.length > limit && last ? encodeCursor({ createdAt: last.created_at, id: last.id }) : null;
+  const next_cursor = rows.length > limit && last ? encodeCursor({ createdAt: at(last), id: last.id }) : null;
   return { data, next_cursor };
 }

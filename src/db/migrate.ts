@@ -15,6 +15,7 @@ import * as m0012 from './migrations/0012-authorization.ts';
 import * as m0013 from './migrations/0013-personal-tokens.ts';
 import * as m0014 from './migrations/0014-mfa.ts';
 import * as m0015 from './migrations/0015-profiles.ts';
+import * as m0016 from './migrations/0016-blog.ts';
 import type { Database } from './schema.ts';
 
 /** A static list: migrations are code, shipped with the app, applied in name order. */
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0013-personal-tokens': m0013,
   '0014-mfa': m0014,
   '0015-profiles': m0015,
+  '0016-blog': m0016,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

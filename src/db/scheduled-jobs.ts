@@ -36,7 +36,7 @@ export async function claimJob(
   return Number(claimed.numUpdatedRows) === 1;
 }
 
-/** How often each instance asks whether a job is due. */
+/** How often each instance asks whether a job is due, at most (a job due more often is asked for as often). */
 const CHECK_EVERY_MS = 60_000;
 
 /** Runs each job when it is due, on whichever instance claims it first. */
@@ -66,7 +66,7 @@ export function startScheduledJobs(options: {
       running = undefined;
     });
   };
-  const timer = setInterval(tick, CHECK_EVERY_MS);
+  const timer = setInterval(tick, Math.min(CHECK_EVERY_MS, ...jobs.map((job) => job.everyMs)));
   timer.unref();
   setImmediate(tick);
   return {

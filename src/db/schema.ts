@@ -29,11 +29,87 @@ export interface UsersTable {
   image: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+export type PostStatus = 'draft' | 'scheduled' | 'published';
+
 export interface PostsTable {
   id: string;
   author_id: string;
   title: string;
+  /** Markdown. */
   content: string;
+  created_at: Timestamp;
+  updated_at: Timestamp;
+  /** The current slug; every slug the post has had is a row of post_slugs (the one unique place). */
+  slug: string;
+  status: PostStatus;
+  /** When it was (or, scheduled, will be) published; null for a draft. */
+  published_at: ColumnType<Date | null, Date | null, Date | null>;
+  /** The excerpt its writer gave, or ''. */
+  excerpt: string;
+  /** What answers show as the excerpt: the given one, else the first 50 words of the text. */
+  summary: string;
+  /** The content rendered and sanitised (posts/markdown.ts), by renderer version `rendered_with`. */
+  html: string;
+  rendered_with: number;
+  feature_image: string | null;
+  reading_minutes: number;
+  /** JSON array of the tag names, sorted (tags' names never change: the first spelling is kept). */
+  tags: string;
+  /** Visible comments. */
+  comments_count: ColumnType<number, number | undefined, number>;
+  favorites_count: ColumnType<number, number | undefined, number>;
+  /** The number of its newest comment: the next one is this + 1. */
+  last_comment_number: ColumnType<number, number | undefined, number>;
+}
+
+export interface PostSlugsTable {
+  slug: string;
+  post_id: string;
+  created_at: Timestamp;
+}
+
+export interface TagsTable {
+  id: string;
+  slug: string;
+  /** The first spelling of the tag. */
+  name: string;
+  /** Published posts with this tag. */
+  posts_count: ColumnType<number, number | undefined, number>;
+  created_at: Timestamp;
+}
+
+export interface PostTagsTable {
+  post_id: string;
+  tag_id: string;
+  /** The post's published_at while it is published; null while it is not. */
+  listed_at: ColumnType<Date | null, Date | null, Date | null>;
+}
+
+export interface FavoritesTable {
+  user_id: string;
+  post_id: string;
+  created_at: Timestamp;
+}
+
+export interface FollowsTable {
+  follower_id: string;
+  author_id: string;
+  created_at: Timestamp;
+}
+
+export type CommentStatus = 'visible' | 'pending';
+
+export interface CommentsTable {
+  id: string;
+  post_id: string;
+  /** 1, 2, … within its post. */
+  number: number;
+  author_id: string;
+  /** Markdown. */
+  body: string;
+  html: string;
+  rendered_with: number;
+  status: CommentStatus;
   created_at: Timestamp;
   updated_at: Timestamp;
 }
@@ -273,6 +349,12 @@ export interface MailOutboxTable {
 export interface Database {
   users: UsersTable;
   posts: PostsTable;
+  post_slugs: PostSlugsTable;
+  tags: TagsTable;
+  post_tags: PostTagsTable;
+  favorites: FavoritesTable;
+  follows: FollowsTable;
+  comments: CommentsTable;
   signing_keys: SigningKeysTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
@@ -300,6 +382,7 @@ export type OAuthClientRow = Selectable<OAuthClientsTable>;
 export type PostRow = Selectable<PostsTable>;
 export type NewPost = Insertable<PostsTable>;
 export type PostUpdate = Updateable<PostsTable>;
+export type CommentRow = Selectable<CommentsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type PersonalTokenRow = Selectable<PersonalTokensTable>;

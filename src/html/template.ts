@@ -33,3 +33,9 @@ export function html(strings: TemplateStringsArray, ...values: Value[]): Html {
 
 /** Markup that is trusted by construction (a constant of this code, never input). */
 export const trustedHtml = (constant: string): Html => brand(constant);
+
+/**
+ * HTML that an allow-list sanitiser made (posts/markdown.ts: a post's or comment's stored `html`).
+ * Only for such output: it is placed as it is.
+ */
+export const fromSanitiser = (sanitised: string): Html => brand(sanitised);

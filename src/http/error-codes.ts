@@ -12,6 +12,9 @@ export const ERROR_CODES = {
     'RFC 9470: this account has a second factor and the route needs a recent two-factor sign-in (acr_values and max_age in WWW-Authenticate)',
   wrong_password: 'the current password given with the request is wrong',
   not_author: 'only the author of the post or an admin may change it',
+  not_comment_author:
+    'only the comment’s author may change its body; its post’s author or an admin its status',
+  comments_off: 'the server takes no new comments (COMMENTS=off)',
   personal_token_refused:
     'a personal access token is made with a first-party sign-in, not with another personal token or a third-party app’s token',
   // Limits
@@ -34,6 +37,8 @@ export const ERROR_CODES = {
   route_not_found: 'no route matches this method and path',
   user_not_found: 'no such user',
   post_not_found: 'no such post, or not one the caller may see',
+  comment_not_found: 'no such comment, or not one the caller may see',
+  author_not_found: 'no such author',
   session_not_found: 'not one of the caller’s live sessions',
   client_not_found: 'no such OAuth client',
   authorization_not_found: 'the caller has neither consented to this client nor a session of it',
@@ -41,6 +46,8 @@ export const ERROR_CODES = {
   mfa_factor_not_found: 'the account has no such second factor',
   passkey_not_found: 'not one of the caller’s passkeys',
   // Conflicts
+  slug_taken: 'another post has (or had) this slug',
+  precondition_failed: 'If-Match names another version of the post than the current one; read it again',
   username_taken: 'the username is taken (compared case-insensitively)',
   email_taken: 'the email address is taken',
   last_admin: 'the change would leave no enabled admin',

@@ -1,9 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { OpenDatabase } from '../db/database.ts';
 import { HttpError, ServiceUnavailableError } from './errors.ts';
 import type { Metrics } from './metrics.ts';
+import { preferredType } from './negotiation.ts';
 import { problemResponses } from './problem.ts';
 
 const READY_TIMEOUT_MS = 3000;
@@ -24,20 +26,51 @@ export const metaRoutes: FastifyPluginAsyncTypebox<{
   metricsToken: string | undefined;
   /** With REDIS_URL: whether the revocation fan-out is subscribed (readyz tells, but stays ready). */
   fanOutUp: (() => boolean) | undefined;
-}> = async (app, { database, metrics, metricsToken, fanOutUp }) => {
+  /** The reader site's home page, for a browser (Accept preferring text/html over JSON). */
+  home?: ((request: FastifyRequest, reply: FastifyReply) => Promise<unknown>) | undefined;
+}> = async (app, { database, metrics, metricsToken, fanOutUp, home }) => {
   app.get(
     '/',
     {
       schema: {
         tags: ['meta'],
-        summary: 'Welcome',
-        description: 'Names the service and where its documentation is.',
+        summary: 'Welcome (JSON), or the reader site’s home page for a browser',
+        description:
+          'Names the service and where its documentation is. A browser (Accept preferring text/html) gets the reader site’s home page: the newest published posts, and "Older posts" by `cursor`. `Vary: Accept`.',
+        querystring: Type.Object(
+          {
+            cursor: Type.Optional(
+              Type.String({ maxLength: 200, description: 'the home page’s "Older posts" link' }),
+            ),
+          },
+          { additionalProperties: false },
+        ),
         response: {
-          200: Type.Object({ message: Type.String(), docs: Type.String({ examples: ['/docs'] }) }),
+          200: {
+            description: 'The welcome (JSON), or the home page (HTML)',
+            content: {
+              'application/json': {
+                schema: Type.Object({ message: Type.String(), docs: Type.String({ examples: ['/docs'] }) }),
+              },
+              'text/html': { schema: { type: 'string' } },
+            },
+          },
+          304: { description: 'The home page, not modified' },
+          404: {
+            description: 'An "Older posts" cursor that is not ours',
+            content: { 'text/html': { schema: { type: 'string' } } },
+          },
         },
       },
     },
-    async () => ({ message: 'Welcome to your blog!', docs: '/docs' }),
+    async (request, reply) => {
+      if (home && preferredType(request.headers.accept, ['application/json', 'text/html']) === 'text/html') {
+        reply.header('vary', 'Accept');
+        return home(request, reply);
+      }
+      reply.header('vary', 'Accept');
+      return { message: 'Welcome to your blog!', docs: '/docs' };
+    },
   );
 
   app.get(

@@ -88,9 +88,14 @@ export async function registerOpenApi(
         { name: 'accounts', description: 'Signup, your own account and your sessions' },
         { name: 'admin', description: 'User management (scope admin)' },
         { name: 'oauth-clients', description: 'OAuth client registration and management (scope admin)' },
-        { name: 'posts', description: 'The blog' },
+        { name: 'posts', description: 'The blog: posts, tags, favourites, authors and follows' },
+        { name: 'comments', description: 'Comments on published posts, and their moderation' },
         { name: 'meta', description: 'Health, readiness and metrics' },
-        { name: 'pages', description: 'The HTML pages that the links in messages open' },
+        {
+          name: 'pages',
+          description:
+            'HTML for people: the reader site (posts, tags, authors, Atom feeds, sitemap), the sign-in and consent pages, and the pages that the links in messages open',
+        },
       ],
       components: {
         securitySchemes: {

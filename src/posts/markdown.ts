@@ -138,3 +138,53 @@ export function sanitizeRendered(html: string, kind: MarkdownKind): string {
 export function renderMarkdown(source: string, kind: MarkdownKind): string {
   return sanitizeRendered(PARSERS[kind].render(source), kind);
 }
+
+/** What a post's answers carry beside its HTML: made from one parse of the Markdown. */
+export interface RenderedPost {
+  readonly html: string;
+  /** The first EXCERPT_WORDS words of the text (at most EXCERPT_CHARS characters), with an ellipsis when there is more. */
+  readonly excerpt: string;
+  /** At WORDS_PER_MINUTE, at least one. */
+  readonly readingMinutes: number;
+}
+
+export const EXCERPT_WORDS = 50;
+/** The most an excerpt holds, made or given (posts/schemas.ts EXCERPT_MAX). */
+const EXCERPT_CHARS = 300;
+const WORDS_PER_MINUTE = 200;
+
+/** A post's Markdown → its sanitised HTML, the excerpt of its text and its reading time. */
+export function renderPost(source: string): RenderedPost {
+  const md = PARSERS.post;
+  const tokens = md.parse(source, {});
+  const html = sanitizeRendered(md.renderer.render(tokens, md.options, {}), 'post');
+  const words: string[] = [];
+  for (const token of tokens) {
+    // An inline run's pieces join as they read (`three`. is one word); line breaks separate words.
+    const texts =
+      token.type === 'inline'
+        ? [
+            (token.children ?? [])
+              .map((child) =>
+                child.type === 'text' || child.type === 'code_inline'
+                  ? child.content
+                  : child.type === 'softbreak' || child.type === 'hardbreak'
+                    ? ' '
+                    : '',
+              )
+              .join(''),
+          ]
+        : token.type === 'fence' || token.type === 'code_block'
+          ? [token.content]
+          : [];
+    for (const text of texts) words.push(...text.split(/\s+/).filter(Boolean));
+  }
+  // At most as long as a given excerpt may be: fifty words, or fewer when they are long ones.
+  const head = words.slice(0, EXCERPT_WORDS).join(' ');
+  const chars = [...head];
+  const excerpt =
+    chars.length > EXCERPT_CHARS
+      ? `${chars.slice(0, EXCERPT_CHARS - 1).join('')}…`
+      : head + (words.length > EXCERPT_WORDS ? '…' : '');
+  return { html, excerpt, readingMinutes: Math.max(1, Math.ceil(words.length / WORDS_PER_MINUTE)) };
+}

@@ -1,52 +1,71 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
 import { Type } from 'typebox';
-import { principalOf, type RequireAuth } from '../authz/principal.ts';
+import { type OptionalAuth, principalOf, type RequireAuth } from '../authz/principal.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { Page } from '../http/pagination.ts';
 import { problemResponses } from '../http/problem.ts';
 import { ref } from '../http/schema-ref.ts';
 import {
   CreatePostBody,
+  FeedQuery,
   ListPostsQuery,
   MyPostsQuery,
   PatchPostBody,
   PostIdParams,
   PostPublic,
+  PostSlugParams,
 } from './schemas.ts';
-import type { PostsService } from './service.ts';
+import type { PostsService, PublicPost } from './service.ts';
+
+const ETAG = { etag: { type: 'string', description: 'The post’s version, for If-Match' } };
+const IF_MATCH = Type.Object({
+  'if-match': Type.Optional(
+    Type.String({
+      maxLength: 1000,
+      description: 'the ETag of the version you changed; another one is 412 and nothing changes',
+    }),
+  ),
+});
 
 export const postsRoutes: FastifyPluginAsyncTypebox<{
   posts: PostsService;
   requireAuth: RequireAuth;
+  optionalAuth: OptionalAuth;
   /** RATE_LIMIT_WRITES per user, after the guard. */
   writeLimit: preHandlerAsyncHookHandler;
-}> = async (app, { posts, requireAuth, writeLimit }) => {
+}> = async (app, { posts, requireAuth, optionalAuth, writeLimit }) => {
   const write = [{ [SECURITY_SCHEME]: ['posts:write'] }];
-  const Post = ref(PostPublic, 'The post');
-  const Created = ref(PostPublic, 'Created; Location names the new post');
-  const PostsPage = Page(ref(PostPublic), 'A page of posts, newest first');
+  const optional: Array<Record<string, string[]>> = [{}, { [SECURITY_SCHEME]: [] }];
+  const withEtag = (description: string) => ({ ...ref(PostPublic, description), headers: ETAG });
+  const Post = withEtag('The post; ETag names this version');
+  const PostsPage = Page(ref(PostPublic), 'A page of posts');
+  const send = (reply: FastifyReply, answer: { post: PublicPost; etag: string }) =>
+    reply.header('etag', answer.etag).send(answer.post);
 
   /**
-   * The public list's pages come from the service's cache (posts.listPublic); each page object is
-   * serialised once, by this route's response schema, and its text reused while the service hands out
-   * the same object.
+   * The anonymous public list's pages come from the service's cache (posts.listPublic); each page
+   * object is serialised once, by this route's response schema, and its text reused while the
+   * service hands out the same object. A caller with a token gets `favorited` on their own copy.
    */
   const serialised = new WeakMap<object, string>();
 
   app.get(
     '/posts',
     {
+      onRequest: optionalAuth,
       schema: {
         tags: ['posts'],
-        summary: 'List posts, newest first',
+        summary: 'List published posts, newest first',
         description:
-          'Anyone may read. Filter by `author` (a username) or search `q` (3 to 200 characters, found anywhere in the title or content, case-insensitive); a page at a time with `limit` and `cursor`.',
+          'Anyone may read; a token adds `favorited`. Filter by `author` (a username), `tag` (a tag’s slug), `favorited_by` (a username) or search `q` (3 to 200 characters, found anywhere in the title or content, case-insensitive); a page at a time with `limit` and `cursor`. Drafts and scheduled posts are never listed. A page of long posts may hold fewer than `limit` (about a million characters of text at most): follow `next_cursor`.',
+        security: optional,
         querystring: ListPostsQuery,
-        response: { 200: PostsPage, ...problemResponses(422) },
+        response: { 200: PostsPage, ...problemResponses(401, 422, 503) },
       },
     },
     async (request, reply) => {
+      if (request.principal) return posts.list(request.query, request.principal);
       const page = await posts.listPublic(request.query);
       let body = serialised.get(page);
       if (body === undefined) {
@@ -61,15 +80,47 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
   app.get(
     '/posts/:id',
     {
+      onRequest: optionalAuth,
       schema: {
         tags: ['posts'],
         summary: 'Read a post',
-        description: 'Anyone may read. An id that is not a UUID is a 404, like an unknown one.',
+        description:
+          'Anyone may read a published post; a draft or scheduled one only its author and admins (404 for anyone else). An id that is not a UUID is a 404, like an unknown one.',
+        security: optional,
         params: PostIdParams,
-        response: { 200: Post, ...problemResponses(404) },
+        response: { 200: Post, ...problemResponses(401, 404) },
       },
     },
-    async (request) => posts.get(request.params.id),
+    async (request, reply) => send(reply, await posts.get(request.params.id, request.principal)),
+  );
+
+  app.get(
+    '/posts/slug/:slug',
+    {
+      onRequest: optionalAuth,
+      schema: {
+        tags: ['posts'],
+        summary: 'Read a post by its slug',
+        description: 'As GET /posts/{id}. A slug the post had before answers 301 to its current one.',
+        security: optional,
+        params: PostSlugParams,
+        response: {
+          200: Post,
+          301: {
+            description: 'An old slug: Location names the current one',
+            headers: { location: { type: 'string' } },
+            type: 'null',
+          },
+          ...problemResponses(401, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const found = await posts.getBySlug(request.params.slug, request.principal);
+      if ('moved' in found)
+        return reply.code(301).header('location', `/posts/slug/${found.moved}`).send(null);
+      return send(reply, found);
+    },
   );
 
   app.post(
@@ -81,17 +132,23 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
         tags: ['posts'],
         summary: 'Write a post',
         description:
-          'You are its author. The title is trimmed (1 to 200 characters), the content 1 to 60000 characters. Limited per user per minute (RATE_LIMIT_WRITES); `Location` names the new post.',
+          'You are its author. The title is trimmed (1 to 200 characters), the content Markdown of 1 to 60000 characters. `status` is `published` unless you say `draft` or `scheduled` (with a future `published_at`). The slug is made from the title (`-2`, `-3`, … when taken) unless you give one (409 `slug_taken` when taken). Limited per user per minute (RATE_LIMIT_WRITES); `Location` names the new post.',
         security: write,
         body: CreatePostBody,
-        response: { 201: Created, ...problemResponses(400, 401, 403, 413, 415, 422, 429) },
+        response: {
+          201: withEtag('Created; Location names the new post'),
+          ...problemResponses(400, 401, 403, 409, 413, 415, 422, 429),
+        },
       },
     },
     async (request, reply) => {
-      const post = await posts.create(principalOf(request), request.body);
-      return reply.code(201).header('location', `/posts/${post.id}`).send(post);
+      const answer = await posts.create(principalOf(request), request.body);
+      return send(reply.code(201).header('location', `/posts/${answer.post.id}`), answer);
     },
   );
+
+  const changeDescription =
+    'Someone else’s post is 403 unless you are an admin; a missing one (or a draft of someone else’s) 404. With `If-Match`, a post changed since that ETag is 412 and nothing changes. A new slug keeps the old one as a redirect (409 `slug_taken` when another post has or had it). Limited per user per minute.';
 
   app.put(
     '/posts/:id',
@@ -101,15 +158,22 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: ['posts'],
         summary: 'Replace a post (its author, or an admin)',
-        description:
-          'Both title and content. Someone else’s post is 403 unless you are an admin; a missing one is 404. Limited per user per minute.',
+        description: `Title and content, and the optional fields: those left out return to their defaults (no excerpt, no tags, no image, published; the slug stays). ${changeDescription}`,
         security: write,
         params: PostIdParams,
+        headers: IF_MATCH,
         body: CreatePostBody,
-        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415, 422, 429) },
       },
     },
-    async (request) => posts.update(principalOf(request), request.params.id, request.body),
+    async (request, reply) =>
+      send(
+        reply,
+        await posts.update(principalOf(request), request.params.id, request.body, {
+          replace: true,
+          ifMatch: request.headers['if-match'],
+        }),
+      ),
   );
 
   app.patch(
@@ -119,16 +183,23 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       preHandler: writeLimit,
       schema: {
         tags: ['posts'],
-        summary: 'Change a post’s title or content (its author, or an admin)',
-        description:
-          'Either field or both; the other stays. Someone else’s post is 403 unless you are an admin; a missing one is 404. Limited per user per minute.',
+        summary: 'Change some of a post’s fields (its author, or an admin)',
+        description: `Any of the fields; the others stay. ${changeDescription}`,
         security: write,
         params: PostIdParams,
+        headers: IF_MATCH,
         body: PatchPostBody,
-        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 413, 415, 422, 429) },
+        response: { 200: Post, ...problemResponses(400, 401, 403, 404, 409, 412, 413, 415, 422, 429) },
       },
     },
-    async (request) => posts.update(principalOf(request), request.params.id, request.body),
+    async (request, reply) =>
+      send(
+        reply,
+        await posts.update(principalOf(request), request.params.id, request.body, {
+          replace: false,
+          ifMatch: request.headers['if-match'],
+        }),
+      ),
   );
 
   app.delete(
@@ -140,7 +211,7 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
         tags: ['posts'],
         summary: 'Delete a post (its author, or an admin)',
         description:
-          'Someone else’s post is 403 unless you are an admin; a missing one is 404. Limited per user per minute.',
+          'Its comments, favourites and old slugs go with it. Someone else’s post is 403 unless you are an admin; a missing one is 404. Limited per user per minute.',
         security: write,
         params: PostIdParams,
         response: { 204: Type.Null({ description: 'Deleted' }), ...problemResponses(401, 403, 404, 429) },
@@ -152,19 +223,57 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
     },
   );
 
+  for (const [method, on] of [
+    ['PUT', true],
+    ['DELETE', false],
+  ] as const) {
+    app.route({
+      method,
+      url: '/posts/:id/favorite',
+      onRequest: requireAuth('posts:write'),
+      schema: {
+        tags: ['posts'],
+        summary: on ? 'Favourite a post' : 'Stop favouriting a post',
+        description: `Idempotent: the answer is the post with \`favorited\` ${on}. A post that is not published is 404.`,
+        security: write,
+        params: PostIdParams,
+        response: { 200: Post, ...problemResponses(401, 403, 404) },
+      },
+      handler: async (request, reply) =>
+        send(reply, await posts.favorite(principalOf(request), request.params.id, on)),
+    });
+  }
+
   app.get(
     '/users/me/posts',
     {
       onRequest: requireAuth(),
       schema: {
         tags: ['accounts'],
-        summary: 'Your posts, newest first',
-        description: 'The posts you wrote, a page at a time (`limit`, `cursor`).',
+        summary: 'Your posts, any status, newest written first',
+        description:
+          'The posts you wrote — drafts, scheduled and published, or one `status` — a page at a time.',
         security: [{ [SECURITY_SCHEME]: [] }],
         querystring: MyPostsQuery,
         response: { 200: PostsPage, ...problemResponses(401, 422) },
       },
     },
-    async (request) => posts.list({ ...request.query, authorId: principalOf(request).userId }),
+    async (request) => posts.listOwn(principalOf(request), request.query),
+  );
+
+  app.get(
+    '/users/me/feed',
+    {
+      onRequest: requireAuth(),
+      schema: {
+        tags: ['posts'],
+        summary: 'Published posts of the authors you follow, newest first',
+        description: 'A page at a time (`limit`, `cursor`).',
+        security: [{ [SECURITY_SCHEME]: [] }],
+        querystring: FeedQuery,
+        response: { 200: PostsPage, ...problemResponses(401, 422) },
+      },
+    },
+    async (request) => posts.feed(principalOf(request), request.query),
   );
 };

@@ -1,41 +1,110 @@
+import { createHash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../authz/principal.ts';
 import type { Clock } from '../clock.ts';
-import { encodeCursor, toPage } from '../db/cursor.ts';
+import { encodeCursor, toPageBy } from '../db/cursor.ts';
 import { isUuid } from '../db/ids.ts';
+import type { PostStatus, PostUpdate } from '../db/schema.ts';
 import {
+  ConflictError,
   ForbiddenError,
+  HttpError,
   NotFoundError,
   ServiceUnavailableError,
   UnprocessableError,
 } from '../http/errors.ts';
 import { decodeCursor } from '../http/pagination.ts';
-import { type PostsRepository, SearchUnavailableError } from './repository.ts';
-import { TITLE_MAX } from './schemas.ts';
+import { RENDERER_VERSION, renderPost } from './markdown.ts';
+import {
+  type AuthorRow,
+  type ListPostsFilter,
+  type PostsRepository,
+  type PostWithAuthor,
+  SearchUnavailableError,
+  SlugTakenError,
+} from './repository.ts';
+import { EXCERPT_MAX, TITLE_MAX } from './schemas.ts';
+import { slugFromTitle, slugProblem } from './slugs.ts';
+import { parseTags, type TagName } from './tags.ts';
+import { canSee, mayChange, type Viewer, viewerOf } from './visibility.ts';
 
 export type PostsService = ReturnType<typeof createPostsService>;
+export type PublicPost = ReturnType<typeof toPublic>;
 
-interface ListQuery {
+/** A public list's query (GET /posts, the reader site, the feeds). */
+export interface ListQuery {
   readonly author?: string | undefined;
+  readonly tag?: string | undefined;
+  readonly favorited_by?: string | undefined;
   readonly q?: string | undefined;
   readonly limit?: number | undefined;
   readonly cursor?: string | undefined;
 }
 
-type ListPage = { readonly data: ReturnType<typeof toPublic>[]; readonly next_cursor: string | null };
+export type ListPage = { readonly data: PublicPost[]; readonly next_cursor: string | null };
 
-type PostWithAuthor = NonNullable<Awaited<ReturnType<PostsRepository['findById']>>>;
+/** What a writer sends (POST, PUT, PATCH); the service checks what the schema cannot. */
+export interface PostInput {
+  readonly title?: string | undefined;
+  readonly content?: string | undefined;
+  readonly excerpt?: string | undefined;
+  readonly tags?: readonly string[] | undefined;
+  readonly slug?: string | undefined;
+  readonly status?: PostStatus | undefined;
+  readonly published_at?: string | null | undefined;
+  readonly feature_image?: string | null | undefined;
+}
 
-function toPublic(row: PostWithAuthor) {
+/** What is made from the Markdown, from the stored render when its renderer is current. */
+function rendered(row: PostWithAuthor) {
+  if (row.rendered_with >= RENDERER_VERSION)
+    return { html: row.html, summary: row.summary, readingMinutes: row.reading_minutes };
+  const made = renderPost(row.content);
+  return { html: made.html, summary: row.excerpt || made.excerpt, readingMinutes: made.readingMinutes };
+}
+
+function toPublic(row: PostWithAuthor, favorited = false) {
+  const made = rendered(row);
   return {
     id: row.id,
+    slug: row.slug,
     title: row.title,
     content: row.content,
+    html: made.html,
+    excerpt: made.summary,
+    tags: JSON.parse(row.tags) as string[],
+    status: row.status,
+    published_at: row.published_at?.toISOString() ?? null,
+    feature_image: row.feature_image,
+    reading_minutes: made.readingMinutes,
+    comments_count: Number(row.comments_count),
+    favorites_count: Number(row.favorites_count),
+    favorited,
     author: { id: row.author_id, username: row.author_username },
     created_at: row.created_at.toISOString(),
     updated_at: row.updated_at.toISOString(),
   };
+}
+
+/** The post's strong validator (RFC 9110 §8.8.3): a hash of its answer, so it changes with any byte of it. */
+export function etagOf(post: PublicPost): string {
+  return `"${createHash('sha256').update(JSON.stringify(post)).digest('base64url').slice(0, 27)}"`;
+}
+
+/** RFC 9110 §13.1.1: `*`, or one of the listed entity tags by strong comparison (a weak one never matches). */
+function ifMatchHolds(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header
+    .split(',')
+    .map((tag) => tag.trim())
+    .some((tag) => tag === etag);
+}
+
+export class PreconditionFailedError extends HttpError {
+  constructor() {
+    super(412, 'precondition_failed', 'the post has changed since the ETag you sent; read it again');
+  }
 }
 
 function cleanTitle(title: string): string {
@@ -49,27 +118,119 @@ function cleanTitle(title: string): string {
   return trimmed;
 }
 
-/** How long a public list page is reused (API.md: lists may lag another instance's writes by this). */
+function cleanExcerpt(excerpt: string): string {
+  const trimmed = excerpt.trim();
+  if ([...trimmed].length > EXCERPT_MAX)
+    throw new UnprocessableError([{ path: '/excerpt', message: `at most ${EXCERPT_MAX} characters` }]);
+  return trimmed;
+}
+
+/** An absolute https URL with a host, or null (the schema checked the form). */
+function cleanImage(url: string | null): string | null {
+  if (url === null) return null;
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (
+    parsed?.protocol !== 'https:' ||
+    parsed.hostname === '' ||
+    parsed.username !== '' ||
+    parsed.password !== ''
+  )
+    throw new UnprocessableError([
+      { path: '/feature_image', message: 'must be an absolute https URL, or null' },
+    ]);
+  return parsed.href;
+}
+
+function cleanSlug(slug: string): string {
+  const problem = slugProblem(slug);
+  if (problem) throw new UnprocessableError([{ path: '/slug', message: problem }]);
+  return slug;
+}
+
+/**
+ * Status and published_at after a write (API.md "Blog"): published (by default) at the time given
+ * (not in the future) or now, keeping the time it was first published; a draft has none; a
+ * scheduled post needs a future one, and is published then by the scheduler.
+ */
+function schedule(
+  current: { status: PostStatus; published_at: Date | null } | undefined,
+  input: PostInput,
+  now: Date,
+): { status: PostStatus; published_at: Date | null } {
+  // A scheduled post whose time came (the scheduler publishes it within seconds) is published already.
+  const due =
+    current?.status === 'scheduled' &&
+    current.published_at !== null &&
+    current.published_at.getTime() <= now.getTime();
+  const status = input.status ?? (due ? 'published' : current?.status) ?? 'published';
+  const given =
+    input.published_at === undefined || input.published_at === null
+      ? input.published_at
+      : new Date(input.published_at);
+  const wrong = (message: string) => new UnprocessableError([{ path: '/published_at', message }]);
+  if (status === 'draft') {
+    if (given) throw wrong('a draft has no published_at (send null, or leave it out)');
+    return { status, published_at: null };
+  }
+  if (status === 'scheduled') {
+    const at =
+      given ?? (given === undefined && current?.status === 'scheduled' ? current.published_at : null);
+    if (!at || at.getTime() <= now.getTime())
+      throw wrong('a scheduled post needs a published_at in the future');
+    return { status, published_at: at };
+  }
+  const at = given ?? (current?.status === 'published' || due ? current!.published_at : null) ?? now;
+  if (at.getTime() > now.getTime()) throw wrong('is in the future: send status scheduled to publish it then');
+  return { status, published_at: at };
+}
+
+/**
+ * The text one page of posts may carry (content and HTML, in characters): a page of long posts ends
+ * early, with a next_cursor, so that no answer's serialisation holds the event loop for long (API.md:
+ * 100 ms at most, whatever the data). Twenty posts of 25,000 characters fit.
+ */
+const PAGE_TEXT_BUDGET = 1_000_000;
+
+/** How many of `rows` (limit + 1 of them) a page keeps: up to `limit`, within the text budget, at least one. */
+function withinTextBudget(rows: readonly PostWithAuthor[], limit: number): number {
+  let text = 0;
+  for (let i = 0; i < Math.min(limit, rows.length); i += 1) {
+    text += rows[i]!.content.length + rows[i]!.html.length;
+    if (text > PAGE_TEXT_BUDGET && i > 0) return i;
+  }
+  return limit;
+}
+
+/** How long a public list page is reused (lists may lag another instance's writes by this). */
 const LIST_CACHE_MS = 1000;
+/** Scheduled posts published by one run of the scheduler, at most (the next run takes the rest). */
+const PUBLISH_BATCH = 500;
+const RENDER_BATCH = 200;
+const TAGS_LISTED = 100;
 
 export function createPostsService(deps: { posts: PostsRepository; clock: Clock }) {
   const { posts, clock } = deps;
 
   /**
-   * Public list pages, kept for at most a second (by the injected clock): the front page is what
-   * everyone reads, and the same for everyone. Keyed by the normalised query, so junk parameters
-   * cannot push pages out; a page is the same object while kept, so its route serialises it once.
-   * Every successful write through this service empties it, so a writer always reads their own
-   * write; other instances' writes (and users deleted by an admin) show within the second.
+   * Public list pages (anyone's view: published posts, `favorited` false), kept for at most a second
+   * by the injected clock: the front page is what everyone reads, and the same for everyone. Keyed
+   * by the normalised query, so junk parameters cannot push pages out; a page is the same object
+   * while kept, so its route serialises it once. Every write through this service (posts, favourites,
+   * follows, comments' counts, an author's deletion) empties it, so a writer always reads their own
+   * write; other instances' writes show within the second.
    */
   const lists = new LRUCache<string, ListPage>({
     max: 1000,
-    // Half of the 8 MiB the serialised pages had alone: the route keeps each page's text beside it.
     maxSize: 4 * 1024 * 1024,
     sizeCalculation: (page) =>
       Math.max(
         1,
-        page.data.reduce((bytes, post) => bytes + post.content.length + 200, 0),
+        page.data.reduce((bytes, post) => bytes + post.content.length + post.html.length + 400, 0),
       ),
     ttl: LIST_CACHE_MS,
     perf: { now: () => clock.now().getTime() },
@@ -81,7 +242,7 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
   };
 
   /** A search refused for its cost is a 503 with Retry-After (API.md "Abuse limits"). */
-  async function search(text: string, filter: Parameters<PostsRepository['search']>[1]) {
+  async function search(text: string, filter: ListPostsFilter) {
     try {
       return await posts.search(text, filter);
     } catch (error) {
@@ -91,78 +252,396 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
     }
   }
 
-  async function get(id: string): Promise<PostWithAuthor> {
+  const notFound = () => new NotFoundError('post not found', 'post_not_found');
+
+  /** The post if `viewer` may see it (visibility.ts); a post they may not is as missing as none. */
+  async function visible(id: string, viewer: Viewer | undefined): Promise<PostWithAuthor> {
     const row = isUuid(id) ? await posts.findById(id) : undefined;
-    if (!row) throw new NotFoundError('post not found', 'post_not_found');
+    if (!row || !canSee(row, viewer)) throw notFound();
     return row;
   }
 
-  /** Only the author may change a post, or a caller holding the admin scope (API.md). */
-  async function getOwned(principal: Principal, id: string): Promise<PostWithAuthor> {
-    const row = await get(id);
-    if (row.author_id !== principal.userId && !principal.scopes.includes('admin')) {
+  function authorise(row: PostWithAuthor, viewer: Viewer): void {
+    if (!canSee(row, viewer)) throw notFound();
+    if (!mayChange(row, viewer))
       throw new ForbiddenError('only the author of this post or an admin may change it', 'not_author');
-    }
-    return row;
   }
 
-  async function list(query: ListQuery & { authorId?: string }): Promise<ListPage> {
+  async function answer(row: PostWithAuthor, viewer: Viewer | undefined) {
+    const favorited = viewer ? (await posts.favoritedAmong(viewer.userId, [row.id])).has(row.id) : false;
+    const post = toPublic(row, favorited);
+    return { post, etag: etagOf(post) };
+  }
+
+  async function withFavorited(page: ListPage, viewer: Viewer | undefined): Promise<ListPage> {
+    if (!viewer || page.data.length === 0) return page;
+    const mine = await posts.favoritedAmong(
+      viewer.userId,
+      page.data.map((post) => post.id),
+    );
+    if (mine.size === 0) return page;
+    return {
+      data: page.data.map((post) => (mine.has(post.id) ? { ...post, favorited: true } : post)),
+      next_cursor: page.next_cursor,
+    };
+  }
+
+  /** A public list from the database: published posts, newest published_at first. */
+  async function listFromDatabase(query: ListQuery & { followedBy?: string }): Promise<ListPage> {
     const limit = query.limit ?? 20;
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
-    const filter = { authorId: query.authorId, authorUsername: query.author, after, limit };
+    const filter: ListPostsFilter = {
+      authorUsername: query.author,
+      tag: query.tag,
+      favoritedBy: query.favorited_by,
+      followedBy: query.followedBy,
+      after,
+      limit,
+    };
     const { rows, continueAfter } =
       query.q === undefined ? { rows: await posts.list(filter) } : await search(query.q, filter);
-    const page = toPage(rows, limit);
+    const kept = withinTextBudget(rows, limit);
+    const page = toPageBy(rows.slice(0, kept + 1), kept, (row) => row.published_at ?? row.created_at);
     // A search that ran out of time before filling the page goes on after the last post it examined.
     const next_cursor =
       page.next_cursor ??
       (continueAfter ? encodeCursor({ createdAt: continueAfter.createdAt, id: continueAfter.id }) : null);
-    return { data: page.data.map(toPublic), next_cursor };
+    return { data: page.data.map((row) => toPublic(row)), next_cursor };
+  }
+
+  /** The public list (anyone's view), through the cache above. */
+  async function listPublic(query: ListQuery): Promise<ListPage> {
+    // The schema refuses NUL in every parameter, so the fields cannot run into each other.
+    const key = [
+      query.author?.toLowerCase(),
+      query.tag,
+      query.favorited_by?.toLowerCase(),
+      query.q,
+      query.limit ?? 20,
+      query.cursor,
+    ]
+      .map((part) => part ?? '')
+      .join('\u0000');
+    const kept = lists.get(key);
+    if (kept) return kept;
+    const page = await listFromDatabase(query);
+    lists.set(key, page);
+    return page;
+  }
+
+  /** The fields of a write, checked: title, content's render, excerpt, image, tags, slug. */
+  function prepare(input: PostInput) {
+    const render = input.content === undefined ? undefined : renderPost(input.content);
+    return {
+      title: input.title === undefined ? undefined : cleanTitle(input.title),
+      render,
+      excerpt: input.excerpt === undefined ? undefined : cleanExcerpt(input.excerpt),
+      featureImage: input.feature_image === undefined ? undefined : cleanImage(input.feature_image),
+      tags: input.tags === undefined ? undefined : parseTags(input.tags),
+      slug: input.slug === undefined ? undefined : cleanSlug(input.slug),
+    };
+  }
+
+  const slugTaken = (error: unknown) =>
+    error instanceof SlugTakenError
+      ? new ConflictError('another post has (or had) this slug', 'slug_taken')
+      : error;
+
+  async function create(principal: Principal, input: PostInput & { title: string; content: string }) {
+    const now = clock.now();
+    const id = uuidv7();
+    const fields = prepare(input);
+    const render = fields.render!;
+    const when = schedule(undefined, input, now);
+    const excerpt = fields.excerpt ?? '';
+    try {
+      await posts.insert(
+        {
+          id,
+          author_id: principal.userId,
+          title: fields.title!,
+          content: input.content,
+          html: render.html,
+          excerpt,
+          summary: excerpt || render.excerpt,
+          reading_minutes: render.readingMinutes,
+          rendered_with: RENDERER_VERSION,
+          feature_image: fields.featureImage ?? null,
+          status: when.status,
+          published_at: when.published_at,
+          created_at: now,
+          updated_at: now,
+        },
+        fields.tags ?? [],
+        { given: fields.slug, base: slugFromTitle(fields.title!) },
+      );
+    } catch (error) {
+      throw slugTaken(error);
+    }
+    written(undefined);
+    return answer(await visible(id, viewerOf(principal)), viewerOf(principal));
+  }
+
+  /** PUT (every field; the optional ones left out return to their defaults) or PATCH (only those sent). */
+  async function update(
+    principal: Principal,
+    id: string,
+    input: PostInput,
+    options: { replace: boolean; ifMatch?: string | undefined },
+  ) {
+    const viewer = viewerOf(principal)!;
+    if (!isUuid(id)) throw notFound();
+    const now = clock.now();
+    const fields = prepare(input);
+    // The caller's own favourite is part of the answer the ETag names; only they change it.
+    const favorited =
+      options.ifMatch !== undefined && (await posts.favoritedAmong(viewer.userId, [id])).has(id);
+    let tags: readonly TagName[] | undefined = fields.tags;
+    if (options.replace && tags === undefined) tags = [];
+    const changed = await posts
+      .update(
+        id,
+        (current) => {
+          authorise(current, viewer);
+          if (
+            options.ifMatch !== undefined &&
+            !ifMatchHolds(options.ifMatch, etagOf(toPublic(current, favorited)))
+          )
+            throw new PreconditionFailedError();
+        },
+        (current): PostUpdate => {
+          const when = schedule(
+            current,
+            options.replace ? { ...input, status: input.status ?? 'published' } : input,
+            now,
+          );
+          const excerpt = fields.excerpt ?? (options.replace ? '' : current.excerpt);
+          const render =
+            fields.render ??
+            (current.rendered_with >= RENDERER_VERSION ? undefined : renderPost(current.content));
+          return {
+            ...(fields.title !== undefined && { title: fields.title }),
+            ...(input.content !== undefined && { content: input.content }),
+            ...(render && {
+              html: render.html,
+              reading_minutes: render.readingMinutes,
+              rendered_with: RENDERER_VERSION,
+            }),
+            excerpt,
+            summary:
+              excerpt ||
+              (render?.excerpt ??
+                (current.excerpt === '' ? current.summary : renderPost(current.content).excerpt)),
+            ...(fields.featureImage !== undefined
+              ? { feature_image: fields.featureImage }
+              : options.replace && { feature_image: null }),
+            status: when.status,
+            published_at: when.published_at,
+            updated_at: now,
+          };
+        },
+        { slug: fields.slug, tags, now },
+      )
+      .catch((error: unknown) => {
+        throw slugTaken(error);
+      });
+    if (!changed) throw notFound();
+    written(undefined);
+    return answer(await visible(id, viewer), viewer);
   }
 
   return {
-    get: async (id: string) => toPublic(await get(id)),
-
-    list,
-
-    /** The public list (anyone's view), through the cache above. */
-    listPublic: async (query: ListQuery): Promise<ListPage> => {
-      // The schema refuses NUL in every parameter, so the fields cannot run into each other.
-      const key = `${query.author ?? ''}\u0000${query.q ?? ''}\u0000${query.limit ?? 20}\u0000${query.cursor ?? ''}`;
-      const kept = lists.get(key);
-      if (kept) return kept;
-      const page = await list({ author: query.author, q: query.q, limit: query.limit, cursor: query.cursor });
-      lists.set(key, page);
-      return page;
+    /** One post by id, for anyone who may see it (visibility.ts); with its ETag. */
+    get: async (id: string, principal?: Principal) => {
+      const viewer = viewerOf(principal);
+      return answer(await visible(id, viewer), viewer);
     },
 
-    create: async (principal: Principal, body: { title: string; content: string }) => {
-      const now = clock.now();
-      const id = uuidv7();
-      await posts.insert({
-        id,
-        author_id: principal.userId,
-        title: cleanTitle(body.title),
-        content: body.content,
-        created_at: now,
-        updated_at: now,
+    /**
+     * One post by a slug it has or had: `moved` when that slug is an old one (the route answers 301
+     * to the current one). A post the viewer may not see is as missing as none.
+     */
+    getBySlug: async (slug: string, principal?: Principal) => {
+      const viewer = viewerOf(principal);
+      const row = await posts.findBySlug(slug);
+      if (!row || !canSee(row, viewer)) throw notFound();
+      if (row.slug !== slug) return { moved: row.slug } as const;
+      return answer(row, viewer);
+    },
+
+    /** A published post by slug, for the reader site (anyone's view); an old slug names the current one. */
+    findPublished: async (slug: string): Promise<{ post: PublicPost } | { moved: string } | undefined> => {
+      const row = await posts.findBySlug(slug);
+      if (!row || !canSee(row, undefined)) return undefined;
+      return row.slug === slug ? { post: toPublic(row) } : { moved: row.slug };
+    },
+
+    /** Whether a post exists that `principal` may see (comments/ asks before listing or adding). */
+    visibleTo: async (id: string, principal?: Principal) => visible(id, viewerOf(principal)),
+
+    listPublic,
+
+    /** GET /posts: the public list, with `favorited` for a caller who sent a token. */
+    list: async (query: ListQuery, principal?: Principal) =>
+      withFavorited(await listPublic(query), viewerOf(principal)),
+
+    /** The caller's own posts, any status (or one), newest written first. */
+    listOwn: async (
+      principal: Principal,
+      query: { status?: PostStatus; limit?: number; cursor?: string },
+    ) => {
+      const limit = query.limit ?? 20;
+      const rows = await posts.listOwn({
+        authorId: principal.userId,
+        status: query.status,
+        after: query.cursor === undefined ? undefined : decodeCursor(query.cursor),
+        limit,
       });
-      return written(toPublic(await get(id)));
+      const page = toPageBy(rows, limit, (row) => row.created_at);
+      return withFavorited(
+        { data: page.data.map((row) => toPublic(row)), next_cursor: page.next_cursor },
+        viewerOf(principal),
+      );
     },
 
-    update: async (principal: Principal, id: string, changes: { title?: string; content?: string }) => {
-      await getOwned(principal, id);
-      await posts.update(id, {
-        ...(changes.title !== undefined && { title: cleanTitle(changes.title) }),
-        ...(changes.content !== undefined && { content: changes.content }),
-        updated_at: clock.now(),
-      });
-      return written(toPublic(await get(id)));
-    },
+    /** The caller's feed: published posts of the authors they follow, newest first. */
+    feed: async (principal: Principal, query: { limit?: number; cursor?: string }) =>
+      withFavorited(await listFromDatabase({ ...query, followedBy: principal.userId }), viewerOf(principal)),
+
+    create,
+    update,
 
     remove: async (principal: Principal, id: string) => {
-      await getOwned(principal, id);
-      written(await posts.remove(id));
+      const viewer = viewerOf(principal)!;
+      if (!isUuid(id) || !(await posts.remove(id, (current) => authorise(current, viewer), clock.now())))
+        throw notFound();
+      written(undefined);
     },
+
+    /** PUT/DELETE /posts/{id}/favorite: idempotent; a post the caller may not see is 404. */
+    favorite: async (principal: Principal, id: string, on: boolean) => {
+      const viewer = viewerOf(principal)!;
+      if (!isUuid(id)) throw notFound();
+      const found = await posts.setFavorite(
+        viewer.userId,
+        id,
+        on,
+        (post) => {
+          if (!canSee(post, undefined)) throw notFound();
+        },
+        clock.now(),
+      );
+      if (!found) throw notFound();
+      written(undefined);
+      return answer(await visible(id, viewer), viewer);
+    },
+
+    /** GET /tags: tags of published posts, most used first. */
+    tags: async () => ({
+      data: (await posts.listTags(TAGS_LISTED)).map((tag) => ({
+        name: tag.name,
+        slug: tag.slug,
+        count: Number(tag.posts_count),
+      })),
+    }),
+
+    findTag: async (slug: string) => {
+      const tag = await posts.findTag(slug);
+      return tag && { name: tag.name, slug: tag.slug, count: Number(tag.posts_count) };
+    },
+
+    /** An author's profile with their counts, and `following` for a caller. */
+    author: async (username: string, principal?: Principal) => {
+      const row = await posts.findAuthor(username);
+      if (!row) throw new NotFoundError('author not found', 'author_not_found');
+      return authorAnswer(row, principal ? await posts.isFollowing(principal.userId, row.id) : false);
+    },
+
+    /** PUT/DELETE /authors/{username}/follow: idempotent; following oneself is 422. */
+    follow: async (principal: Principal, username: string, on: boolean) => {
+      const row = await posts.findAuthor(username);
+      if (!row) throw new NotFoundError('author not found', 'author_not_found');
+      if (row.id === principal.userId)
+        throw new UnprocessableError([{ path: '/username', message: 'you cannot follow yourself' }]);
+      await posts.setFollow(principal.userId, row.id, on, clock.now());
+      written(undefined);
+      const now = await posts.findAuthor(username);
+      return authorAnswer(now ?? row, on);
+    },
+
+    /** The scheduler's job: publishes the scheduled posts whose time has come. */
+    publishDue: async (now: Date) => {
+      const published = await posts.publishDue(now, PUBLISH_BATCH);
+      if (published > 0) written(undefined);
+      return { published };
+    },
+
+    /** The scheduler's job: stores the HTML of posts an older renderer made, made again. */
+    renderStale: async () => {
+      const stale = await posts.staleRenders(RENDERER_VERSION, RENDER_BATCH);
+      for (const row of stale) {
+        const made = renderPost(row.content);
+        await posts.storeRender(row.id, {
+          html: made.html,
+          summary: row.excerpt || made.excerpt,
+          reading_minutes: made.readingMinutes,
+          rendered_with: RENDERER_VERSION,
+        });
+      }
+      return { rendered: stale.length };
+    },
+
+    /** For the sitemap: the months from the first to the last published post (UTC, 'YYYY-MM'). */
+    publishedMonths: async (): Promise<string[]> => {
+      const range = await posts.listedRange();
+      if (!range?.first || !range.last) return [];
+      const first = new Date(range.first as Date | string);
+      const last = new Date(range.last as Date | string);
+      const months: string[] = [];
+      for (let y = first.getUTCFullYear(), m = first.getUTCMonth(); ; ) {
+        months.push(`${y}-${String(m + 1).padStart(2, '0')}`);
+        if (y === last.getUTCFullYear() && m === last.getUTCMonth()) return months;
+        m += 1;
+        if (m === 12) [y, m] = [y + 1, 0];
+      }
+    },
+
+    /** For the sitemap: the published posts of a month ('YYYY-MM'), at most `limit`. */
+    publishedIn: async (month: string, limit: number) => {
+      const [year, index] = month.split('-').map(Number) as [number, number];
+      const rows = await posts.listedBetween(
+        new Date(Date.UTC(year, index - 1)),
+        new Date(Date.UTC(year, index)),
+        limit,
+      );
+      return rows.map((row) => ({
+        slug: row.slug,
+        updated: row.updated_at > row.published_at! ? row.updated_at : row.published_at!,
+      }));
+    },
+
+    /** For the sitemap: usernames with published posts, and tags of published posts. */
+    listedAuthors: async (limit: number) => (await posts.listedAuthors(limit)).map((row) => row.username),
+    listedTags: async (limit: number) => (await posts.listTags(limit)).map((tag) => tag.slug),
+
+    /** Something that lists show changed outside this service (a comment's count, an author gone). */
+    changed: () => written(undefined),
+
+    /** For comments/ and accounts/: the repository's parts they use inside their own transactions. */
+    forgetUser: posts.forgetUser,
+    nextCommentNumber: posts.nextCommentNumber,
+    moveCommentsCount: posts.moveCommentsCount,
+  };
+}
+
+function authorAnswer(row: AuthorRow, following: boolean) {
+  return {
+    username: row.username,
+    full_name: row.full_name,
+    bio: row.bio,
+    image: row.image,
+    posts_count: row.posts_count,
+    followers_count: row.followers_count,
+    following,
   };
 }

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { ACR_MFA } from '../authz/authentication.ts';
 import { hasSecondFactor, mfaRequiredFor } from '../authz/mfa-policy.ts';
-import type { Principal, RequireAuth, StepUp } from '../authz/principal.ts';
+import type { OptionalAuth, Principal, RequireAuth, StepUp } from '../authz/principal.ts';
 import { type Scope, scopesForRole, scopesWhileUnverified } from '../authz/scopes.ts';
 import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
@@ -81,6 +81,7 @@ export function createGuard(deps: {
   stepUpMaxAgeSeconds?: number;
 }): {
   requireAuth: RequireAuth;
+  optionalAuth: OptionalAuth;
   /** After requireAuth on a step-up route (API.md): a user with a second factor needs a recent acr mfa sign-in. */
   stepUp: StepUp;
 } {
@@ -195,8 +196,14 @@ export function createGuard(deps: {
       );
   }
 
+  const optionalAuth: OptionalAuth = async (request) => {
+    if (request.headers.authorization === undefined) return;
+    request.principal = await authenticate(request);
+  };
+
   return {
     requireAuth,
+    optionalAuth,
     stepUp: {
       required: async (request) => stepUp(request),
       when: (applies) => async (request) => {

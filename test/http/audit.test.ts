@@ -271,14 +271,19 @@ describeEachEngine('audit log', (engine) => {
     assert.ok(firstLogin);
     expectRequest(firstLogin);
     assert.deepEqual(firstLogin.details, {
-      scope: 'profile posts:write',
+      scope: 'profile posts:write comments:write',
       client_id: 'inkgate',
       amr: ['pwd'],
       seen_before: 'no',
     });
     assert.deepEqual(
       logins.find((event) => event.session_id === secondSid)?.details,
-      { scope: 'profile posts:write', client_id: 'inkgate', amr: ['pwd'], seen_before: 'address' },
+      {
+        scope: 'profile posts:write comments:write',
+        client_id: 'inkgate',
+        amr: ['pwd'],
+        seen_before: 'address',
+      },
       'the second login comes from a remembered address',
     );
 

@@ -118,7 +118,7 @@ describeEachEngine('authorization code flow', (engine) => {
       client_id: 'inkgate',
     });
     assert.equal(tokens.statusCode, 200, tokens.body);
-    assert.equal(tokens.json().scope, 'profile posts:write', 'all the role allows');
+    assert.equal(tokens.json().scope, 'profile posts:write comments:write', 'all the role allows');
 
     const two = pkce();
     const again = await browser.get(

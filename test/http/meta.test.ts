@@ -89,7 +89,8 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
         refreshUrl: '/token',
         scopes: {
           profile: 'Read and change your own account',
-          'posts:write': 'Create, change and delete your own posts',
+          'posts:write': 'Create, change and delete your own posts; favourite posts and follow authors',
+          'comments:write': 'Write, change and delete your own comments',
           admin: 'Manage users and any post',
         },
       },
@@ -98,7 +99,8 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
         refreshUrl: '/token',
         scopes: {
           profile: 'Read and change your own account',
-          'posts:write': 'Create, change and delete your own posts',
+          'posts:write': 'Create, change and delete your own posts; favourite posts and follow authors',
+          'comments:write': 'Write, change and delete your own comments',
           admin: 'Manage users and any post',
         },
       },
@@ -111,6 +113,16 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
   );
   const open = [
     'GET /',
+    'GET /author/{username}',
+    'GET /author/{username}/feed.atom',
+    'GET /feed.atom',
+    'GET /p/{slug}',
+    'GET /robots.txt',
+    'GET /sitemap.xml',
+    'GET /sitemap/{name}.xml',
+    'GET /tag/{slug}',
+    'GET /tag/{slug}/feed.atom',
+    'GET /tags',
     'GET /.well-known/jwks.json',
     'GET /.well-known/oauth-authorization-server',
     'GET /account/login',
@@ -123,8 +135,6 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'GET /authorize',
     'GET /healthz',
     'GET /metrics',
-    'GET /posts',
-    'GET /posts/{id}',
     'GET /readyz',
     'POST /account/consent',
     'POST /account/login',
@@ -149,9 +159,20 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'POST /token/revoke',
     'POST /users',
   ];
+  // Public, with more in the answer for a caller who sends a token (favorited, following, pending comments).
+  const optionalRoutes = [
+    'GET /authors/{username}',
+    'GET /posts',
+    'GET /posts/slug/{slug}',
+    'GET /posts/{id}',
+    'GET /posts/{id}/comments',
+  ];
   const protectedRoutes = [
+    'DELETE /authors/{username}/follow',
+    'DELETE /comments/{id}',
     'DELETE /oauth-clients/{client_id}',
     'DELETE /posts/{id}',
+    'DELETE /posts/{id}/favorite',
     'DELETE /users/me',
     'DELETE /users/me/authorizations/{client_id}',
     'DELETE /users/me/mfa/totp',
@@ -167,6 +188,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'GET /users',
     'GET /users/me',
     'GET /users/me/authorizations',
+    'GET /users/me/feed',
     'GET /users/me/mfa',
     'GET /users/me/passkeys',
     'GET /users/me/posts',
@@ -174,6 +196,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'GET /users/me/sessions',
     'GET /users/me/tokens',
     'GET /users/{id}',
+    'PATCH /comments/{id}',
     'PATCH /oauth-clients/{client_id}',
     'PATCH /posts/{id}',
     'PATCH /users/me',
@@ -183,6 +206,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'POST /oauth-clients',
     'POST /oauth-clients/{client_id}/secret',
     'POST /posts',
+    'POST /posts/{id}/comments',
     'POST /users/me/mfa/recovery-codes',
     'POST /users/me/mfa/totp',
     'POST /users/me/mfa/totp/confirm',
@@ -190,16 +214,24 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'POST /users/me/passkeys/options',
     'POST /users/me/password',
     'POST /users/me/tokens',
+    'PUT /authors/{username}/follow',
     'PUT /posts/{id}',
+    'PUT /posts/{id}/favorite',
   ];
   assert.deepEqual(
     operations.map((o) => o.key).sort(),
-    [...open, ...protectedRoutes].sort(),
+    [...open, ...optionalRoutes, ...protectedRoutes].sort(),
     'every route is documented',
   );
+  const requirements = (o: (typeof operations)[number]) =>
+    (o.op.security ?? []) as Array<Record<string, unknown>>;
   const secured = operations
-    .filter((o) => Array.isArray(o.op.security) && (o.op.security as unknown[]).length > 0)
+    .filter((o) => requirements(o).length > 0 && requirements(o).every((r) => Object.keys(r).length > 0))
     .map((o) => o.key);
+  const optional = operations
+    .filter((o) => requirements(o).some((r) => Object.keys(r).length === 0) && requirements(o).length > 1)
+    .map((o) => o.key);
+  assert.deepEqual(optional.sort(), optionalRoutes, 'a token is optional on exactly these');
   for (const { key, op } of operations) {
     assert.ok(Array.isArray(op.security), `${key} declares its security, [] when public`);
     assert.match(
@@ -243,6 +275,7 @@ test('GET /openapi.json: OpenAPI 3.1 with every route, its security, and the pas
     'POST /email-verifications',
     'POST /password-resets',
     'POST /posts',
+    'POST /posts/{id}/comments',
     'POST /users',
     'POST /users/me/tokens',
     'PUT /posts/{id}',

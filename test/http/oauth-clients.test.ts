@@ -47,7 +47,7 @@ describeEachEngine('OAuth clients', (engine) => {
           'https://app.example.com/cb',
           'http://127.0.0.1/cli',
         ],
-        scopes: ['profile', 'posts:write', 'admin'],
+        scopes: ['profile', 'posts:write', 'comments:write', 'admin'],
         first_party: true,
         created_at: undefined,
         updated_at: undefined,
@@ -104,7 +104,11 @@ describeEachEngine('OAuth clients', (engine) => {
     assert.equal(pub.headers.location, `/oauth-clients/${publicClient.client_id}`);
     assert.match(publicClient.client_id, /^[A-Za-z0-9_-]{22}$/);
     assert.equal(publicClient.client_secret, undefined);
-    assert.deepEqual(publicClient.scopes, ['profile', 'posts:write'], 'every scope but admin by default');
+    assert.deepEqual(
+      publicClient.scopes,
+      ['profile', 'posts:write', 'comments:write'],
+      'every scope but admin by default',
+    );
     assert.equal(publicClient.first_party, false);
     assert.equal((await clientRow(testApp, publicClient.client_id))?.secret_hash, null);
 

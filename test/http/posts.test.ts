@@ -32,16 +32,36 @@ describeEachEngine('posts', (engine) => {
     assert.equal(response.headers.location, `/posts/${post.id}`);
     assert.deepEqual(Object.keys(post).sort(), [
       'author',
+      'comments_count',
       'content',
       'created_at',
+      'excerpt',
+      'favorited',
+      'favorites_count',
+      'feature_image',
+      'html',
       'id',
+      'published_at',
+      'reading_minutes',
+      'slug',
+      'status',
+      'tags',
       'title',
       'updated_at',
     ]);
+    assert.equal(
+      response.headers.etag,
+      (await testApp.app.inject({ url: `/posts/${post.id}` })).headers.etag,
+    );
     assert.equal(post.title, 'Hello, world');
     assert.equal(post.content, '  body keeps its spaces  ');
     assert.deepEqual(post.author, { id: user.id, username: user.username });
     assert.equal(post.created_at, testApp.clock.now().toISOString());
+
+    assert.equal(post.status, 'published', 'published by default: every earlier client keeps working');
+    assert.equal(post.published_at, post.created_at);
+    assert.equal(post.slug, 'hello-world');
+    assert.equal(post.html, '<p>body keeps its spaces</p>');
 
     const read = await testApp.app.inject({ method: 'GET', url: `/posts/${post.id}` });
     assert.equal(read.statusCode, 200);

@@ -222,7 +222,7 @@ describeEachEngine('email and account recovery', (engine) => {
     );
     // The session was granted what the role allows: the next refresh gives it back.
     const refreshed = await refresh(testApp, unverified.refresh_token);
-    assert.equal(refreshed.json().scope, 'profile posts:write');
+    assert.equal(refreshed.json().scope, 'profile posts:write comments:write');
     const written = await testApp.app.inject({
       method: 'POST',
       url: '/posts',

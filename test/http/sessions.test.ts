@@ -86,7 +86,7 @@ describeEachEngine('sessions', (engine) => {
     const second = response.json();
     assert.notEqual(second.refresh_token, first.refresh_token);
     assert.match(second.refresh_token, /^[A-Za-z0-9_-]{43}$/);
-    assert.equal(second.scope, 'profile posts:write');
+    assert.equal(second.scope, 'profile posts:write comments:write');
     assert.equal(decodeJwt(second.access_token).sid, decodeJwt(first.access_token).sid);
     assert.equal((await me(testApp, second.access_token)).statusCode, 200);
 
@@ -231,7 +231,7 @@ describeEachEngine('sessions', (engine) => {
     // A refused refresh spends nothing: the token still works, with the full scope of the login.
     const again = await refresh(testApp, narrowed.json().refresh_token);
     assert.equal(again.statusCode, 200);
-    assert.equal(again.json().scope, 'profile posts:write');
+    assert.equal(again.json().scope, 'profile posts:write comments:write');
   });
 
   test('refresh: malformed or unknown tokens are invalid_grant or invalid_request, never a 500 [RFC6749 §5.2]', async (t) => {

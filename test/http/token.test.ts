@@ -46,7 +46,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.match(body.refresh_token, /^[A-Za-z0-9_-]{43}$/, '256 random bits, base64url');
     assert.equal(body.token_type, 'bearer');
     assert.equal(body.expires_in, 900);
-    assert.equal(body.scope, 'profile posts:write');
+    assert.equal(body.scope, 'profile posts:write comments:write');
 
     const header = decodeProtectedHeader(body.access_token);
     assert.equal(header.alg, 'HS256');
@@ -60,7 +60,7 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(claims.client_id, 'inkgate', 'RFC 9068 §2.2: client_id, the first-party client');
     assert.equal(claims.iat, now);
     assert.equal(claims.exp, now + 900);
-    assert.equal(claims.scope, 'profile posts:write');
+    assert.equal(claims.scope, 'profile posts:write comments:write');
     assert.equal(claims.role, 'user');
     assert.equal(claims.username, user.username);
     assert.match(String(claims.jti), /^[0-9a-f-]{36}$/);
@@ -113,10 +113,14 @@ describeEachEngine('POST /token', (engine) => {
     assert.equal(decodeJwt(narrow.json().access_token).scope, 'posts:write');
 
     const empty = await login(testApp, user, '');
-    assert.equal(empty.json().scope, 'profile posts:write', 'Swagger UI sends scope= when no box is ticked');
+    assert.equal(
+      empty.json().scope,
+      'profile posts:write comments:write',
+      'Swagger UI sends scope= when no box is ticked',
+    );
 
     const adminAll = await login(testApp, admin);
-    assert.equal(adminAll.json().scope, 'profile posts:write admin');
+    assert.equal(adminAll.json().scope, 'profile posts:write comments:write admin');
     assert.equal(decodeJwt(adminAll.json().access_token).role, 'admin');
 
     const tooMuch = await login(testApp, user, 'profile admin');

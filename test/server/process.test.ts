@@ -256,7 +256,7 @@ test('ADMIN_* create the first admin at start, and a .env file in the working fo
     body: new URLSearchParams({ username: 'root_admin', password: 'a long admin passphrase' }),
   });
   assert.equal(login.status, 200);
-  assert.equal(login.body.scope, 'profile posts:write admin');
+  assert.equal(login.body.scope, 'profile posts:write comments:write admin');
   assert.match(server.output(), /first admin created/);
   assert.doesNotMatch(server.output(), /a long admin passphrase/);
   await stop(server);

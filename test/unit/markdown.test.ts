@@ -128,3 +128,15 @@ test('Markdown: headings get ids of their own prefix, distinct; comments have no
   assert.doesNotMatch(renderMarkdown('![cat](https://ok.example/cat.png)', 'comment'), /<img/);
   assert.doesNotMatch(renderMarkdown('# Title', 'comment'), /id=/);
 });
+
+test('renderPost: the excerpt is the first 50 words, at most 300 characters, with an ellipsis when cut', async () => {
+  const { renderPost } = await import('../../src/posts/markdown.ts');
+  assert.equal(renderPost('# Title\n\nOne *two* `three`.').excerpt, 'Title One two three.');
+  const many = Array.from({ length: 60 }, (_, i) => `w${i}`).join(' ');
+  assert.equal(renderPost(many).excerpt, `${many.split(' ').slice(0, 50).join(' ')}…`);
+  const long = renderPost('a'.repeat(59_000)).excerpt;
+  assert.equal([...long].length, 300);
+  assert.ok(long.endsWith('…'));
+  assert.equal(renderPost('word '.repeat(401)).readingMinutes, 3);
+  assert.equal(renderPost('x').readingMinutes, 1);
+});

@@ -42,8 +42,8 @@ test('scopes: parsing and granting', () => {
     UnknownScopeError,
     'scopes are case-sensitive (RFC 6749 §3.3)',
   );
-  assert.deepEqual(grantScopes('user', undefined), ['profile', 'posts:write']);
-  assert.deepEqual(grantScopes('admin', undefined), ['profile', 'posts:write', 'admin']);
+  assert.deepEqual(grantScopes('user', undefined), ['profile', 'posts:write', 'comments:write']);
+  assert.deepEqual(grantScopes('admin', undefined), ['profile', 'posts:write', 'comments:write', 'admin']);
   assert.deepEqual(grantScopes('admin', ['admin', 'profile']), ['profile', 'admin']);
   assert.equal(grantScopes('user', ['admin']), undefined);
 });
