@@ -9,6 +9,8 @@ import { buildApp } from './app.ts';
 import { createAuditRepository } from './audit/repository.ts';
 import { type AuditTrail, createAuditTrail } from './audit/trail.ts';
 import { DAY_MS, HOUR_MS, systemClock } from './clock.ts';
+import { createCommentsRepository } from './comments/repository.ts';
+import { renderStaleComments } from './comments/service.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
 import { isConnectionError } from './db/errors.ts';
@@ -89,7 +91,9 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
   const sessions = createSessionsRepository(database.db);
   const audit = createAuditRepository(database.db);
   const rotation = keyRotationJob(database.db, keySettings(config), trail);
-  const blog = createPostsService({ posts: createPostsRepository(database.db), clock: systemClock });
+  const postsRepository = createPostsRepository(database.db);
+  const blog = createPostsService({ posts: postsRepository, clock: systemClock });
+  const comments = createCommentsRepository(database.db, postsRepository);
   return [
     ...(rotation ? [rotation] : []),
     {
@@ -116,7 +120,11 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
     // A scheduled post is published at its time, within these ten seconds, with no request needed.
     { name: 'publish-scheduled-posts', everyMs: 10_000, run: (now) => blog.publishDue(now) },
     // HTML made by an older renderer (after an upgrade) is made again, a batch a minute.
-    { name: 'render-stale-posts', everyMs: 60_000, run: () => blog.renderStale() },
+    {
+      name: 'render-stale-posts',
+      everyMs: 60_000,
+      run: async () => ({ ...(await blog.renderStale()), ...(await renderStaleComments(comments)) }),
+    },
   ];
 }
 

@@ -120,6 +120,18 @@ export function createCommentsRepository(db: Kysely<Database>, counters: PostCou
         return true;
       }),
 
+    /** Comments whose HTML an older renderer made (at most `limit`). */
+    staleRenders: (version: number, limit: number) =>
+      db
+        .selectFrom('comments')
+        .select(['id', 'body'])
+        .where('rendered_with', '<', version)
+        .limit(limit)
+        .execute(),
+
+    storeRender: (id: string, render: { html: string; rendered_with: number }) =>
+      db.updateTable('comments').set(render).where('id', '=', id).execute(),
+
     /** Before the user is deleted (in that transaction): their visible comments leave the counts of other posts. */
     forgetUser: async (trx: Kysely<Database>, userId: string): Promise<void> => {
       const counts = await trx

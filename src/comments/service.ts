@@ -18,6 +18,17 @@ export type PublicComment = ReturnType<typeof toPublic>;
 
 export const COMMENT_MAX = 5000;
 
+/** The scheduler's job: stores the HTML of comments an older renderer made, made again (a batch a run). */
+export async function renderStaleComments(comments: CommentsRepository): Promise<{ comments: number }> {
+  const stale = await comments.staleRenders(RENDERER_VERSION, 200);
+  for (const row of stale)
+    await comments.storeRender(row.id, {
+      html: renderMarkdown(row.body, 'comment'),
+      rendered_with: RENDERER_VERSION,
+    });
+  return { comments: stale.length };
+}
+
 function toPublic(row: CommentWithAuthor) {
   return {
     id: row.id,

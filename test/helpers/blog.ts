@@ -41,15 +41,16 @@ export function browse(testApp: TestApp, url: string, headers: Record<string, st
   });
 }
 
-/** Runs the scheduler's publishing job as it would run at `now`. */
-export async function publishDue(testApp: TestApp, now: Date): Promise<Record<string, number>> {
+/** Runs one of the scheduler's jobs as it would run at `now`. */
+export async function runJob(testApp: TestApp, name: string, now: Date): Promise<Record<string, number>> {
   const trail: AuditTrail = createAuditTrail({ db: testApp.database.db, clock: testApp.clock });
-  const job = scheduledJobs(testApp.config, testApp.database, trail).find(
-    (j) => j.name === 'publish-scheduled-posts',
-  );
-  assert.ok(job);
+  const job = scheduledJobs(testApp.config, testApp.database, trail).find((j) => j.name === name);
+  assert.ok(job, name);
   return job.run(now);
 }
+
+/** Runs the scheduler's publishing job as it would run at `now`. */
+export const publishDue = (testApp: TestApp, now: Date) => runJob(testApp, 'publish-scheduled-posts', now);
 
 /** Payloads a post or comment may carry; none may come out of a page or feed as markup. */
 export const XSS = [

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { bearer, buildTestApp, createUser, describeEachEngine, signedIn, tokenFor } from '../helpers/app.ts';
-import { call, publishDue, writePost } from '../helpers/blog.ts';
+import { call, publishDue, runJob, writePost } from '../helpers/blog.ts';
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
 
@@ -546,4 +546,37 @@ test('a page of long posts ends early (at most about a million characters of tex
     ['Long 1', 'Long 0'],
   );
   assert.equal(rest.json().next_cursor, null);
+});
+
+test('HTML made by an older renderer is made again: on read at once, and stored by the scheduler', async (t) => {
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const post = await writePost(testApp, token, { content: 'Some *text*' });
+  const comment = (
+    await call(testApp, 'POST', `/posts/${post.id}/comments`, token, { body: 'A **comment**' })
+  ).json();
+  const { db } = testApp.database;
+  await db.updateTable('posts').set({ html: '<p>stale</p>', rendered_with: 0 }).execute();
+  await db.updateTable('comments').set({ html: '<p>stale</p>', rendered_with: 0 }).execute();
+  assert.equal((await call(testApp, 'GET', `/posts/${post.id}`)).json().html, '<p>Some <em>text</em></p>');
+  assert.equal(
+    (await call(testApp, 'GET', `/posts/${post.id}/comments`)).json().data[0].html,
+    '<p>A <strong>comment</strong></p>',
+  );
+  assert.deepEqual(await runJob(testApp, 'render-stale-posts', testApp.clock.now()), {
+    rendered: 1,
+    comments: 1,
+  });
+  const stored = await db.selectFrom('posts').select(['html', 'rendered_with']).executeTakeFirstOrThrow();
+  assert.deepEqual([stored.html, Number(stored.rendered_with)], ['<p>Some <em>text</em></p>', 1]);
+  const storedComment = await db
+    .selectFrom('comments')
+    .select(['html'])
+    .where('id', '=', comment.id)
+    .executeTakeFirstOrThrow();
+  assert.equal(storedComment.html, '<p>A <strong>comment</strong></p>');
+  assert.deepEqual(await runJob(testApp, 'render-stale-posts', testApp.clock.now()), {
+    rendered: 0,
+    comments: 0,
+  });
 });
