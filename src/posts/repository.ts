@@ -288,9 +288,49 @@ export function createPostsRepository(db: Kysely<Database>) {
   }
 
   /**
-   * The first free `base`, `base-2`, `base-3`, … claimed for the post. The slugs already taken are
-   * read as one key range of post_slugs; a concurrent writer that takes the chosen one first (the
-   * claim finds it taken) sends this round again, so two posts of one title get two slugs.
+   * A free number for `base` (1 is `base` itself, n ≥ 2 is `base-n`): the end of the run of taken
+   * ones, found in a few point lookups of post_slugs' key however many posts share the title —
+   * doubling until one is free, then narrowing between the last taken and the first free, 64
+   * candidates a query. (Gaps that deletions left may stay unused; every number is still unique.)
+   */
+  async function freeNumber(trx: Kysely<Database>, base: string): Promise<number> {
+    const takenOf = async (numbers: readonly number[]) => {
+      const rows = await trx
+        .selectFrom('post_slugs')
+        .select('slug')
+        .where(
+          'slug',
+          'in',
+          numbers.map((n) => numberedSlug(base, n)),
+        )
+        .execute();
+      const slugs = new Set(rows.map((row) => row.slug));
+      return (n: number) => slugs.has(numberedSlug(base, n));
+    };
+    const powers = Array.from({ length: 31 }, (_, i) => 2 ** i);
+    const doubling = await takenOf(powers);
+    if (!doubling(1)) return 1;
+    let hi = powers.find((n) => !doubling(n)) ?? 2 ** 31;
+    let lo = hi / 2;
+    while (hi - lo > 1) {
+      const step = Math.ceil((hi - lo) / 64);
+      const probes: number[] = [];
+      for (let n = lo + step; n < hi; n += step) probes.push(n);
+      const taken = await takenOf(probes);
+      const free = probes.find((n) => !taken(n));
+      if (free === undefined) lo = probes[probes.length - 1] ?? lo;
+      else {
+        hi = free;
+        lo = Math.max(lo, ...probes.filter((n) => n < free));
+      }
+    }
+    return hi;
+  }
+
+  /**
+   * A made slug claimed for the post: `base`, else `base-2`, `base-3`, … (freeNumber). A concurrent
+   * writer that takes the chosen one first (the claim finds it taken) sends this round again, so two
+   * posts of one title get two slugs.
    */
   async function claimMadeSlug(
     trx: Kysely<Database>,
@@ -299,23 +339,7 @@ export function createPostsRepository(db: Kysely<Database>) {
     now: Date,
   ): Promise<string> {
     for (;;) {
-      const taken = new Set(
-        (
-          await trx
-            .selectFrom('post_slugs')
-            .select('slug')
-            .where((eb) =>
-              eb.or([
-                eb('slug', '=', base),
-                eb.and([eb('slug', '>', `${base}-`), eb('slug', '<', `${base}.`)]),
-              ]),
-            )
-            .execute()
-        ).map((row) => row.slug),
-      );
-      let n = 1;
-      while (taken.has(numberedSlug(base, n))) n += 1;
-      const slug = numberedSlug(base, n);
+      const slug = numberedSlug(base, await freeNumber(trx, base));
       if (await claimSlug(trx, postId, slug, now)) return slug;
     }
   }

@@ -67,6 +67,18 @@ describeEachEngine('blog: posts', (engine) => {
         `${JSON.stringify(fields)} → ${response.body}`,
       );
     }
+    const all = await call(testApp, 'POST', '/posts', token, {
+      title: '   ',
+      content: 'c',
+      excerpt: 'x'.repeat(301),
+      tags: ['ok', '!!!'],
+      status: 'scheduled',
+    });
+    assert.deepEqual(
+      all.json().errors.map((e: { path: string }) => e.path),
+      ['/title', '/excerpt', '/tags/1', '/published_at'],
+      'every bad field at once',
+    );
     const mine = await call(testApp, 'GET', '/users/me/posts', token);
     assert.deepEqual(mine.json().data, []);
   });
@@ -123,6 +135,18 @@ describeEachEngine('blog: posts', (engine) => {
       '/posts/slug/first-name',
     );
     assert.equal((await call(testApp, 'GET', '/posts/slug/unknown')).statusCode, 404);
+  });
+
+  test('slugs: 150 posts of one title are numbered 2 to 150 in a few lookups each; a given slug in the run is stepped over', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const { token } = await signedIn(testApp);
+    await writePost(testApp, token, { title: 'x', slug: 'same-title-3' });
+    const slugs: string[] = [];
+    for (let i = 0; i < 150; i += 1)
+      slugs.push((await writePost(testApp, token, { title: 'Same title' })).slug);
+    assert.equal(new Set(slugs).size, 150);
+    assert.deepEqual(slugs.slice(0, 4), ['same-title', 'same-title-2', 'same-title-4', 'same-title-5']);
+    assert.equal(slugs[149], 'same-title-151');
   });
 
   test('slugs: the same title created at once gets distinct slugs (race-safe)', async (t) => {
