@@ -242,6 +242,8 @@ function inkgateEnv(databaseUrl: string, secrets: Record<string, string>) {
     TRUST_PROXY: '127.0.0.1',
     // Each signup's verification message is written as a file here, as on a server without SMTP_URL.
     MAIL_DIR: join(dir, 'mail'),
+    // The RealWorld adapter, measured beside the native routes it maps (W12, W13).
+    REALWORLD_API: 'on',
     ...secrets,
   };
 }
@@ -379,6 +381,20 @@ try {
       path: `/posts?tag=${seeded.tags[i % TAGS]}&cursor=${cursor}`,
     })),
   });
+  // The RealWorld adapter (REALWORLD_API=on) beside the native routes it maps: a list and one post.
+  await run({
+    name: 'W12n GET /posts/slug/{slug}, 1,000 posts in turn (native)',
+    server: inkgate,
+    path: '/',
+    rotate: seeded.slugs.map((slug) => ({ path: `/posts/slug/${slug}` })),
+  });
+  await run({
+    name: 'W12 GET /api/articles/{slug}, 1,000 posts in turn (RealWorld)',
+    server: inkgate,
+    path: '/',
+    rotate: seeded.slugs.map((slug) => ({ path: `/api/articles/${slug}` })),
+  });
+  await run({ name: 'W13 GET /api/articles (RealWorld; beside W2)', server: inkgate, path: '/api/articles' });
   const w3Row = await run({ name: 'W3 POST /token (Argon2id), 4 connections', ...w3 });
   // W7: the authorization code flow of a browser already signed in (no password hash): /authorize
   // answers 303 with a code, /token redeems it for a new session's tokens — two requests a flow.

@@ -60,6 +60,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     version: deps.version ?? '0.0.0',
     clientId: config.clientId,
     passwordGrant: config.passwordGrant,
+    realworld: config.realworldApi,
   });
 
   const services = createServices({

@@ -75,6 +75,10 @@ export interface Config {
   /** The reader site's name (SITE_TITLE) and line (SITE_DESCRIPTION, '' for none). */
   readonly siteTitle: string;
   readonly siteDescription: string;
+  /** REALWORLD_API=on: the RealWorld ("Conduit") API under /api, over the blog's services. */
+  readonly realworldApi: boolean;
+  /** REALWORLD_TOKEN_TTL: the lifetime of that API's access tokens (its clients never refresh). */
+  readonly realworldTokenTtlSeconds: number;
   /** A request body must arrive within this (REQUEST_TIMEOUT); headers within min(10 s, this). */
   readonly requestTimeoutSeconds: number;
   /** Audit events older than this many days are deleted (AUDIT_RETENTION_DAYS). */
@@ -117,6 +121,13 @@ export function loadConfig(env: Env): Config {
     ...readBlogSettings(read),
     warnings: Object.freeze(read.warnings),
   };
+  // The RealWorld API's signup tells whether a name is taken, which EMAIL_VERIFICATION=required hides.
+  if (config.realworldApi && config.emailVerification === 'required')
+    read.bad(
+      'REALWORLD_API',
+      'cannot be on with EMAIL_VERIFICATION=required (its signup tells whether a name is taken)',
+      'off',
+    );
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return Object.freeze(config);
 }

@@ -29,6 +29,8 @@ import { PersonalToken, personalTokenRoutes } from './personal-tokens/routes.ts'
 import { authorsRoutes } from './posts/authors-routes.ts';
 import { postsRoutes } from './posts/routes.ts';
 import { AuthorPublic, PostPublic } from './posts/schemas.ts';
+import { realWorldRoutes } from './realworld/routes.ts';
+import { createRealWorldUsers } from './realworld/users.ts';
 import { recoveryRoutes } from './recovery/routes.ts';
 import type { Services } from './services.ts';
 import { SessionPublic, sessionRoutes } from './sessions/routes.ts';
@@ -157,6 +159,23 @@ export async function registerRoutes(
     writeLimit: limit(policies.writes),
   });
   await app.register(authorsRoutes, { posts: services.posts, requireAuth, optionalAuth });
+  // The RealWorld API (its adapter over the same services), only with REALWORLD_API=on.
+  if (config.realworldApi)
+    await app.register(realWorldRoutes, {
+      posts: services.posts,
+      comments: services.comments,
+      accounts: services.accounts,
+      users: createRealWorldUsers({
+        accounts: services.accounts,
+        login: services.login,
+        sessions: services.sessions,
+        signer: services.realworldTokens,
+      }),
+      requireAuth: services.realworldAuth.required,
+      optionalAuth: services.realworldAuth.optional,
+      signupLimit: limit(policies.signup),
+      commentLimit: limit(policies.comments),
+    });
   await app.register(commentsRoutes, {
     comments: services.comments,
     requireAuth,

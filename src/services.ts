@@ -41,6 +41,7 @@ import { createPersonalTokensRepository } from './personal-tokens/repository.ts'
 import { createPersonalTokens, personalTokenStateLoader } from './personal-tokens/service.ts';
 import { createPostsRepository } from './posts/repository.ts';
 import { createPostsService } from './posts/service.ts';
+import { REALWORLD_CLIENT_ID } from './realworld/mapping.ts';
 import { createRecoveryService } from './recovery/service.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import type { SharedRedis } from './redis/shared-redis.ts';
@@ -175,6 +176,26 @@ export function createServices(parts: ServiceParts) {
     personalTokens: { prefix: PERSONAL_TOKEN_PREFIX, keyOf: keyOfPersonalToken },
     mfaRequired: config.mfaRequired,
     stepUpMaxAgeSeconds: config.stepUpMaxAgeSeconds,
+  });
+
+  // The RealWorld API's tokens (REALWORLD_API): the client `realworld`, an audience of their own (no
+  // native route takes them, and its guard takes no native token), REALWORLD_TOKEN_TTL; sessions like
+  // any other, so they are listed, revoked and ended by a password change.
+  const realworldTokens = createAccessTokens({
+    keys,
+    clock,
+    issuer: config.issuer,
+    audience: `${config.audience}:${REALWORLD_CLIENT_ID}`,
+    clientId: REALWORLD_CLIENT_ID,
+    ttlSeconds: config.realworldTokenTtlSeconds,
+    onLookup: lookups('token'),
+  });
+  const realworldGuard = createGuard({
+    tokens: realworldTokens,
+    sessions: sessionCache,
+    clock,
+    verificationRequired,
+    schemes: ['token', 'bearer'],
   });
 
   const throttle =
@@ -313,6 +334,9 @@ export function createServices(parts: ServiceParts) {
     personalTokens,
     requireAuth: guard.requireAuth,
     optionalAuth: guard.optionalAuth,
+    realworldTokens,
+    login,
+    realworldAuth: { required: realworldGuard.requireAuth, optional: realworldGuard.optionalAuth },
     stepUp: guard.stepUp,
     mfa,
     passkeys,

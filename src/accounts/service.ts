@@ -24,6 +24,9 @@ export type AccountsService = ReturnType<typeof createAccountsService>;
  * password, delete it. Every dependency is required: a change that proves the current password,
  * ends sessions or sends mail has what it needs, or the service is not built.
  */
+/** How recent a password sign-in stands in for the current password (the RealWorld API's rule). */
+const RECENT_SIGN_IN_MS = 5 * 60_000;
+
 export function createAccountsService(deps: {
   users: UsersRepository;
   clock: Clock;
@@ -71,6 +74,26 @@ export function createAccountsService(deps: {
    * check takes its place in the hash queue under the caller's address and account shares, like a
    * login; a check the queue refused (429, 503) checked nothing and counts as no attempt.
    */
+  /**
+   * Who changes an email address or a password proves it is them: with the current password, or —
+   * where a client cannot ask for it (the RealWorld API) — with a password sign-in of the last five
+   * minutes (403 reauthentication_required after that).
+   */
+  async function proveIdentity(
+    user: UserRow,
+    sessionId: string,
+    currentPassword: string | undefined,
+    signedInAt: Date | undefined,
+    facts: AuditFacts | undefined,
+  ): Promise<void> {
+    if (currentPassword !== undefined) return requireCurrentPassword(user, sessionId, currentPassword, facts);
+    if (signedInAt === undefined || clock.now().getTime() - signedInAt.getTime() > RECENT_SIGN_IN_MS)
+      throw new ForbiddenError(
+        'sign in again with your password to change this',
+        'reauthentication_required',
+      );
+  }
+
   async function requireCurrentPassword(
     user: UserRow,
     sessionId: string,
@@ -123,7 +146,12 @@ export function createAccountsService(deps: {
       email?: string | undefined;
       current_password?: string | undefined;
     },
-    context: { sessionId?: string; facts?: AuditFacts } = {},
+    context: {
+      sessionId?: string;
+      facts?: AuditFacts;
+      /** Instead of the current password, a password sign-in this recent (the RealWorld API). */
+      signedInAt?: Date;
+    } = {},
   ) {
     const facts = context.facts ?? {};
     const before = await getUser(users, id);
@@ -132,12 +160,18 @@ export function createAccountsService(deps: {
     const email = changes.email?.toLowerCase();
     const emailChanges = email !== undefined && email !== before.email;
     if (emailChanges) {
-      if (changes.current_password === undefined) {
+      if (changes.current_password === undefined && context.signedInAt === undefined) {
         throw new UnprocessableError([
           { path: '/current_password', message: 'is required to change the email address' },
         ]);
       }
-      await requireCurrentPassword(before, context.sessionId ?? id, changes.current_password, facts);
+      await proveIdentity(
+        before,
+        context.sessionId ?? id,
+        changes.current_password,
+        context.signedInAt,
+        facts,
+      );
       if (deps.verificationRequired) return requestEmailChange(before, email, profileChanges(changes));
       await requireFree(users, { email }, id);
     }
@@ -192,12 +226,14 @@ export function createAccountsService(deps: {
   async function changePassword(input: {
     userId: string;
     sessionId: string;
-    currentPassword: string;
+    /** The proof: the current password, or (the RealWorld API) a password sign-in of the last minutes. */
+    currentPassword?: string | undefined;
+    signedInAt?: Date | undefined;
     newPassword: string;
     facts?: AuditFacts;
   }): Promise<void> {
     const user = await getUser(users, input.userId);
-    await requireCurrentPassword(user, input.sessionId, input.currentPassword, input.facts);
+    await proveIdentity(user, input.sessionId, input.currentPassword, input.signedInAt, input.facts);
     requirePasswordAllowed(
       input.newPassword,
       { username: user.username, email: user.email },

@@ -30,6 +30,13 @@ export function createCommentsRepository(db: Kysely<Database>, counters: PostCou
   return {
     findById: (id: string) => withAuthor().where('comments.id', '=', id).executeTakeFirst(),
 
+    /** A comment by its post and per-post number (the RealWorld API's id). */
+    findByNumber: (postId: string, number: number) =>
+      withAuthor()
+        .where('comments.post_id', '=', postId)
+        .where('comments.number', '=', number)
+        .executeTakeFirst(),
+
     /**
      * The post's comments oldest first, keyset-paged on (created_at, id); the visible ones, and the
      * pending ones of `pendingOf` (a user id) or all of them (`allPending`). limit + 1 rows.

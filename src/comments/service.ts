@@ -215,6 +215,9 @@ export function createCommentsService(deps: {
       posts.changed();
     },
 
+    /** The id of a post's comment by its number, if there is one. */
+    idOfNumber: async (postId: string, number: number) => (await comments.findByNumber(postId, number))?.id,
+
     forgetUser: comments.forgetUser,
   };
 }

@@ -23,5 +23,21 @@ export function readBlogSettings(read: Reader) {
   };
   const siteTitle = text('SITE_TITLE', 'inkgate', 100, '"Ada’s notebook"') || 'inkgate';
   const siteDescription = text('SITE_DESCRIPTION', '', 300, '"Notes on engines and numbers"');
-  return { comments, rateLimitComments, siteTitle, siteDescription } satisfies Partial<Config>;
+  const realworldApi = read.oneOf('REALWORLD_API', ['off', 'on'] as const, 'off', 'on') === 'on';
+  const realworldTokenTtlSeconds = read.duration({
+    name: 'REALWORLD_TOKEN_TTL',
+    fallback: 86_400,
+    min: 60,
+    max: 30 * 86_400,
+    range: '1m to 30d',
+    example: '1d',
+  });
+  return {
+    comments,
+    rateLimitComments,
+    siteTitle,
+    siteDescription,
+    realworldApi,
+    realworldTokenTtlSeconds,
+  } satisfies Partial<Config>;
 }

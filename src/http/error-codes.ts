@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   insufficient_user_authentication:
     'RFC 9470: this account has a second factor and the route needs a recent two-factor sign-in (acr_values and max_age in WWW-Authenticate)',
   wrong_password: 'the current password given with the request is wrong',
+  reauthentication_required: 'this change needs a password sign-in of the last five minutes; sign in again',
   not_author: 'only the author of the post or an admin may change it',
   not_comment_author:
     'only the comment’s author may change its body; its post’s author or an admin its status',

@@ -5,6 +5,8 @@ import { SCOPE_DESCRIPTIONS } from '../authz/scopes.ts';
 import { limitOf, type RouteLimit } from './rate-limits.ts';
 
 export const SECURITY_SCHEME = 'OAuth2PasswordBearer';
+/** The RealWorld API's scheme (REALWORLD_API=on), as its specification declares it. */
+export const REALWORLD_SCHEME = 'RealWorldToken';
 
 /** `get` + `/users/me/sessions/:id` → `getUsersMeSessionsById`; `/` → `getRoot`. */
 function operationIdOf(method: string, url: string): string {
@@ -65,7 +67,7 @@ const openApiPath = (url: string) => url.replace(/:([A-Za-z0-9_]+)/g, '{$1}');
  */
 export async function registerOpenApi(
   app: FastifyInstance,
-  options: { version: string; clientId: string; passwordGrant: boolean },
+  options: { version: string; clientId: string; passwordGrant: boolean; realworld?: boolean },
 ): Promise<void> {
   const limited = new Map<string, RouteLimit>();
   await app.register(swagger, {
@@ -91,6 +93,15 @@ export async function registerOpenApi(
         { name: 'posts', description: 'The blog: posts, tags, favourites, authors and follows' },
         { name: 'comments', description: 'Comments on published posts, and their moderation' },
         { name: 'meta', description: 'Health, readiness and metrics' },
+        ...(options.realworld
+          ? [
+              {
+                name: 'realworld',
+                description:
+                  'The RealWorld ("Conduit") API (REALWORLD_API=on): the blog under the names its front ends use, with its own tokens (`Authorization: Token <jwt>`)',
+              },
+            ]
+          : []),
         {
           name: 'pages',
           description:
@@ -99,6 +110,15 @@ export async function registerOpenApi(
       ],
       components: {
         securitySchemes: {
+          ...(options.realworld && {
+            [REALWORLD_SCHEME]: {
+              type: 'apiKey',
+              in: 'header',
+              name: 'Authorization',
+              description:
+                '`Token <jwt>` (or `Bearer`), the `token` of POST /api/users or POST /api/users/login: a session of the client `realworld` (listed, revocable), taken under /api only.',
+            },
+          }),
           [SECURITY_SCHEME]: {
             type: 'oauth2',
             description:

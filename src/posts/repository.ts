@@ -448,6 +448,42 @@ export function createPostsRepository(db: Kysely<Database>) {
     /** Published posts, newest first (limit + 1 rows). */
     list: (filter: ListPostsFilter): Promise<PostWithAuthor[]> => newestFirst(db, filter).execute(),
 
+    /**
+     * The same list paged by offset (at most 10,000: the RealWorld API's cap), as
+     * its clients page; `limit` rows exactly (no look-ahead row).
+     */
+    listAt: (filter: Omit<ListPostsFilter, 'after'>, offset: number): Promise<PostWithAuthor[]> =>
+      newestFirst(db, { ...filter, limit: filter.limit - 1 })
+        .offset(offset)
+        .execute(),
+
+    /**
+     * How many published posts a list holds (its articlesCount): a tag's from its
+     * kept count, the others counted on their index range.
+     */
+    countListed: async (filter: Omit<ListPostsFilter, 'after' | 'limit'>): Promise<number> => {
+      if (
+        filter.tag !== undefined &&
+        filter.authorUsername === undefined &&
+        filter.favoritedBy === undefined &&
+        filter.followedBy === undefined
+      ) {
+        const tag = await db
+          .selectFrom('tags')
+          .select('posts_count')
+          .where('slug', '=', filter.tag)
+          .executeTakeFirst();
+        return Number(tag?.posts_count ?? 0);
+      }
+      const rows = newestFirst(db, { ...filter, limit: Number.MAX_SAFE_INTEGER - 1 })
+        .clearSelect()
+        .clearOrderBy()
+        .clearLimit()
+        .select((eb) => eb.fn.countAll<number>().as('n'));
+      const row = await rows.executeTakeFirst();
+      return Number(row?.n ?? 0);
+    },
+
     /** The author's own posts of any status (or `status`), newest written first (limit + 1 rows). */
     listOwn: (filter: OwnPostsFilter): Promise<PostWithAuthor[]> => {
       let query = withAuthor().where('posts.author_id', '=', filter.authorId);
@@ -707,6 +743,28 @@ export function createPostsRepository(db: Kysely<Database>) {
               followers_count: Number(row.followers_count ?? 0),
             },
         ),
+
+    /** The profiles of these authors (username, bio, image), by id. */
+    authorsByIds: (ids: readonly string[]) =>
+      ids.length === 0
+        ? Promise.resolve([])
+        : db
+            .selectFrom('users')
+            .select(['id', 'username', 'bio', 'image'])
+            .where('id', 'in', [...new Set(ids)])
+            .execute(),
+
+    /** Which of `authorIds` the user follows. */
+    followingAmong: async (followerId: string, authorIds: readonly string[]): Promise<Set<string>> => {
+      if (authorIds.length === 0) return new Set();
+      const rows = await db
+        .selectFrom('follows')
+        .select('author_id')
+        .where('follower_id', '=', followerId)
+        .where('author_id', 'in', [...new Set(authorIds)])
+        .execute();
+      return new Set(rows.map((row) => row.author_id));
+    },
 
     isFollowing: async (followerId: string, authorId: string): Promise<boolean> =>
       (await db

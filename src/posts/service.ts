@@ -224,20 +224,33 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
    * follows, comments' counts, an author's deletion) empties it, so a writer always reads their own
    * write; other instances' writes show within the second.
    */
-  const lists = new LRUCache<string, ListPage>({
-    max: 1000,
-    maxSize: 4 * 1024 * 1024,
-    sizeCalculation: (page) =>
-      Math.max(
-        1,
-        page.data.reduce((bytes, post) => bytes + post.content.length + post.html.length + 400, 0),
-      ),
+  const pageCache = <Page extends ListPage>() =>
+    new LRUCache<string, Page>({
+      max: 1000,
+      // Half of the 8 MiB the serialised pages had alone: the route keeps each page's text beside it.
+      maxSize: 4 * 1024 * 1024,
+      sizeCalculation: (page) =>
+        Math.max(
+          1,
+          page.data.reduce((bytes, post) => bytes + post.content.length + post.html.length + 400, 0),
+        ),
+      ttl: LIST_CACHE_MS,
+      perf: { now: () => clock.now().getTime() },
+      ttlResolution: 0, // every read asks the clock (a cached "now" would run on real time)
+    });
+  const lists = pageCache<ListPage>();
+  /** The same, for lists paged by offset (the RealWorld API's), with the total they are part of. */
+  const offsetLists = pageCache<ListPage & { count: number }>();
+  /** Authors' public profiles as lists show them, for the list cache's second. */
+  const profiles = new LRUCache<string, { id: string; username: string; bio: string; image: string | null }>({
+    max: 10_000,
     ttl: LIST_CACHE_MS,
     perf: { now: () => clock.now().getTime() },
-    ttlResolution: 0, // every read asks the clock (a cached "now" would run on real time)
+    ttlResolution: 0,
   });
   const written = <T>(result: T): T => {
     lists.clear();
+    offsetLists.clear();
     return result;
   };
 
@@ -504,6 +517,69 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
     /** GET /posts: the public list, with `favorited` for a caller who sent a token. */
     list: async (query: ListQuery, principal?: Principal) =>
       withFavorited(await listPublic(query), viewerOf(principal)),
+
+    /**
+     * A public list by offset, with the total it is part of (the RealWorld API's
+     * articles and articlesCount); `followedBy` for a feed.
+     */
+    listAt: async (
+      query: Omit<ListQuery, 'cursor' | 'q'> & { offset: number; followedBy?: string },
+      principal?: Principal,
+    ) => {
+      const filter = {
+        authorUsername: query.author,
+        tag: query.tag,
+        favoritedBy: query.favorited_by,
+        followedBy: query.followedBy,
+        limit: query.limit ?? 20,
+      };
+      // Anyone's view of a public list is kept as the cursor pages are (a feed is the caller's own).
+      const key =
+        query.followedBy === undefined
+          ? [
+              'offset',
+              query.author?.toLowerCase(),
+              query.tag,
+              query.favorited_by?.toLowerCase(),
+              filter.limit,
+              query.offset,
+            ]
+              .map((part) => part ?? '')
+              .join('\u0000')
+          : undefined;
+      let kept = key === undefined ? undefined : offsetLists.get(key);
+      if (!kept) {
+        const [rows, count] = await Promise.all([
+          posts.listAt(filter, query.offset),
+          posts.countListed(filter),
+        ]);
+        kept = { data: rows.map((row) => toPublic(row)), next_cursor: null, count };
+        if (key !== undefined) offsetLists.set(key, kept);
+      }
+      const page = await withFavorited(kept, viewerOf(principal));
+      return { data: page.data, count: kept.count };
+    },
+
+    /**
+     * The authors of these posts (username, bio, image; kept for the list cache's second) with
+     * `following` for the caller, by author id.
+     */
+    profilesOf: async (authorIds: readonly string[], principal?: Principal) => {
+      const missing = [...new Set(authorIds)].filter((id) => !profiles.has(id));
+      for (const author of await posts.authorsByIds(missing)) profiles.set(author.id, author);
+      const followed = principal
+        ? await posts.followingAmong(principal.userId, authorIds)
+        : new Set<string>();
+      return new Map(
+        authorIds.flatMap((id) => {
+          const author = profiles.get(id);
+          return author ? [[id, { ...author, following: followed.has(id) }] as const] : [];
+        }),
+      );
+    },
+
+    /** Which of `authorIds` the user follows (a list's `following`, one query). */
+    followingAmong: (userId: string, authorIds: readonly string[]) => posts.followingAmong(userId, authorIds),
 
     /** The caller's own posts, any status (or one), newest written first. */
     listOwn: async (

@@ -79,6 +79,8 @@ export function createGuard(deps: {
   mfaRequired?: 'off' | 'admin' | 'all';
   /** STEP_UP_MAX_AGE: how recent a two-factor sign-in the step-up routes need. */
   stepUpMaxAgeSeconds?: number;
+  /** The Authorization schemes taken (lower case): `bearer`; the RealWorld API's also `token`. */
+  schemes?: readonly string[];
 }): {
   requireAuth: RequireAuth;
   optionalAuth: OptionalAuth;
@@ -88,6 +90,7 @@ export function createGuard(deps: {
   const { tokens, sessions, clock, verificationRequired, personalTokens } = deps;
   const mfaRequired = deps.mfaRequired ?? 'off';
   const stepUpMaxAgeSeconds = deps.stepUpMaxAgeSeconds ?? 600;
+  const schemes = deps.schemes ?? ['bearer'];
 
   /** Whether the session (or personal token) still stands, and its user may still act. */
   const stands = (session: SessionState | undefined, userId?: string): session is SessionState =>
@@ -137,7 +140,7 @@ export function createGuard(deps: {
       throw missingCredentials('this request needs a bearer token');
     const match = /^(\S+)(?:\s+(.*))?$/.exec(header.trim());
     const scheme = match?.[1] ?? '';
-    if (scheme.toLowerCase() !== 'bearer')
+    if (!schemes.includes(scheme.toLowerCase()))
       throw missingCredentials('only the Bearer authentication scheme is accepted');
     const token = match?.[2]?.trim() ?? '';
     // RFC 6750 §2.1 b64token; anything else cannot be one of our tokens.

@@ -66,10 +66,11 @@ export function createSessionsService(deps: {
     session: TokenSession,
     granted: readonly Scope[],
     refreshToken: string,
+    signer: Pick<AccessTokens, 'issue'> = tokens,
   ): Promise<TokenAnswer> {
     const scopes =
       deps.verificationRequired && !session.emailVerified ? scopesWhileUnverified(granted) : granted;
-    const { token, expiresIn } = await tokens.issue(
+    const { token, expiresIn } = await signer.issue(
       {
         userId: session.userId,
         username: session.username,
@@ -113,6 +114,8 @@ export function createSessionsService(deps: {
     recordLogin?: boolean;
     /** The new session's id when the caller made it first (a code records the session it became). */
     sessionId?: string;
+    /** Who signs its access token: the native audience's by default; the RealWorld API's for its sessions. */
+    signer?: Pick<AccessTokens, 'issue'>;
   }): Promise<TokenAnswer | undefined> {
     const now = clock.now();
     const authTime = input.authTime ?? now;
@@ -150,6 +153,7 @@ export function createSessionsService(deps: {
       },
       input.scopes,
       refreshToken,
+      input.signer,
     );
   }
 

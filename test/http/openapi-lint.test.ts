@@ -17,8 +17,9 @@ const SPECTRAL = join(require.resolve('@stoplight/spectral-cli/package.json'), '
 // biome-ignore lint/suspicious/noExplicitAny: a JSON document the test takes apart at will
 type Document = Record<string, any>;
 
+/** The whole document: with the opt-in RealWorld API mounted, so that its operations are linted too. */
 async function servedDocument(t: TestContext): Promise<Document> {
-  const testApp = await buildTestApp(t);
+  const testApp = await buildTestApp(t, { env: { REALWORLD_API: 'on' } });
   const response = await testApp.app.inject({ method: 'GET', url: '/openapi.json' });
   assert.equal(response.statusCode, 200);
   return response.json();
