@@ -29,7 +29,10 @@ export function realWorldAnswer(
     const fields: Record<string, string[]> = {};
     for (const entry of answer.errors ?? []) {
       const field = fieldOf(entry.path);
-      fields[field] = [...(fields[field] ?? []), BLANK.test(entry.message) ? "can't be blank" : entry.message];
+      fields[field] = [
+        ...(fields[field] ?? []),
+        BLANK.test(entry.message) ? "can't be blank" : entry.message,
+      ];
     }
     return {
       answer,
