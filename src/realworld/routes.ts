@@ -154,13 +154,13 @@ export const realWorldRoutes: FastifyPluginAsync<{
   async function article(post: PublicPost, viewer: Principal | undefined) {
     return { article: (await articles([post], viewer, true))[0] };
   }
-  /** The published post of a slug (an old slug names it too), for anyone. */
+  /** The published post of a slug (an old slug names it too): one lookup, as GET /posts/slug/{slug}. */
   async function bySlug(slug: string, viewer: Principal | undefined): Promise<PublicPost> {
-    const found = await posts.findPublished(slug);
-    if (!found) throw new NotFoundError('article not found', 'post_not_found');
-    const current = 'moved' in found ? await posts.findPublished(found.moved) : found;
-    if (!current || 'moved' in current) throw new NotFoundError('article not found', 'post_not_found');
-    return (await posts.get(current.post.id, viewer)).post;
+    let found = await posts.getBySlug(slug, viewer);
+    if ('moved' in found) found = await posts.getBySlug(found.moved, viewer);
+    if ('moved' in found || found.post.status !== 'published')
+      throw new NotFoundError('article not found', 'post_not_found');
+    return found.post;
   }
 
   /** The specification's 422 for each missing field, before any rule of the blog runs. */
