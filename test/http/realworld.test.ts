@@ -287,6 +287,23 @@ describeEachEngine('RealWorld API', (engine) => {
   });
 });
 
+test('bodies under /api: empty is none, invalid UTF-8 and prototype poisoning are 400, as everywhere', async (t) => {
+  const testApp = await buildTestApp(t, { env: { REALWORLD_API: 'on' } });
+  const post = (payload: string | Buffer) =>
+    testApp.app.inject({
+      method: 'POST',
+      url: '/api/users/login',
+      headers: { 'content-type': 'application/json' },
+      payload,
+    });
+  const empty = await post('');
+  assert.equal(empty.statusCode, 422, 'no body where one is needed: 422, not a 400 for the empty JSON');
+  assert.deepEqual(empty.json(), { errors: { body: ['must be object'] } });
+  assert.equal((await post(Buffer.from([0x7b, 0xff, 0x7d]))).statusCode, 400);
+  assert.equal((await post('{"user": {"__proto__": {"admin": true}}}')).statusCode, 400);
+  assert.equal((await post('{not json')).statusCode, 400);
+});
+
 test('REALWORLD_API is off by default: /api is 404', async (t) => {
   const testApp = await buildTestApp(t);
   assert.equal((await testApp.app.inject({ url: '/api/tags' })).statusCode, 404);
