@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyBaseLogger, LogController } from 'fastify';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers } from './error-handler.ts';
@@ -11,6 +11,29 @@ import { instrumentRequests, type Metrics } from './metrics.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { securityHeaders } from './security-headers.ts';
 import { createValidatorCompiler } from './validation.ts';
+
+/**
+ * The one JSON body parser (RFC 8259 §8.1: JSON text is UTF-8): Fastify's decodes bytes that are not
+ * UTF-8 as U+FFFD and goes on; this refuses them with 400, then parses as Fastify does (prototype
+ * poisoning refused). With `emptyIsNone` (the RealWorld API's clients send body-less JSON DELETEs),
+ * an empty body is no body instead of a 400.
+ */
+export function useJsonParser(app: FastifyInstance, options: { emptyIsNone?: boolean } = {}): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    if (options.emptyIsNone === true && (body as Buffer).length === 0) return done(null, undefined);
+    let text: string;
+    try {
+      text = utf8.decode(body as Buffer);
+    } catch {
+      done(new HttpError(400, 'invalid_utf8', 'the body is not valid UTF-8 (RFC 8259 §8.1)'), undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+}
 
 /** The largest request body any route takes (API.md "Abuse limits"): JSON and forms alike. */
 export const BODY_LIMIT = 64 * 1024;
@@ -62,21 +85,7 @@ export async function createHttpServer(options: {
   app.setValidatorCompiler(createValidatorCompiler());
   // JSON only (API.md): Fastify's default text/plain parser would let a text body reach validation.
   app.removeContentTypeParser('text/plain');
-  // RFC 8259 §8.1: JSON text is UTF-8. Fastify's parser decodes bytes that are not UTF-8 as U+FFFD
-  // and goes on; this one refuses them with 400, then parses as Fastify does (proto poisoning refused).
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    let text: string;
-    try {
-      text = utf8.decode(body as Buffer);
-    } catch {
-      done(new HttpError(400, 'invalid_utf8', 'the body is not valid UTF-8 (RFC 8259 §8.1)'), undefined);
-      return;
-    }
-    parseJson(request, text, done);
-  });
+  useJsonParser(app);
   registerErrorHandlers(app);
 
   // The app-wide hooks run on every request, so they take Fastify's callback form (no promise each).

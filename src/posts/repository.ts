@@ -511,7 +511,9 @@ export function createPostsRepository(db: Kysely<Database>) {
     ) =>
       db.transaction().execute(async (trx) => {
         const now = post.created_at;
-        // A unique placeholder until the slug is claimed (post_slugs references the post).
+        // The row is written first (post_slugs references it) under its own id as a stand-in slug, which
+        // no claimed slug can equal (`~` is not a slug character); the claimed one replaces it below,
+        // in this same transaction, so no reader ever sees it.
         await trx
           .insertInto('posts')
           .values({ ...post, slug: `~${post.id}`, tags: tagNames(tags) })

@@ -10,7 +10,8 @@ import { requestFacts } from '../audit/events.ts';
 import type { OptionalAuth, Principal, RequireAuth } from '../authz/principal.ts';
 import type { CommentsService } from '../comments/service.ts';
 import { canonicalAddress } from '../http/client-address.ts';
-import { HttpError, NotFoundError, UnprocessableError } from '../http/errors.ts';
+import { NotFoundError, UnprocessableError } from '../http/errors.ts';
+import { useJsonParser } from '../http/server.ts';
 import { LoginRefusedError } from '../login/errors.ts';
 import type { PostsService, PublicPost } from '../posts/service.ts';
 import { realWorldAnswer, type Subject } from './errors.ts';
@@ -99,20 +100,7 @@ export const realWorldRoutes: FastifyPluginAsync<{
 ) => {
   // Their DELETEs say Content-Type: application/json and send nothing: no body, not a 400. Any other
   // body is read as everywhere else: UTF-8 only (RFC 8259 §8.1), prototype poisoning refused.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  const utf8 = new TextDecoder('utf-8', { fatal: true });
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
-    if ((body as Buffer).length === 0) return done(null, undefined);
-    let text: string;
-    try {
-      text = utf8.decode(body as Buffer);
-    } catch {
-      done(new HttpError(400, 'invalid_utf8', 'the body is not valid UTF-8 (RFC 8259 §8.1)'), undefined);
-      return;
-    }
-    parseJson(request, text, done);
-  });
+  useJsonParser(app, { emptyIsNone: true });
 
   const subjectOf = (request: FastifyRequest): Subject =>
     request.url.includes('/comments')
