@@ -1,5 +1,8 @@
-import { dictionary } from '@zxcvbn-ts/language-common';
+import { lazyModule } from '../lazy-module.ts';
 import { normalizePassword } from './passwords.ts';
+
+// Its dictionaries (half a megabyte of source) load with the first password checked, not at start.
+const zxcvbnCommon = lazyModule<typeof import('@zxcvbn-ts/language-common')>('@zxcvbn-ts/language-common');
 
 export const PASSWORD_MIN_LENGTH = 8;
 export const PASSWORD_MAX_LENGTH = 1024;
@@ -10,7 +13,7 @@ export const PASSWORD_MAX_LENGTH = 1024;
  */
 let common: Set<string> | undefined;
 function commonPasswords(): Set<string> {
-  common ??= new Set(dictionary['passwords-common']);
+  common ??= new Set(zxcvbnCommon().dictionary['passwords-common']);
   return common;
 }
 

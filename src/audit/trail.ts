@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { Kysely } from 'kysely';
-import { LRUCache } from 'lru-cache';
 import { v7 as uuidv7 } from 'uuid';
+import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import type { AuditEventInput, AuditEventType } from './events.ts';
@@ -31,7 +31,11 @@ export function createAuditTrail(deps: {
   const { db, clock } = deps;
   const pending: NewAuditEvent[] = [];
   // Keys already stored in this process: a flood repeats one key, and needs no write for each.
-  const collapsed = new LRUCache<string, true>({ max: 10_000 });
+  const collapsed = boundedCache<string, true>({
+    entries: 10_000,
+    bytes: 2 * 1024 * 1024,
+    sizeOf: (_, key) => stringBytes(key) + 32,
+  });
   let flushing: Promise<void> | undefined;
   let timer: NodeJS.Timeout | undefined;
   let dropped = 0;

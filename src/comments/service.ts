@@ -196,7 +196,8 @@ export function createCommentsService(deps: {
       );
       if (!changed) throw notFound();
       audit.published(events);
-      if (moderated) posts.changed();
+      // A moderation moves the post's count; an edit changes the post's page.
+      if (moderated || text !== undefined) posts.changed();
       return toPublic((await comments.findById(id))!);
     },
 

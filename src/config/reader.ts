@@ -98,11 +98,14 @@ export function nearMisses(
   const misses: Array<{ name: string; meant: string }> = [];
   for (const name of Object.keys(env)) {
     if (KNOWN.has(name)) continue;
-    const meant = VARIABLES.find(
-      (known) =>
-        squash(known) === squash(name) ||
-        editDistance(name.toUpperCase(), known) <= (known.length >= 8 ? 2 : 1),
-    );
+    const meant = VARIABLES.find((known) => {
+      if (squash(known) === squash(name)) return true;
+      const allowed = known.length >= 8 ? 2 : 1;
+      // The distance is at least the difference in length: most of the environment is passed over here.
+      return (
+        Math.abs(name.length - known.length) <= allowed && editDistance(name.toUpperCase(), known) <= allowed
+      );
+    });
     if (meant !== undefined) misses.push({ name, meant });
   }
   return misses;

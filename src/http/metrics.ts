@@ -101,6 +101,9 @@ export function createMetrics(): Metrics {
   return metrics;
 }
 
+/** The request duration histogram's upper bounds, in seconds. */
+const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
 export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void {
   const labelNames = ['method', 'route', 'status_code'] as const;
   type Labels = Record<(typeof labelNames)[number], string>;
@@ -120,13 +123,36 @@ export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void
       }
     },
   });
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by method, route template and status',
-    labelNames,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [metrics.registry],
-  });
+  // The duration histogram likewise: bucket counts kept per (method, route, status) in plain arrays,
+  // made into prom-client's histogram lines at each scrape (the same names, labels and buckets).
+  const durations = new Map<string, { labels: Labels; buckets: number[]; sum: number; count: number }>();
+  const name = 'http_request_duration_seconds';
+  const help = 'HTTP request duration by method, route template and status';
+  metrics.registry.registerMetric({
+    name,
+    help,
+    type: 'histogram',
+    aggregator: 'sum',
+    get: async () => ({
+      name,
+      help,
+      type: 'histogram',
+      aggregator: 'sum',
+      values: [...durations.values()].flatMap(({ labels, buckets, sum, count }) => {
+        let cumulative = 0;
+        return [
+          ...DURATION_BUCKETS.map((le, index) => {
+            cumulative += buckets[index]!;
+            return { metricName: `${name}_bucket`, labels: { le, ...labels }, value: cumulative };
+          }),
+          { metricName: `${name}_bucket`, labels: { le: '+Inf', ...labels }, value: count },
+          { metricName: `${name}_sum`, labels, value: sum },
+          { metricName: `${name}_count`, labels, value: count },
+        ];
+      }),
+    }),
+    reset: () => durations.clear(),
+  } as unknown as Parameters<Registry['registerMetric']>[0]);
   app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     const key = `${request.method} ${route} ${reply.statusCode}`;
@@ -140,7 +166,16 @@ export function instrumentRequests(app: FastifyInstance, metrics: Metrics): void
       counts.set(key, entry);
     }
     entry.count += 1;
-    duration.observe(entry.labels, reply.elapsedTime / 1000);
+    let timing = durations.get(key);
+    if (!timing) {
+      timing = { labels: entry.labels, buckets: DURATION_BUCKETS.map(() => 0), sum: 0, count: 0 };
+      durations.set(key, timing);
+    }
+    const seconds = reply.elapsedTime / 1000;
+    const bucket = DURATION_BUCKETS.findIndex((le) => seconds <= le);
+    if (bucket >= 0) timing.buckets[bucket]! += 1;
+    timing.sum += seconds;
+    timing.count += 1;
     done();
   });
 }

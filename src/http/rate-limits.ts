@@ -1,5 +1,5 @@
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { LRUCache } from 'lru-cache';
+import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../redis/shared-redis.ts';
 import { HttpError } from './errors.ts';
@@ -46,7 +46,12 @@ export interface WindowCounter {
 
 /** `clock` times the per-instance windows (Redis keeps its own time for the shared ones). */
 export function createWindowCounter(redis: SharedRedis | undefined, clock: Clock): WindowCounter {
-  const local = new LRUCache<string, { current: number; resetAt: number }>({ max: 100_000 });
+  // 100,000 windows (a key and two numbers each), 16 MiB at most.
+  const local = boundedCache<string, { current: number; resetAt: number }>({
+    entries: 100_000,
+    bytes: 16 * 1024 * 1024,
+    sizeOf: (_, key) => stringBytes(key) + 64,
+  });
   const countLocally = (key: string, windowMs: number): Counter => {
     const now = clock.now().getTime();
     let entry = local.get(key);

@@ -4,9 +4,10 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config.ts';
+import { createDeferredSchemas } from './deferred-schemas.ts';
 import { clientErrorHandler, frameworkErrorHandler, registerErrorHandlers } from './error-handler.ts';
 import { HttpError } from './errors.ts';
-import { loggableUrl, requestLineLogger } from './logging.ts';
+import { lazyRequestLogger, loggableUrl, requestLineWriter } from './logging.ts';
 import { instrumentRequests, type Metrics } from './metrics.ts';
 import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
 import { securityHeaders } from './security-headers.ts';
@@ -35,6 +36,13 @@ export function useJsonParser(app: FastifyInstance, options: { emptyIsNone?: boo
   });
 }
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Compiles every route schema not compiled yet (they compile on first use; see deferred-schemas.ts). */
+    compileSchemas(): Promise<void>;
+  }
+}
+
 /** The largest request body any route takes (API.md "Abuse limits"): JSON and forms alike. */
 export const BODY_LIMIT = 64 * 1024;
 const HEADERS_TIMEOUT_MS = 10_000;
@@ -55,6 +63,7 @@ export async function createHttpServer(options: {
   const deps = { logger: options.logger };
   // The security headers of every answer, the framework's own refusals included.
   const headers = securityHeaders({ crossOrigin: config.corsOrigins.length > 0 });
+  const schemas = createDeferredSchemas();
 
   const app = Fastify({
     ...(deps.logger ? { loggerInstance: deps.logger } : { logger: false }),
@@ -75,14 +84,22 @@ export async function createHttpServer(options: {
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: false,
     genReqId: () => randomUUID(),
+    // request.log is made on the first line a request logs, not for every request (logging.ts).
+    ...(deps.logger && {
+      childLoggerFactory: (logger: FastifyBaseLogger, bindings: Record<string, unknown>) =>
+        lazyRequestLogger(logger as Logger, bindings),
+    }),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Answered by the onRequest hook below instead, as a problem document with the usual headers.
     return503OnClosing: false,
     routerOptions: { maxParamLength: 200 },
+    // Response serialisers compiled on first use (deferred-schemas.ts), as the validators are.
+    schemaController: { compilersFactory: { buildSerializer: schemas.buildSerializer } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  app.setValidatorCompiler(createValidatorCompiler());
+  app.setValidatorCompiler(schemas.validator(createValidatorCompiler()));
+  app.decorate('compileSchemas', () => schemas.compilePending());
   // JSON only (API.md): Fastify's default text/plain parser would let a text body reach validation.
   app.removeContentTypeParser('text/plain');
   useJsonParser(app);
@@ -116,10 +133,10 @@ export async function createHttpServer(options: {
     done(null, payload);
   });
   // One log line per request, with its id.
-  const requestLines = deps.logger ? requestLineLogger(deps.logger as Logger) : undefined;
-  app.addHook('onResponse', (request, reply, done) => {
-    requestLines?.info(
-      {
+  const writeLine = deps.logger ? requestLineWriter(deps.logger as Logger) : undefined;
+  if (writeLine) {
+    app.addHook('onResponse', (request, reply, done) => {
+      writeLine({
         reqId: request.id,
         method: request.method,
         url: loggableUrl(request.url),
@@ -128,11 +145,10 @@ export async function createHttpServer(options: {
         durationMs: Math.round(reply.elapsedTime * 100) / 100,
         ip: request.ip,
         userId: request.principal?.userId,
-      },
-      'request',
-    );
-    done();
-  });
+      });
+      done();
+    });
+  }
 
   if (metrics) instrumentRequests(app, metrics);
 

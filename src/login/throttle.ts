@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
+import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../redis/shared-redis.ts';
 
@@ -121,7 +121,14 @@ function createThrottle(log: FailureLog, limits: ThrottleLimits): LoginThrottle 
 function createMemoryLog(clock: Clock, limits: ThrottleLimits): FailureLog {
   const windowMs = limits.windowSeconds * 1000;
   // Bounded: an attacker spraying logins cannot grow memory without limit; entries expire with the window.
-  const failures = new LRUCache<string, number[]>({ max: 200_000, ttl: windowMs, ttlAutopurge: false });
+  // 200,000 keys, 32 MiB at most (a key, and eight bytes a failure's time).
+  const failures = boundedCache<string, number[]>({
+    entries: 200_000,
+    bytes: 32 * 1024 * 1024,
+    sizeOf: (times, key) => stringBytes(key) + 48 + 8 * times.length,
+    ttl: windowMs,
+    ttlAutopurge: false,
+  });
   const recent = (key: string, now: number) =>
     (failures.get(key) ?? []).filter((time) => time > now - windowMs);
 

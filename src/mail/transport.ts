@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync } from 'node:fs';
 import { rename, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import nodemailer from 'nodemailer';
+import type nodemailerTypes from 'nodemailer';
+import { lazyModule } from '../lazy-module.ts';
 import { addressOf, buildMime } from './mime.ts';
 
 /** One message as it leaves: a plain-text part and an HTML part. */
@@ -26,8 +27,10 @@ export interface MailTransport {
  * start), over a small pool of connections kept between messages. The message is handed over as
  * built by mime.ts. Timeouts are short: a hanging server makes the outbox retry, never a request wait.
  */
+const nodemailer = lazyModule<typeof nodemailerTypes>('nodemailer');
+
 export function smtpTransport(url: string): MailTransport {
-  const transporter = nodemailer.createTransport({
+  const transporter = nodemailer().createTransport({
     url,
     pool: true,
     maxConnections: 2,

@@ -1,15 +1,16 @@
-import {
-  type AuthenticationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
 import type { FastifyBaseLogger } from 'fastify';
 import { v7 as uuidv7 } from 'uuid';
+import { lazyModule } from '../lazy-module.ts';
+
+/** WebAuthn's verification (and its ASN.1 and COSE stack), loaded with the first passkey ceremony. */
+const webauthn = lazyModule<typeof import('@simplewebauthn/server')>('@simplewebauthn/server');
+
 import type { AccountMail, SessionControl } from '../accounts/dependencies.ts';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
@@ -82,7 +83,7 @@ export function createPasskeys(deps: {
       const existing = await repository.list(userId);
       if (existing.length >= MAX_PASSKEYS)
         throw new ConflictError(`an account holds at most ${MAX_PASSKEYS} passkeys`, 'passkey_limit');
-      const options = await generateRegistrationOptions({
+      const options = await webauthn().generateRegistrationOptions({
         rpName: rp.name,
         rpID: rp.id,
         userName: user.username,
@@ -107,9 +108,9 @@ export function createPasskeys(deps: {
       input: { name?: string | undefined; response: unknown },
       facts: AuditFacts,
     ): Promise<PasskeyPublic & { recovery_codes?: string[] }> {
-      let verified: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
+      let verified: Awaited<ReturnType<typeof import('@simplewebauthn/server').verifyRegistrationResponse>>;
       try {
-        verified = await verifyRegistrationResponse({
+        verified = await webauthn().verifyRegistrationResponse({
           response: input.response as RegistrationResponseJSON,
           expectedChallenge: (challenge) =>
             repository.takeChallenge(challenge, 'register', userId, clock.now()),
@@ -193,7 +194,7 @@ export function createPasskeys(deps: {
      */
     async signInOptions(userId?: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
       const allow = userId === undefined ? undefined : await repository.list(userId);
-      const options = await generateAuthenticationOptions({
+      const options = await webauthn().generateAuthenticationOptions({
         rpID: rp.id,
         timeout: CEREMONY_MS,
         userVerification: 'required',
@@ -230,9 +231,9 @@ export function createPasskeys(deps: {
       };
       if (!row) return failed('unknown_passkey');
       if (options.userId !== undefined && row.user_id !== options.userId) return failed('another_account');
-      let verified: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+      let verified: Awaited<ReturnType<typeof import('@simplewebauthn/server').verifyAuthenticationResponse>>;
       try {
-        verified = await verifyAuthenticationResponse({
+        verified = await webauthn().verifyAuthenticationResponse({
           response: answer,
           expectedChallenge: (challenge) =>
             repository.takeChallenge(challenge, 'sign_in', options.userId ?? null, clock.now()),

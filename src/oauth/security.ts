@@ -1,15 +1,19 @@
-import QRCode from 'qrcode';
+import type QRCodeTypes from 'qrcode';
 import type { UsersRepository } from '../accounts/repository.ts';
 import type { AuditFacts } from '../audit/events.ts';
 import { ACR_MFA, acrOf } from '../authz/authentication.ts';
 import { hasSecondFactor } from '../authz/mfa-policy.ts';
 import type { Clock } from '../clock.ts';
 import { HttpError } from '../http/errors.ts';
+import { lazyModule } from '../lazy-module.ts';
 import type { Passkeys } from '../mfa/passkeys.ts';
 import type { Mfa } from '../mfa/service.ts';
 import type { SessionsService } from '../sessions/service.ts';
 import type { Browser, Outcome, PageKit } from './page-kit.ts';
 import { securityPages } from './security-pages.ts';
+
+/** The enrolment page's QR code, drawn by a package loaded on the first enrolment. */
+const qrCode = lazyModule<typeof QRCodeTypes>('qrcode');
 
 const BACK: Outcome = { location: '/account/security' };
 
@@ -85,7 +89,7 @@ export function createSecurityPage(deps: {
           status,
           pendingTotp: pending && {
             secret: pending.secret,
-            qr: await QRCode.toString(pending.otpauth_uri, { type: 'svg', margin: 1 }),
+            qr: await qrCode().toString(pending.otpauth_uri, { type: 'svg', margin: 1 }),
           },
           passkeys: await passkeys.list(user.id),
           problem: failed === undefined ? undefined : PROBLEMS[failed],

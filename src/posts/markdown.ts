@@ -1,5 +1,10 @@
-import MarkdownIt, { type MarkdownIt as MarkdownItInstance } from 'markdown-it';
-import sanitizeHtml from 'sanitize-html';
+import type { MarkdownIt as MarkdownItInstance } from 'markdown-it';
+import type sanitizeHtml from 'sanitize-html';
+import { lazyModule } from '../lazy-module.ts';
+
+// Loaded on the first render (a write, or a renderer upgrade), not at start.
+const markdownIt = lazyModule<typeof import('markdown-it').default>('markdown-it');
+const sanitizer = lazyModule<typeof sanitizeHtml>('sanitize-html');
 
 /**
  * Bumped whenever the rendering below changes what it makes: stored HTML made by an older version is
@@ -31,6 +36,7 @@ function validLink(url: string): boolean {
 const HEADING_ID_PREFIX = 'section-';
 
 function parser(kind: MarkdownKind): MarkdownItInstance {
+  const MarkdownIt = markdownIt();
   const md = new MarkdownIt('commonmark', { html: false, linkify: false, typographer: false });
   md.enable(['table', 'strikethrough']);
   if (kind === 'comment') md.disable('image');
@@ -58,10 +64,15 @@ function parser(kind: MarkdownKind): MarkdownItInstance {
   return md;
 }
 
-const PARSERS: Record<MarkdownKind, MarkdownItInstance> = {
-  post: parser('post'),
-  comment: parser('comment'),
-};
+const parsers = new Map<MarkdownKind, MarkdownItInstance>();
+function parserOf(kind: MarkdownKind): MarkdownItInstance {
+  let md = parsers.get(kind);
+  if (!md) {
+    md = parser(kind);
+    parsers.set(kind, md);
+  }
+  return md;
+}
 
 const BLOCKS = [
   'p',
@@ -131,12 +142,12 @@ const ALLOW_LISTS: Record<MarkdownKind, sanitizeHtml.IOptions> = {
 
 /** The allow-list alone, on any HTML (what renderMarkdown runs on markdown-it's output). */
 export function sanitizeRendered(html: string, kind: MarkdownKind): string {
-  return sanitizeHtml(html, ALLOW_LISTS[kind]).trim();
+  return sanitizer()(html, ALLOW_LISTS[kind]).trim();
 }
 
 /** Markdown → the HTML stored with a post or comment: rendered, then sanitised. */
 export function renderMarkdown(source: string, kind: MarkdownKind): string {
-  return sanitizeRendered(PARSERS[kind].render(source), kind);
+  return sanitizeRendered(parserOf(kind).render(source), kind);
 }
 
 /** What a post's answers carry beside its HTML: made from one parse of the Markdown. */
@@ -155,7 +166,7 @@ const WORDS_PER_MINUTE = 200;
 
 /** A post's Markdown → its sanitised HTML, the excerpt of its text and its reading time. */
 export function renderPost(source: string): RenderedPost {
-  const md = PARSERS.post;
+  const md = parserOf('post');
   const tokens = md.parse(source, {});
   const html = sanitizeRendered(md.renderer.render(tokens, md.options, {}), 'post');
   const words: string[] = [];

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { LRUCache } from 'lru-cache';
 import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../authz/principal.ts';
+import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
 import { encodeCursor, toPageBy } from '../db/cursor.ts';
 import { isUuid } from '../db/ids.ts';
@@ -207,7 +207,7 @@ function withinTextBudget(rows: readonly PostWithAuthor[], limit: number): numbe
 }
 
 /** How long a public list page is reused (lists may lag another instance's writes by this). */
-const LIST_CACHE_MS = 1000;
+export const LIST_CACHE_MS = 1000;
 /** Scheduled posts published by one run of the scheduler, at most (the next run takes the rest). */
 const PUBLISH_BATCH = 500;
 const RENDER_BATCH = 200;
@@ -225,15 +225,12 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
    * write; other instances' writes show within the second.
    */
   const pageCache = <Page extends ListPage>() =>
-    new LRUCache<string, Page>({
-      max: 1000,
+    boundedCache<string, Page>({
+      entries: 1000,
       // Half of the 8 MiB the serialised pages had alone: the route keeps each page's text beside it.
-      maxSize: 4 * 1024 * 1024,
-      sizeCalculation: (page) =>
-        Math.max(
-          1,
-          page.data.reduce((bytes, post) => bytes + post.content.length + post.html.length + 400, 0),
-        ),
+      bytes: 4 * 1024 * 1024,
+      sizeOf: (page) =>
+        page.data.reduce((bytes, post) => bytes + post.content.length + post.html.length + 400, 0),
       ttl: LIST_CACHE_MS,
       perf: { now: () => clock.now().getTime() },
       ttlResolution: 0, // every read asks the clock (a cached "now" would run on real time)
@@ -242,13 +239,23 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
   /** The same, for lists paged by offset (the RealWorld API's), with the total they are part of. */
   const offsetLists = pageCache<ListPage & { count: number }>();
   /** Authors' public profiles as lists show them, for the list cache's second. */
-  const profiles = new LRUCache<string, { id: string; username: string; bio: string; image: string | null }>({
-    max: 10_000,
+  const profiles = boundedCache<string, { id: string; username: string; bio: string; image: string | null }>({
+    entries: 10_000,
+    bytes: 4 * 1024 * 1024,
+    sizeOf: (profile) =>
+      stringBytes(profile.id) +
+      stringBytes(profile.username) +
+      stringBytes(profile.bio) +
+      stringBytes(profile.image ?? '') +
+      64,
     ttl: LIST_CACHE_MS,
     perf: { now: () => clock.now().getTime() },
     ttlResolution: 0,
   });
+  // Moves on every write through this service: what was made from an earlier read is stale.
+  let version = 0;
   const written = <T>(result: T): T => {
+    version += 1;
     lists.clear();
     offsetLists.clear();
     return result;
@@ -720,8 +727,15 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
     listedAuthors: async (limit: number) => (await posts.listedAuthors(limit)).map((row) => row.username),
     listedTags: async (limit: number) => (await posts.listTags(limit)).map((tag) => tag.slug),
 
-    /** Something that lists show changed outside this service (a comment's count, an author gone). */
+    /** Something that lists or pages show changed outside this service (a comment, an author gone). */
     changed: () => written(undefined),
+
+    /**
+     * For what callers make from public reads and keep (the reader site's pages): the number of this
+     * instance's writes so far and the time now. What was made under another `version` is stale at
+     * once; anything older than LIST_CACHE_MS may miss other instances' writes, as the lists do.
+     */
+    freshness: () => ({ version, now: clock.now().getTime() }),
 
     /** For comments/ and accounts/: the repository's parts they use inside their own transactions. */
     forgetUser: posts.forgetUser,

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { createVerifier, TokenError } from 'fast-jwt';
 import { type JWTPayload, SignJWT } from 'jose';
-import { LRUCache } from 'lru-cache';
 import { type Acr, type AuthMethod, acrOf, PASSWORD_ONLY, parseAmr } from '../authz/authentication.ts';
 import { ROLES, type Role } from '../authz/roles.ts';
 import { isScope, type Scope } from '../authz/scopes.ts';
+import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
 import type { KeyRing } from '../keys/key-ring.ts';
 import type { SigningKey } from '../keys/signing-keys.ts';
@@ -13,10 +13,14 @@ import type { SigningKey } from '../keys/signing-keys.ts';
 const TOKEN_TYPE = 'at+jwt';
 /** Clock skew allowed for exp, and no more for iat/nbf in the future. */
 const CLOCK_SKEW_SECONDS = 30;
-/** Verified tokens kept (see `verified`): about 0.5 KB each. */
+/** Verified tokens kept (see `verified`): the token's text and about 0.5 KB of claims each, 16 MiB at most. */
 const VERIFIED_CACHE_SIZE = 20_000;
-/** Refused token texts kept (see `refused`). */
+const VERIFIED_ENTRY_BYTES = 512;
+const VERIFIED_CACHE_BYTES = 16 * 1024 * 1024;
+/** Refused token texts kept (see `refused`): a sender chooses their length, so bytes bind too (4 MiB). */
 const REFUSED_CACHE_SIZE = 10_000;
+const REFUSED_ENTRY_BYTES = 128;
+const REFUSED_CACHE_BYTES = 4 * 1024 * 1024;
 /** fast-jwt's failures that the same token text would meet again at any later time. */
 const FINAL_FAILURES = new Set([
   'FAST_JWT_INVALID_SIGNATURE',
@@ -171,14 +175,22 @@ export function createAccessTokens(options: {
    * only after every token it signed has expired), and the session check — revocation, disabling,
    * role — still runs on every request after it. Bounded, so it cannot grow without limit.
    */
-  const verified = new LRUCache<string, VerifiedAccessToken>({ max: VERIFIED_CACHE_SIZE });
+  const verified = boundedCache<string, VerifiedAccessToken>({
+    entries: VERIFIED_CACHE_SIZE,
+    bytes: VERIFIED_CACHE_BYTES,
+    sizeOf: (_, token) => stringBytes(token) + VERIFIED_ENTRY_BYTES,
+  });
   /**
    * Token texts that failed for good — a bad signature, a malformed token, another algorithm or
    * type, a foreign issuer or audience, a missing claim, expiry: the same text fails the same way
    * every time, so a repeated bad token costs a lookup, no more than a good one. Failures that can
    * pass later (an unknown key, a token not valid yet) are never kept.
    */
-  const refused = new LRUCache<string, InvalidTokenError>({ max: REFUSED_CACHE_SIZE });
+  const refused = boundedCache<string, InvalidTokenError>({
+    entries: REFUSED_CACHE_SIZE,
+    bytes: REFUSED_CACHE_BYTES,
+    sizeOf: (_, token) => stringBytes(token) + REFUSED_ENTRY_BYTES,
+  });
 
   /**
    * The one verification of our access tokens: signature, algorithm, type, issuer, audience and

@@ -1,7 +1,7 @@
-import { LRUCache } from 'lru-cache';
 import type { AccountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Scope } from '../authz/scopes.ts';
+import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../redis/shared-redis.ts';
 
@@ -43,6 +43,10 @@ export interface SessionCache {
 
 /** Other instances learn of a change by expiry alone, so no entry is trusted for longer than this. */
 const SESSION_CACHE_MAX_AGE_MS = 1000;
+/** At most this many sessions kept, and about this many bytes (an entry: its ids, dates and flags, and the account's texts). */
+const SESSION_CACHE_ENTRIES = 50_000;
+const SESSION_CACHE_BYTES = 32 * 1024 * 1024;
+const SESSION_ENTRY_BYTES = 480;
 
 /**
  * An in-process cache in front of one indexed query, so that the common protected request makes no
@@ -63,8 +67,24 @@ export function createSessionCache(options: {
 }): SessionCache {
   const { load, clock } = options;
   const maxAgeMs = options.maxAgeMs ?? SESSION_CACHE_MAX_AGE_MS;
-  const entries = new LRUCache<string, { state: SessionState | null; loadedAt: number }>({
-    max: options.max ?? 50_000,
+  const entries = boundedCache<string, { state: SessionState | null; loadedAt: number }>({
+    entries: options.max ?? SESSION_CACHE_ENTRIES,
+    bytes: SESSION_CACHE_BYTES,
+    sizeOf: ({ state }, key) => {
+      const account = state?.account;
+      return (
+        stringBytes(key) +
+        SESSION_ENTRY_BYTES +
+        (account
+          ? stringBytes(account.username) +
+            stringBytes(account.email) +
+            stringBytes(account.full_name) +
+            stringBytes(account.bio) +
+            stringBytes(account.image ?? '') +
+            stringBytes(account.pending_email ?? '')
+          : 0)
+      );
+    },
   });
   const pending = new Map<string, Promise<SessionState | undefined>>();
   // Bumped on every invalidation, so a query that started before it cannot store a stale answer.

@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { LRUCache } from 'lru-cache';
 import { Type } from 'typebox';
+import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { CommentsService } from '../comments/service.ts';
 import { parseCursor } from '../db/cursor.ts';
 import { htmlResponse, READER_HEADERS } from '../html/page.ts';
 import { HttpError } from '../http/errors.ts';
-import type { ListPage, ListQuery, PostsService } from '../posts/service.ts';
+import { LIST_CACHE_MS, type ListPage, type ListQuery, type PostsService } from '../posts/service.ts';
 import { atomFeed } from './feeds.ts';
 import { createSitePages, type Site } from './pages.ts';
 import { robotsTxt, SITEMAP_MAX, sitemapIndex, urlSet } from './sitemap.ts';
@@ -25,6 +25,8 @@ export interface SiteAnswer {
   readonly status: number;
   readonly type: string;
   readonly body: string;
+  /** Its strong validator, made once with the answer (a kept answer is hashed once). */
+  readonly etag?: string;
   readonly lastModified?: string | undefined;
   readonly location?: string | undefined;
 }
@@ -43,7 +45,7 @@ export function sendSiteAnswer(request: FastifyRequest, reply: FastifyReply, ans
   const headers: Record<string, string> = answer.type.startsWith('text/html')
     ? { ...READER_HEADERS }
     : { ...XML_HEADERS, 'content-type': answer.type };
-  const etag = etagOf(answer.body);
+  const etag = answer.etag ?? etagOf(answer.body);
   headers.etag = etag;
   if (answer.lastModified !== undefined)
     headers['last-modified'] = new Date(answer.lastModified).toUTCString();
@@ -75,13 +77,47 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
     status,
     type: 'text/html; charset=utf-8',
     body,
+    etag: etagOf(body),
   });
   const notFound = () => html(pages.notFound(), 404);
   const atom = (xml: string, updated: string): SiteAnswer => ({
     status: 200,
     type: 'application/atom+xml; charset=utf-8',
     body: xml,
+    etag: etagOf(xml),
     lastModified: updated,
+  });
+
+  /**
+   * Pages and feeds made from a list page, made once per page object: the posts service's list cache
+   * answers the same object while it holds (at most LIST_CACHE_MS, emptied by every write), so the
+   * answer is rendered and hashed once for each change, not for each request — and can hold nothing
+   * the list did not (published posts only). `key` names the answer and what else it shows.
+   */
+  const fromList = new WeakMap<ListPage, Map<string, SiteAnswer>>();
+  function madeFrom(page: ListPage, key: string, make: () => SiteAnswer): SiteAnswer {
+    let answers = fromList.get(page);
+    if (!answers) {
+      answers = new Map();
+      fromList.set(page, answers);
+    }
+    let answer = answers.get(key);
+    if (!answer) {
+      answer = make();
+      answers.set(key, answer);
+    }
+    return answer;
+  }
+
+  /**
+   * Post pages (and an old slug's 301), kept by slug as the lists are: dropped at once by any write
+   * through the posts service on this instance (a post's edit, status or slug, a comment, a
+   * moderation, a deletion), and after LIST_CACHE_MS in any case, for other instances' writes.
+   */
+  const postPages = boundedCache<string, { answer: SiteAnswer; version: number; at: number }>({
+    entries: 1000,
+    bytes: 16 * 1024 * 1024,
+    sizeOf: ({ answer }, slug) => stringBytes(answer.body) + stringBytes(slug) + 200,
   });
 
   /** A public list page, or undefined for a cursor that is not ours (the page is then missing). */
@@ -96,7 +132,13 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
       throw error;
     });
 
-  const sitemaps = new LRUCache<string, string>({ max: 500, ttl: SITEMAP_CACHE_MS });
+  // A month's sitemap may be megabytes (up to 50,000 URLs): bytes bind as well as entries.
+  const sitemaps = boundedCache<string, string>({
+    entries: 500,
+    bytes: 8 * 1024 * 1024,
+    sizeOf: (body) => stringBytes(body),
+    ttl: SITEMAP_CACHE_MS,
+  });
   async function sitemap(
     name: string,
     make: () => Promise<string | undefined>,
@@ -113,36 +155,56 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
   return {
     home: async (cursor: string | undefined): Promise<SiteAnswer> => {
       const page = await listPage({ cursor });
-      return page ? html(pages.home(page, cursor !== undefined)) : notFound();
+      if (!page) return notFound();
+      return madeFrom(page, `home ${cursor !== undefined}`, () =>
+        html(pages.home(page, cursor !== undefined)),
+      );
     },
 
     post: async (slug: string): Promise<SiteAnswer> => {
+      const { version, now } = posts.freshness();
+      const kept = postPages.get(slug);
+      if (kept && kept.version === version && now - kept.at < LIST_CACHE_MS && now >= kept.at)
+        return kept.answer;
       const found = await posts.findPublished(slug);
       if (!found) return notFound();
-      if ('moved' in found) return { status: 301, type: '', body: '', location: `/p/${found.moved}` };
-      return html(pages.post(found.post, await comments.listVisible(found.post.id, COMMENTS_SHOWN)));
+      const answer: SiteAnswer =
+        'moved' in found
+          ? { status: 301, type: '', body: '', location: `/p/${found.moved}` }
+          : html(pages.post(found.post, await comments.listVisible(found.post.id, COMMENTS_SHOWN)));
+      // Kept only if nothing was written meanwhile (a write during the reads may not be in them).
+      if (posts.freshness().version === version) postPages.set(slug, { answer, version, at: now });
+      return answer;
     },
 
     tag: async (slug: string, cursor: string | undefined): Promise<SiteAnswer> => {
       const tag = await posts.findTag(slug);
       const page = tag && tag.count > 0 ? await listPage({ tag: slug, cursor }) : undefined;
-      return tag && page ? html(pages.tag(tag, page, cursor !== undefined)) : notFound();
+      if (!tag || !page) return notFound();
+      return madeFrom(page, JSON.stringify(['tag', tag.name, tag.count, cursor !== undefined]), () =>
+        html(pages.tag(tag, page, cursor !== undefined)),
+      );
     },
 
     author: async (username: string, cursor: string | undefined): Promise<SiteAnswer> => {
       const author = await findAuthor(username);
       const page = author ? await listPage({ author: author.username, cursor }) : undefined;
-      return author && page ? html(pages.author(author, page, cursor !== undefined)) : notFound();
+      if (!author || !page) return notFound();
+      return madeFrom(page, JSON.stringify(['author', author, cursor !== undefined]), () =>
+        html(pages.author(author, page, cursor !== undefined)),
+      );
     },
 
     feed: async (): Promise<SiteAnswer> => {
       const page = (await listPage({}))!;
-      const { xml, updated } = atomFeed(
-        site,
-        { path: '/feed.atom', title: site.title, alternate: '/' },
-        page.data,
-      );
-      return atom(xml, updated);
+      return madeFrom(page, 'feed', () => {
+        const { xml, updated } = atomFeed(
+          site,
+          { path: '/feed.atom', title: site.title, alternate: '/' },
+          page.data,
+        );
+        return atom(xml, updated);
+      });
     },
 
     tagFeed: async (slug: string): Promise<SiteAnswer> => {

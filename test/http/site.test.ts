@@ -142,6 +142,65 @@ describeEachEngine('the reader site', (engine) => {
     }
   });
 
+  test('kept pages: a post page, the home page and the feed show every write at once, never a draft', async (t) => {
+    // The site keeps what it renders (a post page by slug, pages and feeds per list page): each
+    // step below reads a page that was just kept, writes, and reads it again with no time passing.
+    const testApp = await buildTestApp(t, { engine });
+    const { token } = await signedIn(testApp);
+    const post = await writePost(testApp, token, { title: 'Kept page', content: 'First words.' });
+    const page = () => browse(testApp, '/p/kept-page');
+    assert.match((await page()).body, /First words\./);
+    assert.match((await browse(testApp, '/')).body, /Kept page/);
+    assert.match((await call(testApp, 'GET', '/feed.atom')).body, /Kept page/);
+
+    const first = await page();
+    assert.equal(
+      (await call(testApp, 'PATCH', `/posts/${post.id}`, token, { content: 'Second words.' })).statusCode,
+      200,
+    );
+    const edited = await page();
+    assert.match(edited.body, /Second words\./);
+    assert.notEqual(edited.headers.etag, first.headers.etag);
+
+    const comment = await call(testApp, 'POST', `/posts/${post.id}/comments`, token, { body: 'A remark.' });
+    assert.equal(comment.statusCode, 201);
+    assert.match((await page()).body, /A remark\./);
+    await call(testApp, 'PATCH', `/comments/${comment.json().id}`, token, { body: 'A better remark.' });
+    assert.match((await page()).body, /A better remark\./);
+    await call(testApp, 'PATCH', `/comments/${comment.json().id}`, token, { status: 'pending' });
+    assert.doesNotMatch((await page()).body, /remark/);
+
+    await call(testApp, 'PATCH', `/posts/${post.id}`, token, { status: 'draft' });
+    assert.equal((await page()).statusCode, 404);
+    assert.doesNotMatch((await browse(testApp, '/')).body, /Kept page/);
+    assert.doesNotMatch((await call(testApp, 'GET', '/feed.atom')).body, /Kept page/);
+
+    await call(testApp, 'PATCH', `/posts/${post.id}`, token, { status: 'published', slug: 'kept-elsewhere' });
+    const moved = await page();
+    assert.equal(moved.statusCode, 301);
+    assert.equal(moved.headers.location, '/p/kept-elsewhere');
+    await call(testApp, 'DELETE', `/posts/${post.id}`, token);
+    assert.equal((await browse(testApp, '/p/kept-elsewhere')).statusCode, 404);
+    assert.equal((await page()).statusCode, 404);
+  });
+
+  test('kept pages: another instance’s write shows within the list cache’s second', async (t) => {
+    // A write this instance did not make (here: straight to the database) is not seen while the
+    // page is kept, and is seen once a second has passed.
+    const testApp = await buildTestApp(t, { engine });
+    const { token } = await signedIn(testApp);
+    const post = await writePost(testApp, token, { title: 'Elsewhere', content: 'Old text.' });
+    assert.match((await browse(testApp, '/p/elsewhere')).body, /Old text\./);
+    await testApp.database.db
+      .updateTable('posts')
+      .set({ status: 'draft' })
+      .where('id', '=', post.id)
+      .execute();
+    assert.equal((await browse(testApp, '/p/elsewhere')).statusCode, 200, 'kept for the second');
+    testApp.clock.advance(1000);
+    assert.equal((await browse(testApp, '/p/elsewhere')).statusCode, 404);
+  });
+
   test('paging: "Older posts" follows the cursor to the end', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const { token } = await signedIn(testApp);
