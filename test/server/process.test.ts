@@ -164,6 +164,46 @@ test('SIGTERM to the process npm start made (as a container runtime sends it) st
   await assert.rejects(fetch(`http://127.0.0.1:${port}/healthz`), 'nothing listens any more: no orphan');
 });
 
+test('SIGTERM while the server is still starting stops it once started, gracefully (exit 0, "stopped")', async (t) => {
+  const dir = tempDir(t);
+  const child = spawn(process.execPath, [join(ROOT, 'src/main.ts')], {
+    cwd: dir,
+    env: {
+      ...process.env,
+      PORT: '0',
+      LOG_LEVEL: 'info',
+      MAIL_DIR: join(dir, 'mail'),
+      DATABASE_URL: `sqlite:${join(dir, 'blog.db')}`,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  t.after(() => child.kill('SIGKILL'));
+  let output = '';
+  let signalled = false;
+  const exited = once(child, 'exit');
+  child.stderr!.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stdout!.on('data', (chunk) => {
+    output += chunk;
+    // The first line (the migrations) comes before the server listens.
+    if (!signalled) {
+      signalled = true;
+      child.kill('SIGTERM');
+    }
+  });
+  const [code] = await exited;
+  assert.ok(signalled);
+  assert.doesNotMatch(
+    output.split('\n')[0]!,
+    /Server listening/,
+    'the signal came before the server listened',
+  );
+  assert.equal(code, 0, output);
+  assert.match(output, /"msg":"signal while starting: stopping once started/);
+  assert.match(output, /"msg":"stopped"/);
+});
+
 test('SIGTERM lets an in-flight request finish, then exits 0', async (t) => {
   const dir = tempDir(t);
   const server = await start(t, { DATABASE_URL: `sqlite:${join(dir, 'blog.db')}` }, NODE_MAIN(dir));
