@@ -4,8 +4,9 @@ import { hashPassword, verifyDummyPassword, verifyPassword } from './passwords.t
 
 /**
  * Every Argon2id hash and verification goes through one bounded queue (API.md "Abuse limits"): at
- * most `concurrency` run at once, so a flood of logins or signups can take only that many of libuv's
- * threads (token verification and file I/O keep the rest), and at most `maxWaiting` wait, each
+ * most `concurrency` run at once, so a flood of logins or signups can take only that many threads
+ * (password-threads.ts: their own, at the lowest priority; by default the cores but the event
+ * loop's), and at most `maxWaiting` wait, each
  * holding a password and later 19 MiB — beyond that the answer is 503 with Retry-After at once,
  * never an unbounded pile. And no one fills it: each owner of a task (a client address, an account)
  * may hold at most `share` places, running or waiting; beyond that, 429 at once. An attacker with
@@ -38,7 +39,7 @@ export function createHashQueue(
     onWait?: (seconds: number) => void;
   } = {},
 ): HashQueue {
-  const concurrency = options.concurrency ?? availableParallelism();
+  const concurrency = options.concurrency ?? Math.max(1, availableParallelism() - 1);
   const maxWaiting = options.maxWaiting ?? 64;
   const share = options.share ?? 4;
   const waiting: Array<() => void> = [];

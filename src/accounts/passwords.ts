@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { hash, verify } from '@node-rs/argon2';
+import { onHashThread } from './password-threads.ts';
 
 /**
- * Argon2id with OWASP's first recommended parameters (m=19 MiB, t=2, p=1). @node-rs/argon2 runs
- * on libuv's thread pool, so hashing never blocks the event loop. These parameters live only here.
+ * Argon2id with OWASP's first recommended parameters (m=19 MiB, t=2, p=1), by @node-rs/argon2 on
+ * threads of its own at the lowest priority (password-threads.ts, hash-worker.ts), so hashing never
+ * blocks the event loop nor takes a busy core from it. These parameters live only here.
  */
 // algorithm 2 is Algorithm.Argon2id (a const enum, which erasable-only TypeScript cannot import).
 const PARAMETERS = { algorithm: 2, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
@@ -13,13 +14,22 @@ export function normalizePassword(password: string): string {
   return password.normalize('NFKC');
 }
 
-export function hashPassword(password: string): Promise<string> {
-  return hash(normalizePassword(password), PARAMETERS);
+export async function hashPassword(password: string): Promise<string> {
+  return (await onHashThread({
+    op: 'hash',
+    password: normalizePassword(password),
+    options: PARAMETERS,
+  })) as string;
 }
 
 export async function verifyPassword(passwordHash: string, password: string): Promise<boolean> {
   try {
-    return await verify(passwordHash, normalizePassword(password));
+    const matched = await onHashThread({
+      op: 'verify',
+      hash: passwordHash,
+      password: normalizePassword(password),
+    });
+    return matched === true;
   } catch {
     return false; // a malformed stored hash never matches
   }

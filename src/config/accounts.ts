@@ -64,7 +64,8 @@ export function readAccountSettings(read: Reader) {
   const limits = read.counts({
     hashConcurrency: {
       name: 'HASH_CONCURRENCY',
-      fallback: availableParallelism(),
+      // The cores left to it: one is the event loop's.
+      fallback: Math.max(1, availableParallelism() - 1),
       min: 1,
       max: 64,
       example: '2',

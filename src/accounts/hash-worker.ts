@@ -1,0 +1,47 @@
+import { readFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
+import { parentPort } from 'node:worker_threads';
+import { hashSync, verifySync } from '@node-rs/argon2';
+
+/**
+ * One Argon2id thread (see password-threads.ts): it hashes and verifies synchronously, one task at a
+ * time, on its own thread — not on libuv's pool, which the log writes and file reads of requests use —
+ * and at the lowest scheduling priority (Linux's nice is per thread), so that on a busy core the
+ * event loop runs first and a login storm cannot take the core from the requests.
+ */
+export interface HashTask {
+  readonly id: number;
+  readonly op: 'hash' | 'verify';
+  readonly password: string;
+  readonly hash?: string;
+  readonly options?: object;
+}
+
+export type HashAnswer =
+  | { readonly id: number; readonly value: string | boolean }
+  | { readonly id: number; readonly error: string };
+
+/** This thread's nice value after it lowered itself (0 where it could not), for the tests. */
+let nice = 0;
+try {
+  // /proc/thread-self names this thread; its stat's first field is the thread's id.
+  const tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
+  setPriority(tid, 19);
+  nice = 19;
+} catch {
+  // Not Linux, or not allowed: the thread runs at normal priority, still off the request path's pool.
+}
+
+parentPort?.on('message', (task: HashTask | { op: 'nice'; id: number }) => {
+  try {
+    const value =
+      task.op === 'nice'
+        ? String(nice)
+        : task.op === 'hash'
+          ? hashSync(task.password, task.options)
+          : verifySync(task.hash ?? '', task.password);
+    parentPort?.postMessage({ id: task.id, value } satisfies HashAnswer);
+  } catch (error) {
+    parentPort?.postMessage({ id: task.id, error: error instanceof Error ? error.message : String(error) });
+  }
+});
