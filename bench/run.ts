@@ -37,10 +37,18 @@ const PINNED = CORES >= 2 && spawnSync('taskset', ['-V']).status === 0;
 const TICK_US = 1_000_000 / Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim() || 100);
 
 if (PINNED) spawnSync('taskset', ['-pc', '1', String(process.pid)]);
-/** inkgate runs as `npm start` runs it: the Node flags of the start script. */
-const START_FLAGS = (packageJson.scripts.start.match(/^(?:exec )?node (.*) src\/main\.ts$/)?.[1] ?? '')
-  .split(' ')
-  .filter(Boolean);
+/** inkgate runs as `npm start` runs it: the variables and Node flags of the start script. */
+const START_SCRIPT = packageJson.scripts.start.match(/^((?:\w+=\S+ )*)(?:exec )?node (.*) src\/main\.ts$/);
+const START_ENV = Object.fromEntries(
+  (START_SCRIPT?.[1] ?? '')
+    .split(' ')
+    .filter(Boolean)
+    .map((assignment) => [
+      assignment.split('=')[0]!,
+      resolve(ROOT, assignment.slice(assignment.indexOf('=') + 1)),
+    ]),
+);
+const START_FLAGS = (START_SCRIPT?.[2] ?? '').split(' ').filter(Boolean);
 
 interface Server {
   url: string;
@@ -72,7 +80,7 @@ async function start(
     join(ROOT, script),
   ];
   const child: ChildProcess = spawn(command!, args, {
-    env: { ...process.env, ...env, PORT: String(port) },
+    env: { ...process.env, ...(script === 'src/main.ts' ? START_ENV : {}), ...env, PORT: String(port) },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
@@ -483,9 +491,14 @@ try {
   const quiet = await run(quietW1);
   const quietLag = await metric(inkgate, secrets.METRICS_TOKEN, 'nodejs_eventloop_lag_p99_seconds');
   const beside = async (name: string, other: Omit<Workload, 'name'>) => {
-    const [row] = await Promise.all([measure({ ...quietW1, name }), load({ name, ...other })]);
+    const [row, beside] = await Promise.all([measure({ ...quietW1, name }), load({ name, ...other })]);
     rows.push(row);
-    return { row, lag: await metric(inkgate, secrets.METRICS_TOKEN, 'nodejs_eventloop_lag_p99_seconds') };
+    return {
+      row,
+      /** The other workload's own rate meanwhile (logins or signups a second). */
+      otherRps: Math.round(beside.requests.average),
+      lag: await metric(inkgate, secrets.METRICS_TOKEN, 'nodejs_eventloop_lag_p99_seconds'),
+    };
   };
   const duringLogins = await beside('W6 W1 at 4 connections during W3 logins', w3);
   const duringFlood = await beside('W6 W1 at 4 connections during a signup flood', signupFlood);
@@ -552,6 +565,10 @@ try {
       quietP99: quiet.p99,
       duringLoginsP99: duringLogins.row.p99,
       duringFloodP99: duringFlood.row.p99,
+      ratioDuringLogins: Number((duringLogins.row.rps / quiet.rps).toFixed(2)),
+      ratioDuringFlood: Number((duringFlood.row.rps / quiet.rps).toFixed(2)),
+      loginsPerSecondMeanwhile: duringLogins.otherRps,
+      signupsPerSecondMeanwhile: duringFlood.otherRps,
       eventLoopP99Ms: {
         quiet: Math.round(quietLag * 1000),
         duringLogins: Math.round(duringLogins.lag * 1000),
