@@ -5,7 +5,7 @@ import { hashPassword, verifyDummyPassword, verifyPassword } from './passwords.t
 /**
  * Every Argon2id hash and verification goes through one bounded queue (API.md "Abuse limits"): at
  * most `concurrency` run at once, so a flood of logins or signups can take only that many threads
- * (password-threads.ts: their own, at the lowest priority; by default the cores but the event
+ * (password-threads.ts: their own, at nice 10; by default the cores but the event
  * loop's), and at most `maxWaiting` wait, each
  * holding a password and later 19 MiB — beyond that the answer is 503 with Retry-After at once,
  * never an unbounded pile. And no one fills it: each owner of a task (a client address, an account)

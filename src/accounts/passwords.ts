@@ -3,7 +3,7 @@ import { onHashThread } from './password-threads.ts';
 
 /**
  * Argon2id with OWASP's first recommended parameters (m=19 MiB, t=2, p=1), by @node-rs/argon2 on
- * threads of its own at the lowest priority (password-threads.ts, hash-worker.ts), so hashing never
+ * threads of its own at nice 10 (password-threads.ts, hash-worker.ts), so hashing never
  * blocks the event loop nor takes a busy core from it. These parameters live only here.
  */
 // algorithm 2 is Algorithm.Argon2id (a const enum, which erasable-only TypeScript cannot import).
