@@ -553,6 +553,23 @@ test('the list cache: a page is reused for a second, and emptied by a write', as
   assert.equal((await call(testApp, 'GET', '/posts')).json().data.length, 2, 'a write empties it');
 });
 
+test('the list cache keeps a page from its second asking within the second, not a page asked for once', async (t) => {
+  // Direct database writes stand for another instance's: the cache does not see them.
+  const testApp = await buildTestApp(t);
+  const { token } = await signedIn(testApp);
+  const post = await writePost(testApp, token, { title: 'first title' });
+  const retitle = (title: string) =>
+    testApp.database.db.updateTable('posts').set({ title }).where('id', '=', post.id).execute();
+  const title = async () => (await call(testApp, 'GET', '/posts')).json().data[0].title;
+  assert.equal(await title(), 'first title'); // asked once: read, not kept
+  await retitle('second title');
+  assert.equal(await title(), 'second title', 'the first answer was not kept'); // asked again: kept
+  await retitle('third title');
+  assert.equal(await title(), 'second title', 'the second answer is kept for the second');
+  testApp.clock.advance(1001);
+  assert.equal(await title(), 'third title');
+});
+
 test('a page of long posts ends early (at most about a million characters of text) and its cursor goes on [API4:2023]', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
