@@ -45,10 +45,11 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
 
   /**
    * The anonymous public list's pages come from the service's cache (posts.listPublic); each page
-   * object is serialised once, by this route's response schema, and its text reused while the
-   * service hands out the same object. A caller with a token gets `favorited` on their own copy.
+   * object is serialised once, by this route's response schema, and its UTF-8 bytes reused while the
+   * service hands out the same object (a string would be measured and encoded again for every
+   * answer). A caller with a token gets `favorited` on their own copy.
    */
-  const serialised = new WeakMap<object, string>();
+  const serialised = new WeakMap<object, Buffer>();
 
   app.get(
     '/posts',
@@ -69,10 +70,10 @@ export const postsRoutes: FastifyPluginAsyncTypebox<{
       const page = await posts.listPublic(request.query);
       let body = serialised.get(page);
       if (body === undefined) {
-        body = reply.serialize(page) as string;
+        body = Buffer.from(reply.serialize(page) as string);
         serialised.set(page, body);
       }
-      // A string body goes out as it is: it was serialised by this route's schema above.
+      // The bytes go out as they are: they were serialised by this route's schema above.
       return reply.type('application/json; charset=utf-8').send(body as never);
     },
   );

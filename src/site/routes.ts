@@ -27,12 +27,21 @@ export interface SiteAnswer {
   readonly body: string;
   /** Its strong validator, made once with the answer (a kept answer is hashed once). */
   readonly etag?: string;
+  /** The body's UTF-8 bytes, made once with the answer (a kept answer is encoded once). */
+  readonly bytes?: Buffer;
   readonly lastModified?: string | undefined;
   readonly location?: string | undefined;
 }
 
 /** The strong validator of an answer's bytes. */
-const etagOf = (body: string) => `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+const etagOf = (body: string | Buffer) =>
+  `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
+
+/** An answer's bytes and their validator, made once. */
+const made = (body: string) => {
+  const bytes = Buffer.from(body);
+  return { bytes, etag: etagOf(bytes) };
+};
 
 /**
  * Sends a reader answer with its validators: ETag always, Last-Modified when known; 304 (no body)
@@ -62,7 +71,7 @@ export function sendSiteAnswer(request: FastifyRequest, reply: FastifyReply, ans
           Math.floor(new Date(answer.lastModified).getTime() / 1000) <= Date.parse(ifModifiedSince) / 1000;
     if (matched) return reply.code(304).send();
   }
-  return reply.code(answer.status).send(answer.body);
+  return reply.code(answer.status).send(answer.bytes ?? answer.body);
 }
 
 /**
@@ -77,14 +86,14 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
     status,
     type: 'text/html; charset=utf-8',
     body,
-    etag: etagOf(body),
+    ...made(body),
   });
   const notFound = () => html(pages.notFound(), 404);
   const atom = (xml: string, updated: string): SiteAnswer => ({
     status: 200,
     type: 'application/atom+xml; charset=utf-8',
     body: xml,
-    etag: etagOf(xml),
+    ...made(xml),
     lastModified: updated,
   });
 
