@@ -30,6 +30,11 @@ export class HashShareError extends HttpError {
   }
 }
 
+/** Argon2id's threads by default: the cores but the event loop's, at least one. */
+export function defaultHashConcurrency(): number {
+  return Math.max(1, availableParallelism() - 1);
+}
+
 export function createHashQueue(
   options: {
     concurrency?: number;
@@ -39,7 +44,7 @@ export function createHashQueue(
     onWait?: (seconds: number) => void;
   } = {},
 ): HashQueue {
-  const concurrency = options.concurrency ?? Math.max(1, availableParallelism() - 1);
+  const concurrency = options.concurrency ?? defaultHashConcurrency();
   const maxWaiting = options.maxWaiting ?? 64;
   const share = options.share ?? 4;
   const waiting: Array<() => void> = [];

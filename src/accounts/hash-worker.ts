@@ -27,25 +27,18 @@ export type HashAnswer =
  * while the protected reads kept 0.81 of their quiet rate), and all of any core it has to itself.
  */
 const NICE = 10;
-/** This thread's nice value after it lowered itself (0 where it could not), for the tests. */
-let nice = 0;
 try {
   // /proc/thread-self names this thread; its stat's first field is the thread's id.
   const tid = Number(readFileSync('/proc/thread-self/stat', 'utf8').split(' ')[0]);
   setPriority(tid, NICE);
-  nice = NICE;
 } catch {
   // Not Linux, or not allowed: the thread runs at normal priority, still off the request path's pool.
 }
 
-parentPort?.on('message', (task: HashTask | { op: 'nice'; id: number }) => {
+parentPort?.on('message', (task: HashTask) => {
   try {
     const value =
-      task.op === 'nice'
-        ? String(nice)
-        : task.op === 'hash'
-          ? hashSync(task.password, task.options)
-          : verifySync(task.hash ?? '', task.password);
+      task.op === 'hash' ? hashSync(task.password, task.options) : verifySync(task.hash ?? '', task.password);
     parentPort?.postMessage({ id: task.id, value } satisfies HashAnswer);
   } catch (error) {
     parentPort?.postMessage({ id: task.id, error: error instanceof Error ? error.message : String(error) });

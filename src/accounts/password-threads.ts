@@ -33,7 +33,7 @@ function spawn(): Worker {
 }
 
 /** Runs one task on an idle thread (a new one when none is idle). */
-export function onHashThread(task: Omit<HashTask, 'id'> | { op: 'nice' }): Promise<string | boolean> {
+export function onHashThread(task: Omit<HashTask, 'id'>): Promise<string | boolean> {
   const worker = idle.pop() ?? spawn();
   worker.ref();
   return new Promise((resolve, reject) => {

@@ -1,4 +1,4 @@
-import { availableParallelism } from 'node:os';
+import { defaultHashConcurrency } from '../accounts/hash-queue.ts';
 import { passwordProblem } from '../accounts/password-policy.ts';
 import { accountFieldProblems } from '../accounts/signup-rules.ts';
 import type { Config } from '../config.ts';
@@ -64,8 +64,7 @@ export function readAccountSettings(read: Reader) {
   const limits = read.counts({
     hashConcurrency: {
       name: 'HASH_CONCURRENCY',
-      // The cores left to it: one is the event loop's.
-      fallback: Math.max(1, availableParallelism() - 1),
+      fallback: defaultHashConcurrency(),
       min: 1,
       max: 64,
       example: '2',

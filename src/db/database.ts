@@ -1,9 +1,9 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { Kysely, type LogEvent, type Logger, PostgresDialect, SqliteDialect } from 'kysely';
 import type pgTypes from 'pg';
+import { lazyModule } from '../lazy-module.ts';
 import { adaptNodeSqlite } from './node-sqlite.ts';
 import type { Database } from './schema.ts';
 import { registerSqliteFunctions } from './sqlite-functions.ts';
@@ -61,10 +61,10 @@ function openSqlite(path: string, log: Logger | undefined): OpenDatabase {
 }
 
 /** Loaded on first use: an embedded (SQLite) instance never pays for the PostgreSQL driver's memory. */
-const requireModule = createRequire(import.meta.url);
+const pgModule = lazyModule<typeof pgTypes>('pg');
 
 function openPostgres(url: string, log: Logger | undefined): OpenDatabase {
-  const pg = requireModule('pg') as typeof pgTypes;
+  const pg = pgModule();
   const pool = new pg.Pool({
     connectionString: url,
     max: 10,

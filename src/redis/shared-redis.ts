@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
+import { lazyModule } from '../lazy-module.ts';
 
 /** Loaded only when REDIS_URL is set: a single instance never pays for the client's memory. */
-const requireModule = createRequire(import.meta.url);
+const ioredis = lazyModule<typeof import('ioredis')>('ioredis');
 
 /**
  * The optional Redis that instances share: failed-login counts and revocation fan-out. inkgate never
@@ -47,7 +47,7 @@ export function connectRedis(url: string, prefix: string, log: FastifyBaseLogger
     // Keep trying, at most every 2 s, for as long as the process lives.
     retryStrategy: (attempt: number) => Math.min(attempt * 200, 2000),
   };
-  const { Redis: RedisClient } = requireModule('ioredis') as typeof import('ioredis');
+  const { Redis: RedisClient } = ioredis();
   const client = new RedisClient(url, options);
   const subscriber = new RedisClient(url, {
     ...options,
