@@ -14,6 +14,7 @@ import type { SharedRedis } from './redis/shared-redis.ts';
 import { registerRoutes } from './routes.ts';
 import { createServices } from './services.ts';
 import type { SessionCache } from './sessions/cache.ts';
+import type { ChangeFeed } from './sessions/change-feed.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -27,6 +28,8 @@ export interface AppDeps {
   readonly redis?: SharedRedis;
   /** Tests inspect or swap the session cache; by default each app has its own. */
   readonly sessionCache?: SessionCache;
+  /** Tests make the session change feed fail; by default the database's (sessions/change-feed.ts). */
+  readonly sessionFeed?: ChangeFeed;
   /** Tests bound or watch the password-hash queue; by default each app has its own (HASH_*). */
   readonly hashQueue?: HashQueue;
   /** The audit trail main.ts shares with start-up work (first admin, keys); by default the app's own. */
@@ -42,6 +45,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The mail work already asked for has run (see buildApp). */
     mailSettled(): Promise<void>;
+    /** Every session change committed before the call has reached this instance's cache. */
+    sessionsCaughtUp(): Promise<void>;
   }
 }
 
@@ -74,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     audit: deps.audit,
     throttle: deps.throttle,
     sessionCache: deps.sessionCache,
+    sessionFeed: deps.sessionFeed,
     hashQueue: deps.hashQueue,
     mailTransport: deps.mailTransport,
     mailPollMs: deps.mailPollMs,
@@ -97,6 +103,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   });
   // Ready once other instances' revocations reach this one — or after 2 s without Redis answering,
   // since serving with the one-second bound beats not serving (API.md "Outages").
+  // The change feed is read from the start to the close (before the database closes).
+  app.addHook('onReady', async () => sessionCache.start());
+  app.addHook('onClose', async () => sessionCache.stop());
+  // Resolves once this instance has read every change committed before the call (tests await it).
+  app.decorate('sessionsCaughtUp', () => sessionCache.caughtUp());
   app.addHook('onReady', async () => {
     await Promise.race([
       sessionCache.listening,

@@ -30,6 +30,7 @@ import { createPostsRepository } from './posts/repository.ts';
 import { createPostsService } from './posts/service.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { connectRedis } from './redis/shared-redis.ts';
+import { purgeChanges } from './sessions/change-feed.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 
 const VERSION: string = packageJson.version;
@@ -101,6 +102,7 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
       everyMs: HOUR_MS,
       run: async (now) => ({
         ...(await sessions.purge(now, config.sessionIdleSeconds)),
+        sessionChanges: await purgeChanges(database.db),
         loginAddresses: await purgeLoginAddresses(database.db, now),
         accountTokens: await createAccountTokens(database.db).purge(now),
         mail: await purgeOutbox(database.db, now),

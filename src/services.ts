@@ -46,7 +46,8 @@ import { createRecoveryService } from './recovery/service.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import type { SharedRedis } from './redis/shared-redis.ts';
 import { createAccessTokens } from './sessions/access-tokens.ts';
-import { createSessionCache, type SessionCache } from './sessions/cache.ts';
+import { createSessionCache, feedErrorLogger, type SessionCache } from './sessions/cache.ts';
+import { type ChangeFeed, createChangeFeed } from './sessions/change-feed.ts';
 import { createGuard } from './sessions/guard.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 import { createSessionsService, sessionStateLoader } from './sessions/service.ts';
@@ -65,6 +66,8 @@ export interface ServiceParts {
   readonly audit?: AuditTrail | undefined;
   readonly throttle?: LoginThrottle | undefined;
   readonly sessionCache?: SessionCache | undefined;
+  /** The session cache's change feed; by default the database's. */
+  readonly sessionFeed?: ChangeFeed | undefined;
   readonly hashQueue?: HashQueue | undefined;
   /** Where mail goes; by default SMTP_URL's server, or .eml files in MAIL_DIR without it. */
   readonly mailTransport?: MailTransport | undefined;
@@ -145,6 +148,8 @@ export function createServices(parts: ServiceParts) {
       load: (key) => (hashOfKey(key) === undefined ? sessionState(key) : personalTokenState(key)),
       clock,
       redis,
+      feed: parts.sessionFeed ?? createChangeFeed(database.db),
+      onFeedError: feedErrorLogger(log),
       onLookup: lookups('session'),
     });
   const sessions = createSessionsService({

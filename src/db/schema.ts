@@ -1,4 +1,4 @@
-import type { ColumnType, Insertable, Selectable, Updateable } from 'kysely';
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
 
 /** Timestamps are Dates in TypeScript on both engines (see node-sqlite.ts for SQLite). */
 type Timestamp = ColumnType<Date, Date, Date>;
@@ -346,6 +346,14 @@ export interface MailOutboxTable {
   last_error: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
+/** The session cache's change feed: a row per change to what the guard reads, written by triggers. */
+export interface SessionChangesTable {
+  id: Generated<number>;
+  kind: 'session' | 'user';
+  subject: string;
+  at: Generated<Date>;
+}
+
 export interface Database {
   users: UsersTable;
   posts: PostsTable;
@@ -357,6 +365,7 @@ export interface Database {
   comments: CommentsTable;
   signing_keys: SigningKeysTable;
   sessions: SessionsTable;
+  session_changes: SessionChangesTable;
   refresh_tokens: RefreshTokensTable;
   server_secrets: ServerSecretsTable;
   login_addresses: LoginAddressesTable;

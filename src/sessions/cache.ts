@@ -1,9 +1,11 @@
+import type { FastifyBaseLogger } from 'fastify';
 import type { AccountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Scope } from '../authz/scopes.ts';
 import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
 import type { SharedRedis } from '../redis/shared-redis.ts';
+import type { ChangeFeed, SessionChange } from './change-feed.ts';
 
 /** A personal access token's own facts, when the entry is one (personal-tokens/ loads them). */
 export interface PersonalTokenFacts {
@@ -39,10 +41,29 @@ export interface SessionCache {
   forgetUser(userId: string): void;
   /** Resolves once this instance hears other instances' changes (at once without Redis). */
   readonly listening: Promise<void>;
+  /** Starts reading the change feed, when there is one (the app's onReady). */
+  start(): void;
+  /** Stops reading it, once the look under way has ended (the app's onClose). */
+  stop(): Promise<void>;
+  /** Resolves once a look at the change feed that began after this call has ended. */
+  caughtUp(): Promise<void>;
 }
 
-/** Other instances learn of a change by expiry alone, so no entry is trusted for longer than this. */
+/**
+ * API.md's bound: a change anywhere reaches every instance within this. An entry is trusted this
+ * long after it was read, or for as long as this instance's last complete look at the change feed
+ * began less than this long ago (up to FEED_ENTRY_MAX_AGE_MS).
+ */
 const SESSION_CACHE_MAX_AGE_MS = 1000;
+/** How often the change feed is read: four looks in each bound, so one slow look costs no trust. */
+const FEED_LOOK_MS = 250;
+/** While the feed is read, an entry is still read again at least this often. */
+const FEED_ENTRY_MAX_AGE_MS = 60_000;
+/**
+ * A look that comes this long after the last complete one may have missed rows the hourly purge
+ * removed (CHANGES_KEPT_MS): everything is forgotten instead.
+ */
+const FEED_GAP_MS = 5 * 60_000;
 /** At most this many sessions kept, and about this many bytes (an entry: its ids, dates and flags, and the account's texts). */
 const SESSION_CACHE_ENTRIES = 50_000;
 const SESSION_CACHE_BYTES = 32 * 1024 * 1024;
@@ -51,10 +72,30 @@ const SESSION_ENTRY_BYTES = 480;
 /**
  * An in-process cache in front of one indexed query, so that the common protected request makes no
  * database round trip. The instance that makes a change forgets the entries it touched at once and,
- * with Redis, tells every other instance to do the same; an entry is never trusted for more than one
- * second, which bounds how long another instance can lag when that message is lost (Redis down).
+ * with Redis, tells every other instance to do the same. Every instance also reads the database's
+ * change feed (change-feed.ts: rows written by triggers in the transaction of every change) four
+ * times a second and forgets what it names; an entry is trusted while the last complete look began
+ * less than a second ago, and otherwise for one second after it was read — so a change reaches every
+ * instance within a second even when a message is lost, the feed cannot be read or Redis is down.
  * Concurrent misses for one session share one query.
  */
+/**
+ * What a failed look at the change feed logs: a warning once a minute at most (a database that does
+ * not answer fails every look), with the bound that holds meanwhile.
+ */
+export function feedErrorLogger(log: FastifyBaseLogger | undefined): (error: unknown) => void {
+  let loggedAt = Number.NEGATIVE_INFINITY;
+  return (error) => {
+    const now = performance.now();
+    if (!log || now - loggedAt < 60_000) return;
+    loggedAt = now;
+    log.warn(
+      { err: error instanceof Error ? error.message : String(error) },
+      'the session change feed cannot be read: each cached session is read again after 1 s',
+    );
+  };
+}
+
 export function createSessionCache(options: {
   load: (sessionId: string) => Promise<SessionState | undefined>;
   clock: Clock;
@@ -62,6 +103,12 @@ export function createSessionCache(options: {
   max?: number;
   /** With Redis, every change is broadcast, and other instances forget at once instead of within 1 s. */
   redis?: SharedRedis;
+  /** The database's change feed; without one, an entry is trusted for maxAgeMs after it was read. */
+  feed?: ChangeFeed;
+  /** A look at the feed failed (entries are then trusted for maxAgeMs after they were read). */
+  onFeedError?: (error: unknown) => void;
+  /** Milliseconds that only go forward (performance.now), for the gap the purge could open. */
+  monotonic?: () => number;
   /** Told of every lookup, hit or not (for /metrics). */
   onLookup?: (hit: boolean) => void;
 }): SessionCache {
@@ -95,12 +142,62 @@ export function createSessionCache(options: {
     entries.delete(sessionId);
     pending.delete(sessionId);
   };
-  const forgetUser = (userId: string) => {
+  const forgetAll = () => {
+    generation += 1;
+    entries.clear();
+    pending.clear();
+  };
+  /** What one look names: its sessions, and its users' sessions found in one pass over the entries. */
+  const forgetNamed = (changes: readonly SessionChange[]) => {
+    const users = new Set<string>();
+    for (const { kind, subject } of changes) {
+      if (kind === 'user') users.add(subject);
+      else forgetSession(subject);
+    }
+    if (users.size === 0) return;
     generation += 1;
     for (const [sessionId, entry] of entries.entries()) {
-      if (entry.state?.userId === userId) entries.delete(sessionId);
+      if (entry.state && users.has(entry.state.userId)) entries.delete(sessionId);
     }
     pending.clear();
+  };
+  const forgetUser = (userId: string) => forgetNamed([{ kind: 'user', subject: userId }]);
+
+  // The change feed: when the last complete look began, by the cache's clock (for the bound) and by
+  // the process's monotonic one (for the gap that the purge could have opened).
+  const { feed } = options;
+  let lookedAt: number | undefined;
+  let lookedAtMonotonic = Number.NEGATIVE_INFINITY;
+  // Looks run one at a time, in turn.
+  let looks: Promise<void> = Promise.resolve();
+  let started = false;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  const feedCurrent = (now: number) => lookedAt !== undefined && now >= lookedAt && now - lookedAt < maxAgeMs;
+  const monotonic = options.monotonic ?? (() => performance.now());
+  async function look(): Promise<void> {
+    if (!feed || stopped) return;
+    const startedAt = clock.now().getTime();
+    const startedMonotonic = monotonic();
+    try {
+      const { changes, complete } = await feed.look();
+      // The first look, or one after a long silence, cannot know what it missed.
+      if (!complete || startedMonotonic - lookedAtMonotonic > FEED_GAP_MS) forgetAll();
+      else forgetNamed(changes);
+      lookedAt = startedAt;
+      lookedAtMonotonic = startedMonotonic;
+    } catch (error) {
+      options.onFeedError?.(error);
+    }
+  }
+  const lookInTurn = (): Promise<void> => {
+    looks = looks.then(look);
+    return looks;
+  };
+  const lookAgain = () => {
+    if (stopped) return;
+    timer = setTimeout(() => lookInTurn().then(lookAgain), FEED_LOOK_MS);
+    timer.unref();
   };
 
   const channel = 'revocations';
@@ -111,10 +208,22 @@ export function createSessionCache(options: {
 
   return {
     listening: subscribed ?? Promise.resolve(),
+    start() {
+      if (!feed || started || stopped) return;
+      started = true;
+      lookInTurn().then(lookAgain);
+    },
+    async stop() {
+      stopped = true;
+      clearTimeout(timer);
+      await looks;
+    },
+    caughtUp: lookInTurn,
     async get(sessionId) {
       const now = clock.now().getTime();
       const entry = entries.get(sessionId);
-      if (entry && now - entry.loadedAt < maxAgeMs && now >= entry.loadedAt) {
+      const age = entry ? now - entry.loadedAt : -1;
+      if (entry && age >= 0 && (age < maxAgeMs || (age < FEED_ENTRY_MAX_AGE_MS && feedCurrent(now)))) {
         options.onLookup?.(true);
         return entry.state ?? undefined;
       }

@@ -50,6 +50,8 @@ describeEachEngine('scheduled purge', (engine) => {
     assert.deepEqual(rest, {
       sessions: 1,
       refreshTokens: 1,
+      // Its rows are an hour old by the database's clock, which the manual one does not move.
+      sessionChanges: 0,
       personalTokens: 0,
       loginAddresses: 0,
       accountTokens: 1,

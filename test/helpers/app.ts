@@ -20,6 +20,7 @@ import { createLogger } from '../../src/http/logging.ts';
 import { type KeyRing, loadKeyRing } from '../../src/keys/key-ring.ts';
 import type { LoginThrottle } from '../../src/login/throttle.ts';
 import { connectRedis, type SharedRedis } from '../../src/redis/shared-redis.ts';
+import type { ChangeFeed } from '../../src/sessions/change-feed.ts';
 
 export type EngineName = 'sqlite' | 'postgres';
 
@@ -96,6 +97,11 @@ export interface TestApp {
   readonly clock: ReturnType<typeof createManualClock>;
 }
 
+/** A change feed that cannot be read (its database does not answer): the cache falls back to 1 s. */
+export const unreadableFeed: ChangeFeed = {
+  look: () => Promise.reject(new Error('the change feed cannot be read (a test)')),
+};
+
 export const TEST_SECRET = 'test-secret-that-is-at-least-32-bytes-long!';
 
 export async function buildTestApp(
@@ -113,6 +119,8 @@ export async function buildTestApp(
     mailPollMs?: number;
     /** A hash queue the test holds places in (by default the app's own, from HASH_*). */
     hashQueue?: HashQueue;
+    /** The session cache's change feed (by default the database's): a test makes it fail. */
+    sessionFeed?: ChangeFeed;
   } = {},
 ): Promise<TestApp> {
   // Tests make many users and posts from one address: the route limits and the hash queue's share per
@@ -141,6 +149,7 @@ export async function buildTestApp(
     logger: options.logger,
     redis: options.redis,
     hashQueue: options.hashQueue,
+    sessionFeed: options.sessionFeed,
     mailPollMs: options.mailPollMs ?? 100,
   });
   t.after(() => app.close());

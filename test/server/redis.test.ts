@@ -18,6 +18,7 @@ import {
   loginPair,
   signedIn,
   type TestApp,
+  unreadableFeed,
 } from '../helpers/app.ts';
 import { hiddenFields, injectBrowser, pkce } from '../helpers/browser-flow.ts';
 import { startProxy } from '../helpers/proxy.ts';
@@ -27,8 +28,22 @@ async function twoInstances(t: TestContext, engine: EngineName) {
   const url = await createStorage(t, engine);
   const clock = createManualClock(new Date());
   const prefix = `inkgate-test:${randomUUID()}:`;
-  const a = await buildTestApp(t, { engine, url, clock, redis: await connectTestRedis(t, prefix) });
-  const b = await buildTestApp(t, { engine, url, clock, redis: await connectTestRedis(t, prefix) });
+  // The change feed cannot be read here, so what reaches b within 100 ms came through Redis.
+  const sessionFeed = unreadableFeed;
+  const a = await buildTestApp(t, {
+    engine,
+    url,
+    clock,
+    sessionFeed,
+    redis: await connectTestRedis(t, prefix),
+  });
+  const b = await buildTestApp(t, {
+    engine,
+    url,
+    clock,
+    sessionFeed,
+    redis: await connectTestRedis(t, prefix),
+  });
   await Promise.all([a.app.ready(), b.app.ready()]); // ready once both hear each other's revocations
   assert.equal((await a.app.inject({ method: 'GET', url: '/readyz' })).json().redis, 'ok');
   return { a, b, clock };
