@@ -526,7 +526,7 @@ test('revocation reaches another instance within one second even when it cannot 
 });
 
 describeEachEngine('the change feed, without Redis', (engine) => {
-  test('another instance trusts its cached sessions past the second while it reads the feed, and forgets what the feed names at its next look: a logout, a demotion, a personal token revoked', async (t) => {
+  test('another instance trusts its cached sessions past the second while it reads the feed, and forgets what the feed names at its next look: a logout, a demotion, a personal token revoked [ASVS V7.4.1]', async (t) => {
     const url = await createStorage(t, engine);
     const clock = createManualClock(new Date());
     const queries: string[] = [];
