@@ -70,16 +70,6 @@ const SESSION_CACHE_BYTES = 32 * 1024 * 1024;
 const SESSION_ENTRY_BYTES = 480;
 
 /**
- * An in-process cache in front of one indexed query, so that the common protected request makes no
- * database round trip. The instance that makes a change forgets the entries it touched at once and,
- * with Redis, tells every other instance to do the same. Every instance also reads the database's
- * change feed (change-feed.ts: rows written by triggers in the transaction of every change) four
- * times a second and forgets what it names; an entry is trusted while the last complete look began
- * less than a second ago, and otherwise for one second after it was read — so a change reaches every
- * instance within a second even when a message is lost, the feed cannot be read or Redis is down.
- * Concurrent misses for one session share one query.
- */
-/**
  * What a failed look at the change feed logs: a warning once a minute at most (a database that does
  * not answer fails every look), with the bound that holds meanwhile.
  */
@@ -96,6 +86,16 @@ export function feedErrorLogger(log: FastifyBaseLogger | undefined): (error: unk
   };
 }
 
+/**
+ * An in-process cache in front of one indexed query, so that the common protected request makes no
+ * database round trip. The instance that makes a change forgets the entries it touched at once and,
+ * with Redis, tells every other instance to do the same. Every instance also reads the database's
+ * change feed (change-feed.ts: rows written by triggers in the transaction of every change) four
+ * times a second and forgets what it names; an entry is trusted while the last complete look began
+ * less than a second ago, and otherwise for one second after it was read — so a change reaches every
+ * instance within a second even when a message is lost, the feed cannot be read or Redis is down.
+ * Concurrent misses for one session share one query.
+ */
 export function createSessionCache(options: {
   load: (sessionId: string) => Promise<SessionState | undefined>;
   clock: Clock;

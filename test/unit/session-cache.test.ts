@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
-import { createSessionCache, type SessionState } from '../../src/sessions/cache.ts';
+import { createSessionCache, feedErrorLogger, type SessionState } from '../../src/sessions/cache.ts';
 import type { ChangeFeed, SessionChange } from '../../src/sessions/change-feed.ts';
+import { captureLogs } from '../helpers/app.ts';
 
 /** A change feed the test writes to and can make fail; each look hands over what was written. */
 function fakeFeed() {
@@ -252,4 +253,15 @@ test('session cache with the change feed: start looks four times a second until 
   t.mock.timers.tick(1000);
   await new Promise((resolve) => setImmediate(resolve));
   assert.equal(feed.looks(), 5, 'none after stop');
+});
+
+test('a change feed that cannot be read is logged with its reason and the bound that holds, once a minute at most', () => {
+  const { logger, lines } = captureLogs();
+  const logged = feedErrorLogger(logger);
+  for (let i = 0; i < 3; i += 1) logged(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
+  assert.equal(lines.length, 1);
+  const line = JSON.parse(lines[0]!);
+  assert.equal(line.level, 40);
+  assert.equal(line.err, 'connect ECONNREFUSED 127.0.0.1:5432');
+  assert.match(line.msg, /change feed cannot be read: each cached session is read again after 1 s/);
 });
