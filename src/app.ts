@@ -101,13 +101,13 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await recovery.drain();
     await outbox.deliverDue();
   });
-  // Ready once other instances' revocations reach this one — or after 2 s without Redis answering,
-  // since serving with the one-second bound beats not serving (API.md "Outages").
   // The change feed is read from the start to the close (before the database closes).
   app.addHook('onReady', async () => sessionCache.start());
   app.addHook('onClose', async () => sessionCache.stop());
   // Resolves once this instance has read every change committed before the call (tests await it).
   app.decorate('sessionsCaughtUp', () => sessionCache.caughtUp());
+  // Ready once other instances' revocations reach this one — or after 2 s without Redis answering,
+  // since serving with the one-second bound beats not serving (API.md "Outages").
   app.addHook('onReady', async () => {
     await Promise.race([
       sessionCache.listening,
