@@ -35,6 +35,14 @@ function fakeFeed() {
   };
 }
 
+/** A cache with a fake feed, after its first look (which forgets everything before it). */
+async function lookedOnce() {
+  const feed = fakeFeed();
+  const f = fixture({ feed: feed.feed });
+  await f.cache.caughtUp();
+  return { feed, f };
+}
+
 function fixture(options: { feed?: ChangeFeed; monotonic?: () => number } = {}) {
   const clock = createManualClock();
   const rows = new Map<string, SessionState>();
@@ -141,9 +149,7 @@ test('session cache: forgetUser drops every session of that user and no other', 
 });
 
 test('session cache with the change feed: an entry is trusted past one second while looks succeed, and what a look names is forgotten', async () => {
-  const feed = fakeFeed();
-  const f = fixture({ feed: feed.feed });
-  await f.cache.caughtUp();
+  const { feed, f } = await lookedOnce();
   f.put('s1', 'u1');
   f.put('s2', 'u2');
   f.put('s3', 'u2');
@@ -165,9 +171,7 @@ test('session cache with the change feed: an entry is trusted past one second wh
 });
 
 test('session cache with the change feed: while looks fail, an entry is trusted one second after it was read, no longer', async () => {
-  const feed = fakeFeed();
-  const f = fixture({ feed: feed.feed });
-  await f.cache.caughtUp();
+  const { feed, f } = await lookedOnce();
   f.put('s1', 'u1');
   await f.cache.get('s1');
   f.clock.advance(500);
@@ -211,9 +215,7 @@ test('session cache with the change feed: the first look, a look that read only 
 });
 
 test('session cache with the change feed: an entry is read again at least once a minute, and a load under way when a look names it is not kept', async () => {
-  const feed = fakeFeed();
-  const f = fixture({ feed: feed.feed });
-  await f.cache.caughtUp();
+  const { feed, f } = await lookedOnce();
   f.put('s1', 'u1');
   await f.cache.get('s1');
   f.clock.advance(59_999);
