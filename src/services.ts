@@ -152,6 +152,7 @@ export function createServices(parts: ServiceParts) {
       onFeedError: feedErrorLogger(log),
       onLookup: lookups('session'),
     });
+  if (metrics) metrics.sessionFeedAgeMs = () => sessionCache.feedAgeMs();
   const sessions = createSessionsService({
     repository: sessionsRepository,
     successorKey: () => secrets.key('refresh_token_successor_key'),

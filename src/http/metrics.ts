@@ -11,6 +11,8 @@ export interface Metrics {
   hashQueueState?: () => { running: number; waiting: number };
   /** With REDIS_URL: whether the revocation fan-out is subscribed now, read at each scrape. */
   fanOutUp?: () => boolean;
+  /** Milliseconds since the session cache's last complete look at the change feed began. */
+  sessionFeedAgeMs?: () => number | undefined;
   readonly hashWaitSeconds: Histogram;
   readonly rateLimited: Counter<'policy'>;
   /**
@@ -96,6 +98,16 @@ export function createMetrics(): Metrics {
     registers: [registry],
     collect() {
       if (metrics.fanOutUp) this.set(metrics.fanOutUp() ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'inkgate_session_feed_age_seconds',
+    help: 'Seconds since the session cache’s last complete look at the change feed began: under 1 while its entries are trusted past their first second (+Inf before a first look succeeds)',
+    registers: [registry],
+    collect() {
+      if (!metrics.sessionFeedAgeMs) return;
+      const ms = metrics.sessionFeedAgeMs();
+      this.set(ms === undefined ? Number.POSITIVE_INFINITY : ms / 1000);
     },
   });
   return metrics;

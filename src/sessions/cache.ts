@@ -47,6 +47,8 @@ export interface SessionCache {
   stop(): Promise<void>;
   /** Resolves once a look at the change feed that began after this call has ended. */
   caughtUp(): Promise<void>;
+  /** Milliseconds since the last complete look began; undefined before the first (or without a feed). */
+  feedAgeMs(): number | undefined;
 }
 
 /**
@@ -219,6 +221,7 @@ export function createSessionCache(options: {
       await looks;
     },
     caughtUp: lookInTurn,
+    feedAgeMs: () => (lookedAt === undefined ? undefined : clock.now().getTime() - lookedAt),
     async get(sessionId) {
       const now = clock.now().getTime();
       const entry = entries.get(sessionId);

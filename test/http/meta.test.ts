@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bearer, buildTestApp, captureLogs, createUser, login, signedIn } from '../helpers/app.ts';
+import {
+  bearer,
+  buildTestApp,
+  captureLogs,
+  createUser,
+  login,
+  signedIn,
+  unreadableFeed,
+} from '../helpers/app.ts';
 
 test('GET /: the welcome message and where the docs are', async (t) => {
   const testApp = await buildTestApp(t);
@@ -45,6 +53,30 @@ test('GET /metrics: Prometheus text with requests by route template and status, 
   );
   assert.match(response.body, /inkgate_logins_total\{result="success"\} 1/);
   assert.doesNotMatch(response.body, /definitely/, 'raw URLs never become labels');
+});
+
+test('GET /metrics: how long ago the session cache last read the change feed; +Inf while it never could', async (t) => {
+  // A feed that answers (with nothing) until it is shut, so no look after that moves the figure.
+  let open = true;
+  const testApp = await buildTestApp(t, {
+    sessionFeed: {
+      look: async () => {
+        if (!open) throw new Error('shut');
+        return { changes: [], complete: true };
+      },
+    },
+  });
+  await testApp.app.ready();
+  await testApp.app.sessionsCaughtUp();
+  open = false;
+  testApp.clock.advance(1500);
+  const scrape = await testApp.app.inject({ method: 'GET', url: '/metrics' });
+  assert.match(scrape.body, /^inkgate_session_feed_age_seconds 1\.5$/m);
+
+  const blind = await buildTestApp(t, { sessionFeed: unreadableFeed });
+  await blind.app.sessionsCaughtUp();
+  const none = await blind.app.inject({ method: 'GET', url: '/metrics' });
+  assert.match(none.body, /^inkgate_session_feed_age_seconds \+Inf$/m);
 });
 
 test('METRICS=off removes /metrics', async (t) => {
