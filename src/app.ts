@@ -10,11 +10,11 @@ import { createHttpServer } from './http/server.ts';
 import type { KeyRing } from './keys/key-ring.ts';
 import type { LoginThrottle } from './login/throttle.ts';
 import type { MailTransport } from './mail/transport.ts';
+import type { ContentFeed } from './posts/service.ts';
 import type { SharedRedis } from './redis/shared-redis.ts';
 import { registerRoutes } from './routes.ts';
 import { createServices } from './services.ts';
-import type { SessionCache } from './sessions/cache.ts';
-import type { ChangeFeed } from './sessions/change-feed.ts';
+import type { SessionCache, SessionFeed } from './sessions/cache.ts';
 
 export interface AppDeps {
   readonly config: Config;
@@ -28,8 +28,10 @@ export interface AppDeps {
   readonly redis?: SharedRedis;
   /** Tests inspect or swap the session cache; by default each app has its own. */
   readonly sessionCache?: SessionCache;
-  /** Tests make the session change feed fail; by default the database's (sessions/change-feed.ts). */
-  readonly sessionFeed?: ChangeFeed;
+  /** Tests make the session change feed fail; by default the database's (db/change-feed.ts). */
+  readonly sessionFeed?: SessionFeed;
+  /** Tests make the content change feed fail; by default the database's. */
+  readonly contentFeed?: ContentFeed;
   /** Tests bound or watch the password-hash queue; by default each app has its own (HASH_*). */
   readonly hashQueue?: HashQueue;
   /** The audit trail main.ts shares with start-up work (first admin, keys); by default the app's own. */
@@ -47,6 +49,7 @@ declare module 'fastify' {
     mailSettled(): Promise<void>;
     /** Every session change committed before the call has reached this instance's cache. */
     sessionsCaughtUp(): Promise<void>;
+    contentCaughtUp(): Promise<void>;
   }
 }
 
@@ -80,11 +83,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     throttle: deps.throttle,
     sessionCache: deps.sessionCache,
     sessionFeed: deps.sessionFeed,
+    contentFeed: deps.contentFeed,
     hashQueue: deps.hashQueue,
     mailTransport: deps.mailTransport,
     mailPollMs: deps.mailPollMs,
   });
-  const { audit, outbox, recovery, sessionCache } = services;
+  const { audit, outbox, recovery, sessionCache, posts } = services;
 
   // Events waiting to be stored (failed logins) are stored before the database closes.
   app.addHook('onClose', async () => audit.close());
@@ -101,11 +105,17 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     await recovery.drain();
     await outbox.deliverDue();
   });
-  // The change feed is read from the start to the close (before the database closes).
-  app.addHook('onReady', async () => sessionCache.start());
-  app.addHook('onClose', async () => sessionCache.stop());
-  // Resolves once this instance has read every change committed before the call (tests await it).
+  // The change feeds are read from the start to the close (before the database closes).
+  app.addHook('onReady', async () => {
+    sessionCache.start();
+    posts.start();
+  });
+  app.addHook('onClose', async () => {
+    await Promise.all([sessionCache.stop(), posts.stop()]);
+  });
+  // Resolve once this instance has read every change committed before the call (tests await them).
   app.decorate('sessionsCaughtUp', () => sessionCache.caughtUp());
+  app.decorate('contentCaughtUp', () => posts.caughtUp());
   // Ready once other instances' revocations reach this one — or after 2 s without Redis answering,
   // since serving with the one-second bound beats not serving (API.md "Outages").
   app.addHook('onReady', async () => {

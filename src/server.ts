@@ -12,6 +12,7 @@ import { DAY_MS, HOUR_MS, systemClock } from './clock.ts';
 import { createCommentsRepository } from './comments/repository.ts';
 import { renderStaleComments } from './comments/service.ts';
 import { type Config, ConfigError, keySettings, loadConfig } from './config.ts';
+import { purgeChanges } from './db/change-feed.ts';
 import { type OpenDatabase, openDatabase } from './db/database.ts';
 import { isConnectionError } from './db/errors.ts';
 import { migrateToLatest } from './db/migrate.ts';
@@ -30,7 +31,6 @@ import { createPostsRepository } from './posts/repository.ts';
 import { createPostsService } from './posts/service.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import { connectRedis } from './redis/shared-redis.ts';
-import { purgeChanges } from './sessions/change-feed.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 
 const VERSION: string = packageJson.version;
@@ -102,7 +102,8 @@ export function scheduledJobs(config: Config, database: OpenDatabase, trail: Aud
       everyMs: HOUR_MS,
       run: async (now) => ({
         ...(await sessions.purge(now, config.sessionIdleSeconds)),
-        sessionChanges: await purgeChanges(database.db),
+        sessionChanges: await purgeChanges(database.db, 'session_changes'),
+        contentChanges: await purgeChanges(database.db, 'content_changes'),
         loginAddresses: await purgeLoginAddresses(database.db, now),
         accountTokens: await createAccountTokens(database.db).purge(now),
         mail: await purgeOutbox(database.db, now),

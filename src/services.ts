@@ -11,6 +11,8 @@ import type { Clock } from './clock.ts';
 import { createCommentsRepository } from './comments/repository.ts';
 import { createCommentsService } from './comments/service.ts';
 import type { Config } from './config.ts';
+import { createChangeFeed } from './db/change-feed.ts';
+import { feedErrorLogger } from './db/change-watch.ts';
 import type { OpenDatabase } from './db/database.ts';
 import { createFormTokens } from './html/forms.ts';
 import type { Metrics } from './http/metrics.ts';
@@ -40,14 +42,13 @@ import { hashOfKey, keyOfPersonalToken, PERSONAL_TOKEN_PREFIX } from './personal
 import { createPersonalTokensRepository } from './personal-tokens/repository.ts';
 import { createPersonalTokens, personalTokenStateLoader } from './personal-tokens/service.ts';
 import { createPostsRepository } from './posts/repository.ts';
-import { createPostsService } from './posts/service.ts';
+import { type ContentFeed, createPostsService } from './posts/service.ts';
 import { REALWORLD_CLIENT_ID } from './realworld/mapping.ts';
 import { createRecoveryService } from './recovery/service.ts';
 import { createAccountTokens } from './recovery/tokens.ts';
 import type { SharedRedis } from './redis/shared-redis.ts';
 import { createAccessTokens } from './sessions/access-tokens.ts';
-import { createSessionCache, feedErrorLogger, type SessionCache } from './sessions/cache.ts';
-import { type ChangeFeed, createChangeFeed } from './sessions/change-feed.ts';
+import { createSessionCache, type SessionCache, type SessionFeed } from './sessions/cache.ts';
 import { createGuard } from './sessions/guard.ts';
 import { createSessionsRepository } from './sessions/repository.ts';
 import { createSessionsService, sessionStateLoader } from './sessions/service.ts';
@@ -67,7 +68,9 @@ export interface ServiceParts {
   readonly throttle?: LoginThrottle | undefined;
   readonly sessionCache?: SessionCache | undefined;
   /** The session cache's change feed; by default the database's. */
-  readonly sessionFeed?: ChangeFeed | undefined;
+  readonly sessionFeed?: SessionFeed | undefined;
+  /** The public caches' change feed (lists and pages); by default the database's. */
+  readonly contentFeed?: ContentFeed | undefined;
   readonly hashQueue?: HashQueue | undefined;
   /** Where mail goes; by default SMTP_URL's server, or .eml files in MAIL_DIR without it. */
   readonly mailTransport?: MailTransport | undefined;
@@ -89,7 +92,15 @@ export function createServices(parts: ServiceParts) {
   const counter = createWindowCounter(redis, clock);
 
   const audit = parts.audit ?? createAuditTrail({ db: database.db, clock, log });
-  const posts = createPostsService({ posts: createPostsRepository(database.db), clock });
+  const posts = createPostsService({
+    posts: createPostsRepository(database.db),
+    clock,
+    feed: parts.contentFeed ?? createChangeFeed(database.db, 'content_changes'),
+    onFeedError: feedErrorLogger(
+      log,
+      'the content change feed cannot be read: each kept list and page is read again after 1 s',
+    ),
+  });
   const comments = createCommentsService({
     comments: createCommentsRepository(database.db, posts),
     posts,
@@ -148,8 +159,11 @@ export function createServices(parts: ServiceParts) {
       load: (key) => (hashOfKey(key) === undefined ? sessionState(key) : personalTokenState(key)),
       clock,
       redis,
-      feed: parts.sessionFeed ?? createChangeFeed(database.db),
-      onFeedError: feedErrorLogger(log),
+      feed: parts.sessionFeed ?? createChangeFeed(database.db, 'session_changes'),
+      onFeedError: feedErrorLogger(
+        log,
+        'the session change feed cannot be read: each cached session is read again after 1 s',
+      ),
       onLookup: lookups('session'),
     });
   if (metrics) metrics.sessionFeedAgeMs = () => sessionCache.feedAgeMs();

@@ -17,6 +17,7 @@ import * as m0014 from './migrations/0014-mfa.ts';
 import * as m0015 from './migrations/0015-profiles.ts';
 import * as m0016 from './migrations/0016-blog.ts';
 import * as m0017 from './migrations/0017-session-changes.ts';
+import * as m0018 from './migrations/0018-content-changes.ts';
 import type { Database } from './schema.ts';
 
 /** A static list: migrations are code, shipped with the app, applied in name order. */
@@ -38,6 +39,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '0015-profiles': m0015,
   '0016-blog': m0016,
   '0017-session-changes': m0017,
+  '0018-content-changes': m0018,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => MIGRATIONS };

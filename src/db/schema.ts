@@ -346,13 +346,18 @@ export interface MailOutboxTable {
   last_error: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
-/** The session cache's change feed: a row per change to what the guard reads, written by triggers. */
-export interface SessionChangesTable {
+/** A change feed: a row per change to the tables it watches, written by triggers (db/change-feed.ts). */
+export interface ChangesTable<Kind extends string> {
   id: Generated<number>;
-  kind: 'session' | 'user';
+  kind: Kind;
   subject: string;
   at: Generated<Date>;
 }
+
+/** The session cache's change feed: what the guard reads (sessions, users, personal tokens). */
+export type SessionChangesTable = ChangesTable<'session' | 'user'>;
+/** The public caches' change feed: what anyone's view of the blog shows (posts, comments, authors). */
+export type ContentChangesTable = ChangesTable<'post' | 'comment' | 'tag' | 'user'>;
 
 export interface Database {
   users: UsersTable;
@@ -366,6 +371,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   sessions: SessionsTable;
   session_changes: SessionChangesTable;
+  content_changes: ContentChangesTable;
   refresh_tokens: RefreshTokensTable;
   server_secrets: ServerSecretsTable;
   login_addresses: LoginAddressesTable;

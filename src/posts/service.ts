@@ -3,6 +3,8 @@ import { v7 as uuidv7 } from 'uuid';
 import type { Principal } from '../authz/principal.ts';
 import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
+import type { Change, ChangeFeed } from '../db/change-feed.ts';
+import { watchChanges } from '../db/change-watch.ts';
 import { encodeCursor, toPageBy } from '../db/cursor.ts';
 import { isUuid } from '../db/ids.ts';
 import type { PostStatus, PostUpdate } from '../db/schema.ts';
@@ -30,6 +32,13 @@ import { parseTags, type TagName } from './tags.ts';
 import { canSee, mayChange, type Viewer, viewerOf } from './visibility.ts';
 
 export type PostsService = ReturnType<typeof createPostsService>;
+
+/** A value kept from a public read: when it was read, and under which version of this instance's writes. */
+interface Kept<T> {
+  readonly value: T;
+  readonly version: number;
+  readonly at: number;
+}
 export type PublicPost = ReturnType<typeof toPublic>;
 
 /** A public list's query (GET /posts, the reader site, the feeds). */
@@ -206,32 +215,53 @@ function withinTextBudget(rows: readonly PostWithAuthor[], limit: number): numbe
   return limit;
 }
 
-/** How long a public list page is reused (lists may lag another instance's writes by this). */
+/**
+ * How far a public list or page may lag another instance's writes: what is kept from public reads
+ * is reused this long after it was read, or — while this instance reads the content change feed —
+ * for as long as its last complete look began less than this long ago (up to PUBLIC_KEPT_MAX_MS).
+ */
 export const LIST_CACHE_MS = 1000;
+/** While the content feed is read, what is kept is still read again at least this often. */
+const PUBLIC_KEPT_MAX_MS = 60_000;
 /** Scheduled posts published by one run of the scheduler, at most (the next run takes the rest). */
 const PUBLISH_BATCH = 500;
 const RENDER_BATCH = 200;
 const TAGS_LISTED = 100;
 
-export function createPostsService(deps: { posts: PostsRepository; clock: Clock }) {
+/** A change to what anyone's view of the blog shows (content_changes, migration 0018). */
+export type ContentChange = Change<'post' | 'comment' | 'tag' | 'user'>;
+/** The feed of those changes. */
+export type ContentFeed = ChangeFeed<ContentChange['kind']>;
+
+export function createPostsService(deps: {
+  posts: PostsRepository;
+  clock: Clock;
+  /** The database's content change feed; without one, what is kept is reused for LIST_CACHE_MS. */
+  feed?: ContentFeed | undefined;
+  /** A look at the feed failed (what is kept is then reused for LIST_CACHE_MS after it was read). */
+  onFeedError?: ((error: unknown) => void) | undefined;
+}) {
   const { posts, clock } = deps;
+  /** The caches' own bound: past it an entry is gone; fresh() says whether one not yet gone may serve. */
+  const keptMs = deps.feed ? PUBLIC_KEPT_MAX_MS : LIST_CACHE_MS;
 
   /**
-   * Public list pages (anyone's view: published posts, `favorited` false), kept for at most a second
-   * by the injected clock: the front page is what everyone reads, and the same for everyone. Keyed
-   * by the normalised query, so junk parameters cannot push pages out; a page is the same object
-   * while kept, so its route serialises it once. Every write through this service (posts, favourites,
-   * follows, comments' counts, an author's deletion) empties it, so a writer always reads their own
-   * write; other instances' writes show within the second.
+   * Public list pages (anyone's view: published posts, `favorited` false), kept by the injected
+   * clock while fresh() says so: the front page is what everyone reads, and the same for everyone.
+   * Keyed by the normalised query, so junk parameters cannot push pages out; a page is the same
+   * object while kept, so its route serialises it once. Every write through this service (posts,
+   * favourites, follows, comments' counts, an author's deletion) empties it, so a writer always reads
+   * their own write; other instances' writes show within the second (through the content feed, or
+   * by the page's age when the feed cannot be read).
    */
   const pageCache = <Page extends ListPage>() =>
-    boundedCache<string, Page>({
+    boundedCache<string, Kept<Page>>({
       entries: 1000,
       // Half of the 8 MiB the serialised pages had alone: the route keeps each page's text beside it.
       bytes: 4 * 1024 * 1024,
-      sizeOf: (page) =>
+      sizeOf: ({ value: page }) =>
         page.data.reduce((bytes, post) => bytes + post.content.length + post.html.length + 400, 0),
-      ttl: LIST_CACHE_MS,
+      ttl: keptMs,
       perf: { now: () => clock.now().getTime() },
       ttlResolution: 0, // every read asks the clock (a cached "now" would run on real time)
     });
@@ -258,28 +288,57 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
     askedOnce.set(key, true);
     return false;
   };
-  /** Authors' public profiles as lists show them, for the list cache's second. */
-  const profiles = boundedCache<string, { id: string; username: string; bio: string; image: string | null }>({
+  /** Authors' public profiles as lists show them, kept as the lists are. */
+  const profiles = boundedCache<
+    string,
+    Kept<{ id: string; username: string; bio: string; image: string | null }>
+  >({
     entries: 10_000,
     bytes: 4 * 1024 * 1024,
-    sizeOf: (profile) =>
+    sizeOf: ({ value: profile }) =>
       stringBytes(profile.id) +
       stringBytes(profile.username) +
       stringBytes(profile.bio) +
       stringBytes(profile.image ?? '') +
       64,
-    ttl: LIST_CACHE_MS,
+    ttl: keptMs,
     perf: { now: () => clock.now().getTime() },
     ttlResolution: 0,
   });
-  // Moves on every write through this service: what was made from an earlier read is stale.
+  // Moves on every write through this service and every change the content feed names: what was
+  // made from an earlier read is stale.
   let version = 0;
   const written = <T>(result: T): T => {
     version += 1;
     lists.clear();
     offsetLists.clear();
+    profiles.clear();
     return result;
   };
+  // The content feed (db/change-watch.ts: four looks a second): any change it names, or a look that
+  // cannot know what it missed, is a write from elsewhere.
+  const watch = watchChanges({
+    feed: deps.feed,
+    clock,
+    onChanges: () => written(undefined),
+    onForgetAll: () => written(undefined),
+    onError: deps.onFeedError,
+  });
+  /** Whether what was read at `at` under this `version` may still be served (LIST_CACHE_MS above). */
+  const fresh = (kept: { version: number; at: number }, now = clock.now().getTime()): boolean => {
+    const age = now - kept.at;
+    return (
+      kept.version === version &&
+      age >= 0 &&
+      (age < LIST_CACHE_MS || (age < PUBLIC_KEPT_MAX_MS && watch.current(now, LIST_CACHE_MS)))
+    );
+  };
+  /** What a read made, dated for fresh(). */
+  const dated = <T>(value: T, read: { version: number; at: number }): Kept<T> => ({ value, ...read });
+  const readNow = () => ({ version, at: clock.now().getTime() });
+  /** A kept value that may still serve, or undefined. */
+  const keptValue = <T>(kept: Kept<T> | undefined): T | undefined =>
+    kept && fresh(kept) ? kept.value : undefined;
 
   /** A search refused for its cost is a 503 with Retry-After (API.md "Abuse limits"). */
   async function search(text: string, filter: ListPostsFilter) {
@@ -362,10 +421,12 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
     ]
       .map((part) => part ?? '')
       .join('\u0000');
-    const kept = lists.get(key);
+    const kept = keptValue(lists.get(key));
     if (kept) return kept;
+    // Kept only if nothing was written meanwhile (a write during the read may not be in it).
+    const read = readNow();
     const page = await listFromDatabase(query);
-    if (askedAgain(key)) lists.set(key, page);
+    if (askedAgain(key) && read.version === version) lists.set(key, dated(page, read));
     return page;
   }
 
@@ -574,14 +635,16 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
               .map((part) => part ?? '')
               .join('\u0000')
           : undefined;
-      let kept = key === undefined ? undefined : offsetLists.get(key);
+      let kept = key === undefined ? undefined : keptValue(offsetLists.get(key));
       if (!kept) {
+        const read = readNow();
         const [rows, count] = await Promise.all([
           posts.listAt(filter, query.offset),
           posts.countListed(filter),
         ]);
         kept = { data: rows.map((row) => toPublic(row)), next_cursor: null, count };
-        if (key !== undefined && askedAgain(key)) offsetLists.set(key, kept);
+        if (key !== undefined && askedAgain(key) && read.version === version)
+          offsetLists.set(key, dated(kept, read));
       }
       const page = await withFavorited(kept, viewerOf(principal));
       return { data: page.data, count: kept.count };
@@ -592,14 +655,26 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
      * `following` for the caller, by author id.
      */
     profilesOf: async (authorIds: readonly string[], principal?: Principal) => {
-      const missing = [...new Set(authorIds)].filter((id) => !profiles.has(id));
-      for (const author of await posts.authorsByIds(missing)) profiles.set(author.id, author);
+      const found = new Map<string, { id: string; username: string; bio: string; image: string | null }>();
+      for (const id of new Set(authorIds)) {
+        const profile = keptValue(profiles.get(id));
+        if (profile) found.set(id, profile);
+      }
+      const missing = [...new Set(authorIds)].filter((id) => !found.has(id));
+      if (missing.length > 0) {
+        const read = readNow();
+        const authors = await posts.authorsByIds(missing);
+        for (const author of authors) {
+          found.set(author.id, author);
+          if (read.version === version) profiles.set(author.id, dated(author, read));
+        }
+      }
       const followed = principal
         ? await posts.followingAmong(principal.userId, authorIds)
         : new Set<string>();
       return new Map(
         authorIds.flatMap((id) => {
-          const author = profiles.get(id);
+          const author = found.get(id);
           return author ? [[id, { ...author, following: followed.has(id) }] as const] : [];
         }),
       );
@@ -751,11 +826,20 @@ export function createPostsService(deps: { posts: PostsRepository; clock: Clock 
     changed: () => written(undefined),
 
     /**
-     * For what callers make from public reads and keep (the reader site's pages): the number of this
-     * instance's writes so far and the time now. What was made under another `version` is stale at
-     * once; anything older than LIST_CACHE_MS may miss other instances' writes, as the lists do.
+     * For what callers make from public reads and keep (the reader site's pages), as this service
+     * keeps its lists: readNow() before the reads, keep what they made with it only if `stillNow`
+     * says no write came meanwhile, and serve it while `fresh` says so.
      */
-    freshness: () => ({ version, now: clock.now().getTime() }),
+    readNow,
+    stillNow: (read: { version: number }) => read.version === version,
+    fresh: (kept: { version: number; at: number }) => fresh(kept),
+
+    /** Starts reading the content feed, when there is one (the app's onReady). */
+    start: watch.start,
+    /** Stops reading it (the app's onClose). */
+    stop: watch.stop,
+    /** Resolves once a look at the content feed that began after this call has ended. */
+    caughtUp: watch.caughtUp,
 
     /** For comments/ and accounts/: the repository's parts they use inside their own transactions. */
     forgetUser: posts.forgetUser,

@@ -1,11 +1,16 @@
-import type { FastifyBaseLogger } from 'fastify';
 import type { AccountSnapshot } from '../authz/principal.ts';
 import type { Role } from '../authz/roles.ts';
 import type { Scope } from '../authz/scopes.ts';
 import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { Clock } from '../clock.ts';
+import type { Change, ChangeFeed } from '../db/change-feed.ts';
+import { watchChanges } from '../db/change-watch.ts';
 import type { SharedRedis } from '../redis/shared-redis.ts';
-import type { ChangeFeed, SessionChange } from './change-feed.ts';
+
+/** A change to what the guard reads (session_changes): one session (or personal token, by its cache key), or a user. */
+export type SessionChange = Change<'session' | 'user'>;
+/** The feed of those changes (session_changes). */
+export type SessionFeed = ChangeFeed<SessionChange['kind']>;
 
 /** A personal access token's own facts, when the entry is one (personal-tokens/ loads them). */
 export interface PersonalTokenFacts {
@@ -57,36 +62,12 @@ export interface SessionCache {
  * began less than this long ago (up to FEED_ENTRY_MAX_AGE_MS).
  */
 const SESSION_CACHE_MAX_AGE_MS = 1000;
-/** How often the change feed is read: four looks in each bound, so one slow look costs no trust. */
-const FEED_LOOK_MS = 250;
 /** While the feed is read, an entry is still read again at least this often. */
 const FEED_ENTRY_MAX_AGE_MS = 60_000;
-/**
- * A look that comes this long after the last complete one may have missed rows the hourly purge
- * removed (CHANGES_KEPT_MS): everything is forgotten instead.
- */
-const FEED_GAP_MS = 5 * 60_000;
 /** At most this many sessions kept, and about this many bytes (an entry: its ids, dates and flags, and the account's texts). */
 const SESSION_CACHE_ENTRIES = 50_000;
 const SESSION_CACHE_BYTES = 32 * 1024 * 1024;
 const SESSION_ENTRY_BYTES = 480;
-
-/**
- * What a failed look at the change feed logs: a warning once a minute at most (a database that does
- * not answer fails every look), with the bound that holds meanwhile.
- */
-export function feedErrorLogger(log: FastifyBaseLogger | undefined): (error: unknown) => void {
-  let loggedAt = Number.NEGATIVE_INFINITY;
-  return (error) => {
-    const now = performance.now();
-    if (!log || now - loggedAt < 60_000) return;
-    loggedAt = now;
-    log.warn(
-      { err: error instanceof Error ? error.message : String(error) },
-      'the session change feed cannot be read: each cached session is read again after 1 s',
-    );
-  };
-}
 
 /**
  * An in-process cache in front of one indexed query, so that the common protected request makes no
@@ -106,7 +87,7 @@ export function createSessionCache(options: {
   /** With Redis, every change is broadcast, and other instances forget at once instead of within 1 s. */
   redis?: SharedRedis;
   /** The database's change feed; without one, an entry is trusted for maxAgeMs after it was read. */
-  feed?: ChangeFeed;
+  feed?: SessionFeed;
   /** A look at the feed failed (entries are then trusted for maxAgeMs after they were read). */
   onFeedError?: (error: unknown) => void;
   /** Milliseconds that only go forward (performance.now), for the gap the purge could open. */
@@ -165,42 +146,15 @@ export function createSessionCache(options: {
   };
   const forgetUser = (userId: string) => forgetNamed([{ kind: 'user', subject: userId }]);
 
-  // The change feed: when the last complete look began, by the cache's clock (for the bound) and by
-  // the process's monotonic one (for the gap that the purge could have opened).
-  const { feed } = options;
-  let lookedAt: number | undefined;
-  let lookedAtMonotonic = Number.NEGATIVE_INFINITY;
-  // Looks run one at a time, in turn.
-  let looks: Promise<void> = Promise.resolve();
-  let started = false;
-  let timer: NodeJS.Timeout | undefined;
-  let stopped = false;
-  const feedCurrent = (now: number) => lookedAt !== undefined && now >= lookedAt && now - lookedAt < maxAgeMs;
-  const monotonic = options.monotonic ?? (() => performance.now());
-  async function look(): Promise<void> {
-    if (!feed || stopped) return;
-    const startedAt = clock.now().getTime();
-    const startedMonotonic = monotonic();
-    try {
-      const { changes, complete } = await feed.look();
-      // The first look, or one after a long silence, cannot know what it missed.
-      if (!complete || startedMonotonic - lookedAtMonotonic > FEED_GAP_MS) forgetAll();
-      else forgetNamed(changes);
-      lookedAt = startedAt;
-      lookedAtMonotonic = startedMonotonic;
-    } catch (error) {
-      options.onFeedError?.(error);
-    }
-  }
-  const lookInTurn = (): Promise<void> => {
-    looks = looks.then(look);
-    return looks;
-  };
-  const lookAgain = () => {
-    if (stopped) return;
-    timer = setTimeout(() => lookInTurn().then(lookAgain), FEED_LOOK_MS);
-    timer.unref();
-  };
+  // The change feed (change-watch.ts: four looks a second, in turn; forget all when one cannot know what it missed).
+  const watch = watchChanges({
+    feed: options.feed,
+    clock,
+    onChanges: forgetNamed,
+    onForgetAll: forgetAll,
+    onError: options.onFeedError,
+    monotonic: options.monotonic,
+  });
 
   const channel = 'revocations';
   const subscribed = options.redis?.subscribe(channel, (message) => {
@@ -210,23 +164,19 @@ export function createSessionCache(options: {
 
   return {
     listening: subscribed ?? Promise.resolve(),
-    start() {
-      if (!feed || started || stopped) return;
-      started = true;
-      lookInTurn().then(lookAgain);
-    },
-    async stop() {
-      stopped = true;
-      clearTimeout(timer);
-      await looks;
-    },
-    caughtUp: lookInTurn,
-    feedAgeMs: () => (lookedAt === undefined ? undefined : clock.now().getTime() - lookedAt),
+    start: watch.start,
+    stop: watch.stop,
+    caughtUp: watch.caughtUp,
+    feedAgeMs: watch.ageMs,
     async get(sessionId) {
       const now = clock.now().getTime();
       const entry = entries.get(sessionId);
       const age = entry ? now - entry.loadedAt : -1;
-      if (entry && age >= 0 && (age < maxAgeMs || (age < FEED_ENTRY_MAX_AGE_MS && feedCurrent(now)))) {
+      if (
+        entry &&
+        age >= 0 &&
+        (age < maxAgeMs || (age < FEED_ENTRY_MAX_AGE_MS && watch.current(now, maxAgeMs)))
+      ) {
         options.onLookup?.(true);
         return entry.state ?? undefined;
       }

@@ -7,7 +7,7 @@ import type { CommentsService } from '../comments/service.ts';
 import { parseCursor } from '../db/cursor.ts';
 import { htmlResponse, READER_HEADERS } from '../html/page.ts';
 import { HttpError } from '../http/errors.ts';
-import { LIST_CACHE_MS, type ListPage, type ListQuery, type PostsService } from '../posts/service.ts';
+import type { ListPage, ListQuery, PostsService } from '../posts/service.ts';
 import { atomFeed } from './feeds.ts';
 import { createSitePages, type Site } from './pages.ts';
 import { robotsTxt, SITEMAP_MAX, sitemapIndex, urlSet } from './sitemap.ts';
@@ -99,7 +99,8 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
 
   /**
    * Pages and feeds made from a list page, made once per page object: the posts service's list cache
-   * answers the same object while it holds (at most LIST_CACHE_MS, emptied by every write), so the
+   * answers the same object while it holds (emptied by every write and every change the content feed
+   * names; posts/service.ts LIST_CACHE_MS), so the
    * answer is rendered and hashed once for each change, not for each request — and can hold nothing
    * the list did not (published posts only). `key` names the answer and what else it shows.
    */
@@ -119,9 +120,10 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
   }
 
   /**
-   * Post pages (and an old slug's 301), kept by slug as the lists are: dropped at once by any write
-   * through the posts service on this instance (a post's edit, status or slug, a comment, a
-   * moderation, a deletion), and after LIST_CACHE_MS in any case, for other instances' writes.
+   * Post pages (and an old slug's 301), kept by slug as the lists are (the posts service's fresh()):
+   * stale at once after any write through the posts service on this instance (a post's edit, status
+   * or slug, a comment, a moderation, a deletion) and any change the content feed names, and past
+   * LIST_CACHE_MS when the feed is not being read.
    */
   const postPages = boundedCache<string, { answer: SiteAnswer; version: number; at: number }>({
     entries: 1000,
@@ -171,10 +173,9 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
     },
 
     post: async (slug: string): Promise<SiteAnswer> => {
-      const { version, now } = posts.freshness();
       const kept = postPages.get(slug);
-      if (kept && kept.version === version && now - kept.at < LIST_CACHE_MS && now >= kept.at)
-        return kept.answer;
+      if (kept && posts.fresh(kept)) return kept.answer;
+      const read = posts.readNow();
       const found = await posts.findPublished(slug);
       if (!found) return notFound();
       const answer: SiteAnswer =
@@ -182,7 +183,7 @@ export function createSite(deps: { posts: PostsService; comments: CommentsServic
           ? { status: 301, type: '', body: '', location: `/p/${found.moved}` }
           : html(pages.post(found.post, await comments.listVisible(found.post.id, COMMENTS_SHOWN)));
       // Kept only if nothing was written meanwhile (a write during the reads may not be in them).
-      if (posts.freshness().version === version) postPages.set(slug, { answer, version, at: now });
+      if (posts.stillNow(read)) postPages.set(slug, { answer, ...read });
       return answer;
     },
 

@@ -52,6 +52,7 @@ describeEachEngine('scheduled purge', (engine) => {
       refreshTokens: 1,
       // Its rows are an hour old by the database's clock, which the manual one does not move.
       sessionChanges: 0,
+      contentChanges: 0,
       personalTokens: 0,
       loginAddresses: 0,
       accountTokens: 1,

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { decodeJwt } from 'jose';
+import { CHANGES_KEPT_MS, createChangeFeed, purgeChanges } from '../../src/db/change-feed.ts';
 import { hashPersonalToken, personalTokenKey } from '../../src/personal-tokens/format.ts';
-import { CHANGES_KEPT_MS, createChangeFeed, purgeChanges } from '../../src/sessions/change-feed.ts';
 import {
   bearer,
   buildTestApp,
@@ -18,7 +18,7 @@ describeEachEngine('the session change feed', (engine) => {
   test('every change to a session, a user or a personal token adds a row in its own transaction; a rolled-back one none; each is read once', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const { db } = testApp.database;
-    const feed = createChangeFeed(db);
+    const feed = createChangeFeed(db, 'session_changes');
     await feed.look(); // from here on
     const user = await createUser(testApp);
     const pair = await loginPair(testApp, user);
@@ -75,7 +75,7 @@ describeEachEngine('the session change feed', (engine) => {
   test('a look that finds more rows than it reads says so (the cache then forgets everything)', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const { db } = testApp.database;
-    const feed = createChangeFeed(db, 3);
+    const feed = createChangeFeed(db, 'session_changes', 3);
     await feed.look();
     const user = await createUser(testApp);
     for (const name of ['a', 'b']) {
@@ -88,17 +88,20 @@ describeEachEngine('the session change feed', (engine) => {
     assert.equal((await feed.look()).complete, false, 'three rows of three: perhaps more');
   });
 
-  test('the purge deletes the rows older than an hour by the database’s clock, and keeps the rest', async (t) => {
+  test('the purge deletes the rows older than an hour by the database’s clock, and keeps the rest (each change table)', async (t) => {
     const { db } = await openTestDatabase(t, engine);
     const old = new Date(Date.now() - CHANGES_KEPT_MS - 60_000);
-    await db.insertInto('session_changes').values({ kind: 'user', subject: 'old', at: old }).execute();
-    await db.insertInto('session_changes').values({ kind: 'user', subject: 'new' }).execute();
-    assert.equal(await purgeChanges(db), 1);
-    const left = await db.selectFrom('session_changes').select('subject').execute();
-    assert.deepEqual(
-      left.map((row) => row.subject),
-      ['new'],
-    );
+    for (const table of ['session_changes', 'content_changes'] as const) {
+      await db.insertInto(table).values({ kind: 'user', subject: 'old', at: old }).execute();
+      await db.insertInto(table).values({ kind: 'user', subject: 'new' }).execute();
+      assert.equal(await purgeChanges(db, table), 1, table);
+      const left = await db.selectFrom(table).select('subject').execute();
+      assert.deepEqual(
+        left.map((row) => row.subject),
+        ['new'],
+        table,
+      );
+    }
   });
 
   if (engine === 'postgres') {
@@ -106,7 +109,7 @@ describeEachEngine('the session change feed', (engine) => {
       const url = await createStorage(t, engine);
       const first = await openTestDatabase(t, engine, { url });
       const second = await openTestDatabase(t, engine, { url });
-      const reader = createChangeFeed(second.db);
+      const reader = createChangeFeed(second.db, 'session_changes');
       await reader.look();
       await second.db
         .insertInto('session_changes')

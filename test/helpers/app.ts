@@ -14,13 +14,15 @@ import { createAuditTrail } from '../../src/audit/trail.ts';
 import type { Role } from '../../src/authz/roles.ts';
 import { type Clock, createManualClock } from '../../src/clock.ts';
 import { type Config, keySettings, loadConfig } from '../../src/config.ts';
+import type { ChangeFeed } from '../../src/db/change-feed.ts';
 import { type OpenDatabase, openDatabase } from '../../src/db/database.ts';
 import { migrateToLatest } from '../../src/db/migrate.ts';
 import { createLogger } from '../../src/http/logging.ts';
 import { type KeyRing, loadKeyRing } from '../../src/keys/key-ring.ts';
 import type { LoginThrottle } from '../../src/login/throttle.ts';
+import type { ContentFeed } from '../../src/posts/service.ts';
 import { connectRedis, type SharedRedis } from '../../src/redis/shared-redis.ts';
-import type { ChangeFeed } from '../../src/sessions/change-feed.ts';
+import type { SessionFeed } from '../../src/sessions/cache.ts';
 
 export type EngineName = 'sqlite' | 'postgres';
 
@@ -98,7 +100,7 @@ export interface TestApp {
 }
 
 /** A change feed that cannot be read (its database does not answer): the cache falls back to 1 s. */
-export const unreadableFeed: ChangeFeed = {
+export const unreadableFeed: ChangeFeed<never> = {
   look: () => Promise.reject(new Error('the change feed cannot be read (a test)')),
 };
 
@@ -120,7 +122,9 @@ export async function buildTestApp(
     /** A hash queue the test holds places in (by default the app's own, from HASH_*). */
     hashQueue?: HashQueue;
     /** The session cache's change feed (by default the database's): a test makes it fail. */
-    sessionFeed?: ChangeFeed;
+    sessionFeed?: SessionFeed;
+    /** The public caches' change feed (by default the database's): a test makes it fail. */
+    contentFeed?: ContentFeed;
   } = {},
 ): Promise<TestApp> {
   // Tests make many users and posts from one address: the route limits and the hash queue's share per
@@ -150,10 +154,25 @@ export async function buildTestApp(
     redis: options.redis,
     hashQueue: options.hashQueue,
     sessionFeed: options.sessionFeed,
+    contentFeed: options.contentFeed,
     mailPollMs: options.mailPollMs ?? 100,
   });
   t.after(() => app.close());
   return { app, database, config, keys, clock };
+}
+
+/**
+ * Two instances on one new database and one manual clock, both ready (reading their change feeds);
+ * every query the second one sends is recorded in `queries`.
+ */
+export async function twoInstances(t: TestContext, engine: EngineName) {
+  const url = await createStorage(t, engine);
+  const clock = createManualClock(new Date());
+  const queries: string[] = [];
+  const a = await buildTestApp(t, { engine, url, clock });
+  const b = await buildTestApp(t, { engine, url, clock, onQuery: (sql) => queries.push(sql) });
+  await Promise.all([a.app.ready(), b.app.ready()]);
+  return { a, b, clock, queries };
 }
 
 let counter = 0;

@@ -1,6 +1,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { bearer, buildTestApp, createUser, describeEachEngine, signedIn, tokenFor } from '../helpers/app.ts';
+import {
+  bearer,
+  buildTestApp,
+  createUser,
+  describeEachEngine,
+  signedIn,
+  tokenFor,
+  unreadableFeed,
+} from '../helpers/app.ts';
 import { call, publishDue, runJob, writePost } from '../helpers/blog.ts';
 
 const words = (n: number) => Array.from({ length: n }, (_, i) => `w${i}`).join(' ');
@@ -554,8 +562,9 @@ test('the list cache: a page is reused for a second, and emptied by a write', as
 });
 
 test('the list cache keeps a page from its second asking within the second, not a page asked for once', async (t) => {
-  // Direct database writes stand for another instance's: the cache does not see them.
-  const testApp = await buildTestApp(t);
+  // Direct database writes stand for another instance's: with the content feed unread (its
+  // fallback), the cache does not see them for the second.
+  const testApp = await buildTestApp(t, { contentFeed: unreadableFeed });
   const { token } = await signedIn(testApp);
   const post = await writePost(testApp, token, { title: 'first title' });
   const retitle = (title: string) =>

@@ -14,6 +14,7 @@ import {
   refresh,
   signedIn,
   type TestApp,
+  twoInstances,
   unreadableFeed,
 } from '../helpers/app.ts';
 
@@ -527,12 +528,7 @@ test('revocation reaches another instance within one second even when it cannot 
 
 describeEachEngine('the change feed, without Redis', (engine) => {
   test('another instance trusts its cached sessions past the second while it reads the feed, and forgets what the feed names at its next look: a logout, a demotion, a personal token revoked [ASVS V7.4.1]', async (t) => {
-    const url = await createStorage(t, engine);
-    const clock = createManualClock(new Date());
-    const queries: string[] = [];
-    const a = await buildTestApp(t, { engine, url, clock });
-    const b = await buildTestApp(t, { engine, url, clock, onQuery: (sql) => queries.push(sql) });
-    await Promise.all([a.app.ready(), b.app.ready()]);
+    const { a, b, clock, queries } = await twoInstances(t, engine);
     const user = await createUser(a);
     const pair = await loginPair(a, user);
     const boss = await signedIn(a, { role: 'admin' });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { parseFeed } from '@rowanmanning/feed-parser';
 import { XMLParser, XMLValidator } from 'fast-xml-parser';
-import { buildTestApp, describeEachEngine, signedIn } from '../helpers/app.ts';
+import { buildTestApp, describeEachEngine, signedIn, twoInstances, unreadableFeed } from '../helpers/app.ts';
 import { browse, call, writePost, XSS } from '../helpers/blog.ts';
 
 /** No element or attribute that runs anything: markup is read tag by tag, attribute by attribute. */
@@ -184,10 +184,10 @@ describeEachEngine('the reader site', (engine) => {
     assert.equal((await page()).statusCode, 404);
   });
 
-  test('kept pages: another instance’s write shows within the list cache’s second', async (t) => {
+  test('kept pages: another instance’s write shows within the second when the content feed cannot be read', async (t) => {
     // A write this instance did not make (here: straight to the database) is not seen while the
     // page is kept, and is seen once a second has passed.
-    const testApp = await buildTestApp(t, { engine });
+    const testApp = await buildTestApp(t, { engine, contentFeed: unreadableFeed });
     const { token } = await signedIn(testApp);
     const post = await writePost(testApp, token, { title: 'Elsewhere', content: 'Old text.' });
     assert.match((await browse(testApp, '/p/elsewhere')).body, /Old text\./);
@@ -197,8 +197,53 @@ describeEachEngine('the reader site', (engine) => {
       .where('id', '=', post.id)
       .execute();
     assert.equal((await browse(testApp, '/p/elsewhere')).statusCode, 200, 'kept for the second');
-    testApp.clock.advance(1000);
+    testApp.clock.advance(999);
+    assert.equal((await browse(testApp, '/p/elsewhere')).statusCode, 200, 'kept for the second');
+    testApp.clock.advance(1);
     assert.equal((await browse(testApp, '/p/elsewhere')).statusCode, 404);
+  });
+
+  test('kept pages and lists: another instance keeps them past the second while it reads the content feed, and drops them at the next look after a write anywhere', async (t) => {
+    const { a, b, clock, queries } = await twoInstances(t, engine);
+    const { token } = await signedIn(a);
+    const post = await writePost(a, token, { title: 'Watched page', content: 'Old text.' });
+    await b.app.contentCaughtUp(); // the write's own rows
+    const page = () => browse(b, '/p/watched-page');
+    const listed = async () =>
+      (await call(b, 'GET', '/posts')).json().data.map((p: { title: string }) => p.title);
+    assert.match((await page()).body, /Old text\./);
+    assert.deepEqual(await listed(), ['Watched page']);
+    assert.deepEqual(await listed(), ['Watched page'], 'asked again: kept');
+
+    clock.advance(5000);
+    await b.app.contentCaughtUp();
+    queries.length = 0;
+    assert.match((await page()).body, /Old text\./);
+    assert.deepEqual(await listed(), ['Watched page']);
+    assert.deepEqual(
+      queries.filter((sql) => /"(posts|comments)"/.test(sql)),
+      [],
+      'five seconds on, no query for posts: the last look began less than a second ago',
+    );
+
+    const edited = await call(a, 'PATCH', `/posts/${post.id}`, token, {
+      title: 'Watched again',
+      content: 'New text.',
+    });
+    assert.equal(edited.statusCode, 200);
+    await b.app.contentCaughtUp();
+    assert.match((await page()).body, /New text\./, 'the edit, at the next look');
+    assert.deepEqual(await listed(), ['Watched again']);
+
+    const comment = await call(a, 'POST', `/posts/${post.id}/comments`, token, { body: 'A remark.' });
+    assert.equal(comment.statusCode, 201);
+    await b.app.contentCaughtUp();
+    assert.match((await page()).body, /A remark\./, 'a comment');
+
+    await a.database.db.updateTable('posts').set({ status: 'draft' }).where('id', '=', post.id).execute();
+    await b.app.contentCaughtUp();
+    assert.equal((await page()).statusCode, 404, 'a write by hand: never a draft');
+    assert.deepEqual(await listed(), []);
   });
 
   test('paging: "Older posts" follows the cursor to the end', async (t) => {

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { createManualClock } from '../../src/clock.ts';
-import { createSessionCache, feedErrorLogger, type SessionState } from '../../src/sessions/cache.ts';
-import type { ChangeFeed, SessionChange } from '../../src/sessions/change-feed.ts';
+import { feedErrorLogger } from '../../src/db/change-watch.ts';
+import {
+  createSessionCache,
+  type SessionChange,
+  type SessionFeed,
+  type SessionState,
+} from '../../src/sessions/cache.ts';
 import { captureLogs } from '../helpers/app.ts';
 
 /** A change feed the test writes to and can make fail; each look hands over what was written. */
@@ -11,7 +16,7 @@ function fakeFeed() {
   let complete = true;
   let failing = false;
   let looks = 0;
-  const feed: ChangeFeed = {
+  const feed: SessionFeed = {
     look: async () => {
       looks += 1;
       if (failing) throw new Error('the database does not answer');
@@ -43,7 +48,7 @@ async function lookedOnce() {
   return { feed, f };
 }
 
-function fixture(options: { feed?: ChangeFeed; monotonic?: () => number } = {}) {
+function fixture(options: { feed?: SessionFeed; monotonic?: () => number } = {}) {
   const clock = createManualClock();
   const rows = new Map<string, SessionState>();
   let loads = 0;
@@ -259,7 +264,10 @@ test('session cache with the change feed: start looks four times a second until 
 
 test('a change feed that cannot be read is logged with its reason and the bound that holds, once a minute at most', () => {
   const { logger, lines } = captureLogs();
-  const logged = feedErrorLogger(logger);
+  const logged = feedErrorLogger(
+    logger,
+    'the session change feed cannot be read: each cached session is read again after 1 s',
+  );
   for (let i = 0; i < 3; i += 1) logged(new Error('connect ECONNREFUSED 127.0.0.1:5432'));
   assert.equal(lines.length, 1);
   const line = JSON.parse(lines[0]!);

@@ -5,7 +5,7 @@ import { isPostgres } from '../dialect.ts';
 // (sessions, users, personal_tokens) adds a row here, in the same transaction, by a trigger: no
 // code path can forget to, and a change that rolls back leaves none. Each instance reads the rows
 // committed since its last look a few times a second and forgets what they name, so that its cache
-// may trust an entry while it keeps looking (src/sessions/change-feed.ts).
+// may trust an entry while it keeps looking (src/db/change-feed.ts).
 //   SQLite runs one writer at a time, so ids grow in commit order and "id > the last seen" misses
 //   nothing (AUTOINCREMENT: an id is never handed out twice, even after the oldest rows go).
 //   PostgreSQL's ids can commit out of order; each row keeps its transaction's id (xid8), and a
