@@ -6,6 +6,8 @@
  *   logs at info, metrics on, the default limits) on a fresh database seeded with 1,000 users,
  *   10,000 sessions and 1,000 posts of about 1 KiB (bench/seed.ts).
  * - Where `taskset` exists the servers run on CPU 0 and this process (autocannon) on CPU 1.
+ * - Each server first takes 2 s of its first workload, not measured, so that V8's compiling is not
+ *   inside one row's seconds only.
  * - W7 is a flow (a signed-in browser's /authorize, then /token with the code): its row counts
  *   requests, and the summary flows per second and their ratio to Fastify hello.
  * - Each row: req/s, p50/p99 latency, unexpected answers, server CPU µs per request (from
@@ -142,6 +144,8 @@ interface Workload {
   connections?: number;
   /** The status (or statuses) every answer should have. */
   expect?: number | number[];
+  /** Seconds of load (BENCH_SECONDS by default). */
+  seconds?: number;
 }
 
 interface Row {
@@ -166,7 +170,7 @@ function load(workload: Workload): Promise<autocannon.Result> {
     headers: workload.headers,
     body: workload.body,
     connections: workload.connections ?? CONNECTIONS,
-    duration: SECONDS,
+    duration: workload.seconds ?? SECONDS,
     ...(workload.sequence && { requests: workload.sequence }),
     ...(rotate && {
       requests: [
@@ -328,6 +332,12 @@ try {
     rows.push(row);
     return row;
   };
+  // Each server's code is compiled by V8 as it runs: its first workload would pay that inside its
+  // measured seconds, the others not. Two seconds of its first workload first, not measured.
+  console.error('warming up each server for 2 s …');
+  await load({ server: hello, path: '/', name: 'warm-up', seconds: 2 });
+  await load({ server: jose, path: '/me', headers: bearer(token), name: 'warm-up', seconds: 2 });
+  await load({ server: inkgate, path: '/users/me', headers: bearer(token), name: 'warm-up', seconds: 2 });
   console.error(`measuring, ${SECONDS} s per workload${PINNED ? ', servers on CPU 0, load on CPU 1' : ''} …`);
   await run({ name: 'Fastify 5 hello', server: hello, path: '/' });
   await run({
