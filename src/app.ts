@@ -49,6 +49,7 @@ declare module 'fastify' {
     mailSettled(): Promise<void>;
     /** Every session change committed before the call has reached this instance's cache. */
     sessionsCaughtUp(): Promise<void>;
+    /** Every content change committed before the call has reached this instance's public caches. */
     contentCaughtUp(): Promise<void>;
   }
 }

@@ -33,12 +33,6 @@ import { canSee, mayChange, type Viewer, viewerOf } from './visibility.ts';
 
 export type PostsService = ReturnType<typeof createPostsService>;
 
-/** A value kept from a public read: when it was read, and under which version of this instance's writes. */
-interface Kept<T> {
-  readonly value: T;
-  readonly version: number;
-  readonly at: number;
-}
 export type PublicPost = ReturnType<typeof toPublic>;
 
 /** A public list's query (GET /posts, the reader site, the feeds). */
@@ -228,6 +222,13 @@ const PUBLISH_BATCH = 500;
 const RENDER_BATCH = 200;
 const TAGS_LISTED = 100;
 
+/** A value kept from a public read: when it was read, and under which version of this instance's writes. */
+interface Kept<T> {
+  readonly value: T;
+  readonly version: number;
+  readonly at: number;
+}
+
 /** A change to what anyone's view of the blog shows (content_changes, migration 0018). */
 export type ContentChange = Change<'post' | 'comment' | 'tag' | 'user'>;
 /** The feed of those changes. */
@@ -336,6 +337,8 @@ export function createPostsService(deps: {
   /** What a read made, dated for fresh(). */
   const dated = <T>(value: T, read: { version: number; at: number }): Kept<T> => ({ value, ...read });
   const readNow = () => ({ version, at: clock.now().getTime() });
+  /** Whether no write came since `read` (what it made may be kept). */
+  const stillNow = (read: { version: number }) => read.version === version;
   /** A kept value that may still serve, or undefined. */
   const keptValue = <T>(kept: Kept<T> | undefined): T | undefined =>
     kept && fresh(kept) ? kept.value : undefined;
@@ -426,7 +429,7 @@ export function createPostsService(deps: {
     // Kept only if nothing was written meanwhile (a write during the read may not be in it).
     const read = readNow();
     const page = await listFromDatabase(query);
-    if (askedAgain(key) && read.version === version) lists.set(key, dated(page, read));
+    if (askedAgain(key) && stillNow(read)) lists.set(key, dated(page, read));
     return page;
   }
 
@@ -643,8 +646,7 @@ export function createPostsService(deps: {
           posts.countListed(filter),
         ]);
         kept = { data: rows.map((row) => toPublic(row)), next_cursor: null, count };
-        if (key !== undefined && askedAgain(key) && read.version === version)
-          offsetLists.set(key, dated(kept, read));
+        if (key !== undefined && askedAgain(key) && stillNow(read)) offsetLists.set(key, dated(kept, read));
       }
       const page = await withFavorited(kept, viewerOf(principal));
       return { data: page.data, count: kept.count };
@@ -666,7 +668,7 @@ export function createPostsService(deps: {
         const authors = await posts.authorsByIds(missing);
         for (const author of authors) {
           found.set(author.id, author);
-          if (read.version === version) profiles.set(author.id, dated(author, read));
+          if (stillNow(read)) profiles.set(author.id, dated(author, read));
         }
       }
       const followed = principal
@@ -831,7 +833,7 @@ export function createPostsService(deps: {
      * says no write came meanwhile, and serve it while `fresh` says so.
      */
     readNow,
-    stillNow: (read: { version: number }) => read.version === version,
+    stillNow,
     fresh: (kept: { version: number; at: number }) => fresh(kept),
 
     /** Starts reading the content feed, when there is one (the app's onReady). */
