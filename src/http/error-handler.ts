@@ -88,16 +88,30 @@ function logAnswer(request: FastifyRequest, error: unknown, answer: ErrorAnswer)
     request.log.debug({ err: error.cause, code: error.code }, error.message);
 }
 
+/**
+ * The problem documents of refusals thrown again as the same object (the guard makes one 401 per
+ * refused token and throws it each time the token comes back): serialised once, not per request.
+ */
+const serialised = new WeakMap<HttpError, string>();
+
 /** One place turns every error into an RFC 9457 problem document; 500s are logged, never detailed. */
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
+    const body = error instanceof HttpError ? serialised.get(error) : undefined;
+    if (body !== undefined) {
+      const refusal = error as HttpError;
+      logAnswer(request, refusal, { status: refusal.status, code: refusal.code, headers: {}, detail: '' });
+      return reply.code(refusal.status).headers(refusal.headers).type(PROBLEM_CONTENT_TYPE).send(body);
+    }
     const answer = classifyError(error);
     logAnswer(request, error, answer);
-    return reply
-      .code(answer.status)
-      .headers(answer.headers)
-      .type(PROBLEM_CONTENT_TYPE)
-      .send(toProblem(answer.status, answer.code, answer.detail, answer.errors));
+    const problem = toProblem(answer.status, answer.code, answer.detail, answer.errors);
+    if (error instanceof HttpError && answer.errors === undefined) {
+      const text = JSON.stringify(problem);
+      serialised.set(error, text);
+      return reply.code(answer.status).headers(answer.headers).type(PROBLEM_CONTENT_TYPE).send(text);
+    }
+    return reply.code(answer.status).headers(answer.headers).type(PROBLEM_CONTENT_TYPE).send(problem);
   });
 
   app.setNotFoundHandler((_request, reply) =>
