@@ -166,7 +166,10 @@ export function createServices(parts: ServiceParts) {
       ),
       onLookup: lookups('session'),
     });
-  if (metrics) metrics.sessionFeedAgeMs = () => sessionCache.feedAgeMs();
+  if (metrics) {
+    metrics.sessionFeedAgeMs = () => sessionCache.feedAgeMs();
+    metrics.contentFeedAgeMs = () => posts.feedAgeMs();
+  }
   const sessions = createSessionsService({
     repository: sessionsRepository,
     successorKey: () => secrets.key('refresh_token_successor_key'),

@@ -13,6 +13,8 @@ export interface Metrics {
   fanOutUp?: () => boolean;
   /** Milliseconds since the session cache's last complete look at the change feed began. */
   sessionFeedAgeMs?: () => number | undefined;
+  /** The same for the public caches' content feed (lists and pages). */
+  contentFeedAgeMs?: () => number | undefined;
   readonly hashWaitSeconds: Histogram;
   readonly rateLimited: Counter<'policy'>;
   /**
@@ -100,16 +102,29 @@ export function createMetrics(): Metrics {
       if (metrics.fanOutUp) this.set(metrics.fanOutUp() ? 1 : 0);
     },
   });
-  new Gauge({
-    name: 'inkgate_session_feed_age_seconds',
-    help: 'Seconds since the session cache’s last complete look at the change feed began: under 1 while its entries are trusted past their first second (+Inf before a first look succeeds)',
-    registers: [registry],
-    collect() {
-      if (!metrics.sessionFeedAgeMs) return;
-      const ms = metrics.sessionFeedAgeMs();
-      this.set(ms === undefined ? Number.POSITIVE_INFINITY : ms / 1000);
-    },
-  });
+  /** A change feed's age, read at each scrape (+Inf before a first look succeeds). */
+  const feedAge = (name: string, help: string, read: () => (() => number | undefined) | undefined) =>
+    new Gauge({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        const ageMs = read();
+        if (!ageMs) return;
+        const ms = ageMs();
+        this.set(ms === undefined ? Number.POSITIVE_INFINITY : ms / 1000);
+      },
+    });
+  feedAge(
+    'inkgate_session_feed_age_seconds',
+    'Seconds since the session cache’s last complete look at the change feed began: under 1 while its entries are trusted past their first second (+Inf before a first look succeeds)',
+    () => metrics.sessionFeedAgeMs,
+  );
+  feedAge(
+    'inkgate_content_feed_age_seconds',
+    'Seconds since the public caches’ last complete look at the content change feed began: under 1 while kept lists and pages serve past their first second (+Inf before a first look succeeds)',
+    () => metrics.contentFeedAgeMs,
+  );
   return metrics;
 }
 

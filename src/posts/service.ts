@@ -842,6 +842,8 @@ export function createPostsService(deps: {
     stop: watch.stop,
     /** Resolves once a look at the content feed that began after this call has ended. */
     caughtUp: watch.caughtUp,
+    /** Milliseconds since the last complete look began; undefined before the first (or without a feed). */
+    feedAgeMs: watch.ageMs,
 
     /** For comments/ and accounts/: the repository's parts they use inside their own transactions. */
     forgetUser: posts.forgetUser,

@@ -55,29 +55,34 @@ test('GET /metrics: Prometheus text with requests by route template and status, 
   assert.doesNotMatch(response.body, /definitely/, 'raw URLs never become labels');
 });
 
-test('GET /metrics: how long ago the session cache last read the change feed; +Inf while it never could', async (t) => {
-  // A feed that answers (with nothing) until it is shut, so no look after that moves the figure.
-  let open = true;
-  const testApp = await buildTestApp(t, {
-    sessionFeed: {
-      look: async () => {
-        if (!open) throw new Error('shut');
-        return { changes: [], complete: true };
+for (const [feed, gauge] of [
+  ['sessionFeed', 'inkgate_session_feed_age_seconds'],
+  ['contentFeed', 'inkgate_content_feed_age_seconds'],
+] as const) {
+  test(`GET /metrics: how long ago the ${feed} was last read (${gauge}); +Inf while it never could`, async (t) => {
+    // A feed that answers (with nothing) until it is shut, so no look after that moves the figure.
+    let open = true;
+    const testApp = await buildTestApp(t, {
+      [feed]: {
+        look: async () => {
+          if (!open) throw new Error('shut');
+          return { changes: [], complete: true };
+        },
       },
-    },
-  });
-  await testApp.app.ready();
-  await testApp.app.sessionsCaughtUp();
-  open = false;
-  testApp.clock.advance(1500);
-  const scrape = await testApp.app.inject({ method: 'GET', url: '/metrics' });
-  assert.match(scrape.body, /^inkgate_session_feed_age_seconds 1\.5$/m);
+    });
+    await testApp.app.ready();
+    await Promise.all([testApp.app.sessionsCaughtUp(), testApp.app.contentCaughtUp()]);
+    open = false;
+    testApp.clock.advance(1500);
+    const scrape = await testApp.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(scrape.body, new RegExp(`^${gauge} 1\\.5$`, 'm'));
 
-  const blind = await buildTestApp(t, { sessionFeed: unreadableFeed });
-  await blind.app.sessionsCaughtUp();
-  const none = await blind.app.inject({ method: 'GET', url: '/metrics' });
-  assert.match(none.body, /^inkgate_session_feed_age_seconds \+Inf$/m);
-});
+    const blind = await buildTestApp(t, { [feed]: unreadableFeed });
+    await Promise.all([blind.app.sessionsCaughtUp(), blind.app.contentCaughtUp()]);
+    const none = await blind.app.inject({ method: 'GET', url: '/metrics' });
+    assert.match(none.body, new RegExp(`^${gauge} \\+Inf$`, 'm'));
+  });
+}
 
 test('METRICS=off removes /metrics', async (t) => {
   const testApp = await buildTestApp(t, { env: { METRICS: 'off' } });
