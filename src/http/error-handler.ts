@@ -76,8 +76,8 @@ export function classifyError(error: unknown): ErrorAnswer {
   };
 }
 
-function logAnswer(request: FastifyRequest, error: unknown, answer: ErrorAnswer) {
-  if (answer.status >= 500) {
+function logAnswer(request: FastifyRequest, error: unknown, status: number) {
+  if (status >= 500) {
     // A cause for the operator (KeyEncryptionError's reason, say) goes in the line itself.
     const reason = (error as { reason?: unknown }).reason;
     request.log.error({ err: error, ...(typeof reason === 'string' && { reason }) }, 'request failed');
@@ -98,13 +98,12 @@ const serialised = new WeakMap<HttpError, string>();
 export function registerErrorHandlers(app: FastifyInstance): void {
   app.setErrorHandler((error: unknown, request: FastifyRequest, reply: FastifyReply) => {
     const body = error instanceof HttpError ? serialised.get(error) : undefined;
-    if (body !== undefined) {
-      const refusal = error as HttpError;
-      logAnswer(request, refusal, { status: refusal.status, code: refusal.code, headers: {}, detail: '' });
-      return reply.code(refusal.status).headers(refusal.headers).type(PROBLEM_CONTENT_TYPE).send(body);
+    if (error instanceof HttpError && body !== undefined) {
+      logAnswer(request, error, error.status);
+      return reply.code(error.status).headers(error.headers).type(PROBLEM_CONTENT_TYPE).send(body);
     }
     const answer = classifyError(error);
-    logAnswer(request, error, answer);
+    logAnswer(request, error, answer.status);
     const problem = toProblem(answer.status, answer.code, answer.detail, answer.errors);
     if (error instanceof HttpError && answer.errors === undefined) {
       const text = JSON.stringify(problem);
