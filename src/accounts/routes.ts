@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
 import { type AccountSnapshot, principalOf, type RequireAuth, type StepUp } from '../authz/principal.ts';
+import { Type } from '../http/json-schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import { ref } from '../http/schema-ref.ts';

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../http/json-schema.ts';
 import { createValidatorCompiler, toFieldErrors } from '../http/validation.ts';
 import { CreateUserBody } from './schemas.ts';
 

@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import { UUID_PATTERN } from '../db/ids.ts';
+import { Type } from '../http/json-schema.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { AUDIT_EVENT_TYPES } from './events.ts';
 

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
-import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
 import { type OptionalAuth, principalOf, type RequireAuth } from '../authz/principal.ts';
+import { Type } from '../http/json-schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { Page, PageQuery } from '../http/pagination.ts';
 import { problemResponses } from '../http/problem.ts';

@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import type { OpenDatabase } from '../db/database.ts';
 import { HttpError, ServiceUnavailableError } from './errors.ts';
+import { Type } from './json-schema.ts';
 import type { Metrics } from './metrics.ts';
 import { preferredType } from './negotiation.ts';
 import { problemResponses } from './problem.ts';

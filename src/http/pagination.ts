@@ -1,6 +1,7 @@
-import { type TSchema, Type } from 'typebox';
+import type { TSchema } from 'typebox';
 import { type Cursor, parseCursor } from '../db/cursor.ts';
 import { UnprocessableError } from './errors.ts';
+import { Type } from './json-schema.ts';
 
 /** A `?cursor=` parameter: anything that is not a cursor we made is a 422 on /cursor (API.md). */
 export function decodeCursor(text: string): Cursor {

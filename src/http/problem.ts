@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http';
-import { Type } from 'typebox';
 import { ERROR_CODES, type ErrorCode } from './error-codes.ts';
+import { Type } from './json-schema.ts';
 
 const CODE_LIST = Object.entries(ERROR_CODES)
   .map(([code, meaning]) => `- \`${code}\`: ${meaning}`)

@@ -1,4 +1,5 @@
-import { type Static, type TSchema, Type } from 'typebox';
+import type { Static, TSchema } from 'typebox';
+import { Type } from './json-schema.ts';
 
 /**
  * A reference to a schema added with app.addSchema (by its $id), typed as that schema. Fastify's

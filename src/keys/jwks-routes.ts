@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
+import { Type } from '../http/json-schema.ts';
 import type { KeyRing } from './key-ring.ts';
 
 const Jwks = Type.Object(

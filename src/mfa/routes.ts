@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import { adminFacts, requestFacts } from '../audit/events.ts';
 import { principalOf, type RequireAuth, type StepUp } from '../authz/principal.ts';
+import { Type } from '../http/json-schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import type { Mfa } from './service.ts';

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
 import { htmlResponse, pageHeaders } from '../html/page.ts';
 import { canonicalAddress } from '../http/client-address.ts';
+import { Type } from '../http/json-schema.ts';
 import type { Authorization } from './authorize.ts';
 import { FORM_REFUSALS, pageHttp, parametersOf, REQUEST_FIELDS, Text } from './page-http.ts';
 import { authorizePages } from './pages.ts';

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../http/json-schema.ts';
 
 /** RFC 6749 §5.2 error codes, and RFC 8628's slow_down for throttled logins (API.md). */
 export type OAuthErrorCode =

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import { ACR_VALUES } from '../authz/authentication.ts';
 import { SCOPES } from '../authz/scopes.ts';
+import { Type } from '../http/json-schema.ts';
 
 const Metadata = Type.Object(
   {

@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
-import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
 import { htmlResponse } from '../html/page.ts';
+import { Type } from '../http/json-schema.ts';
 import { problemResponses } from '../http/problem.ts';
 import { FORM_REFUSALS, type PageHttp, Text } from './page-http.ts';
 import type { Browser, Outcome } from './page-kit.ts';

@@ -1,9 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { preHandlerAsyncHookHandler } from 'fastify';
-import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
 import { principalOf, type RequireAuth, type StepUp } from '../authz/principal.ts';
 import { SCOPES } from '../authz/scopes.ts';
+import { Type } from '../http/json-schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import {

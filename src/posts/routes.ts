@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
-import { Type } from 'typebox';
 import { type OptionalAuth, principalOf, type RequireAuth } from '../authz/principal.ts';
+import { Type } from '../http/json-schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { Page } from '../http/pagination.ts';
 import { problemResponses } from '../http/problem.ts';

@@ -1,4 +1,4 @@
-import { Type } from 'typebox';
+import { Type } from '../http/json-schema.ts';
 import { PageQuery } from '../http/pagination.ts';
 import { SLUG_MAX, SLUG_PATTERN } from './slugs.ts';
 import { TAG_NAME_MAX, TAGS_MAX } from './tags.ts';

@@ -1,7 +1,6 @@
 import formbody from '@fastify/formbody';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, preHandlerAsyncHookHandler } from 'fastify';
-import { Type } from 'typebox';
 import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from '../accounts/password-policy.ts';
 import { Accepted } from '../accounts/schemas.ts';
 import { requestFacts } from '../audit/events.ts';
@@ -9,6 +8,7 @@ import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { PAGE_FORM_LIMIT } from '../html/forms.ts';
 import { htmlResponse, PAGE_HEADERS } from '../html/page.ts';
 import { UnprocessableError } from '../http/errors.ts';
+import { Type } from '../http/json-schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import { ref } from '../http/schema-ref.ts';

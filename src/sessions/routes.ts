@@ -1,8 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import { requestFacts } from '../audit/events.ts';
 import { principalOf, type RequireAuth } from '../authz/principal.ts';
 import { NotFoundError } from '../http/errors.ts';
+import { Type } from '../http/json-schema.ts';
 import { SECURITY_SCHEME } from '../http/openapi.ts';
 import { problemResponses } from '../http/problem.ts';
 import type { SessionsService } from './service.ts';

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Type } from 'typebox';
 import { boundedCache, stringBytes } from '../bounded-cache.ts';
 import type { CommentsService } from '../comments/service.ts';
 import { parseCursor } from '../db/cursor.ts';
 import { htmlResponse, READER_HEADERS } from '../html/page.ts';
 import { HttpError } from '../http/errors.ts';
+import { Type } from '../http/json-schema.ts';
 import type { ListPage, ListQuery, PostsService } from '../posts/service.ts';
 import { atomFeed } from './feeds.ts';
 import { createSitePages, type Site } from './pages.ts';

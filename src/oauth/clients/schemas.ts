@@ -1,5 +1,5 @@
-import { Type } from 'typebox';
 import { SCOPES } from '../../authz/scopes.ts';
+import { Type } from '../../http/json-schema.ts';
 import { PageQuery } from '../../http/pagination.ts';
 import { REDIRECT_URI_MAX } from './redirect-uris.ts';
 
