@@ -69,21 +69,63 @@ export const VARIABLES: readonly string[] = [
 ];
 const KNOWN = new Set(VARIABLES);
 
-/** Optimal string alignment distance (Levenshtein with transpositions), for typo hints. */
-function editDistance(a: string, b: string): number {
-  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
-  for (let j = 1; j <= b.length; j += 1) rows[0]![j] = j;
-  for (let i = 1; i <= a.length; i += 1) {
-    for (let j = 1; j <= b.length; j += 1) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
-        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
-      rows[i]![j] = best;
-    }
+/**
+ * The letters of an upper-case name as the bits of one number: A–Z one each, the ten digits over
+ * five bits, anything else one more. Letters sharing a bit only let more pairs on to the full check.
+ */
+function letterBits(name: string): number {
+  let bits = 0;
+  for (let i = 0; i < name.length; i += 1) {
+    const code = name.charCodeAt(i);
+    bits |= 1 << (code >= 65 && code <= 90 ? code - 65 : code >= 48 && code <= 57 ? 26 + ((code - 48) % 5) : 31);
   }
-  return rows[a.length]![b.length]!;
+  return bits;
 }
+
+/** How many letters one of the two names has and the other has not (as sets of letters). */
+function lettersApart(a: string, b: string): number {
+  let apart = letterBits(a) ^ letterBits(b);
+  let count = 0;
+  for (; apart !== 0; apart &= apart - 1) count += 1;
+  return count;
+}
+
+/**
+ * Whether `a` is within `allowed` edits of `b` (optimal string alignment: Levenshtein with
+ * transpositions), for typo hints. Only the band of the table within `allowed` of its diagonal can
+ * hold such a distance, and the look stops at the first row whose every cell is over it: the start
+ * compares every variable of the environment with every name, before anything is compiled.
+ */
+function withinEdits(a: string, b: string, allowed: number): boolean {
+  if (Math.abs(a.length - b.length) > allowed) return false;
+  // Each edit adds or takes away at most one letter, and a substitution one of each.
+  if (lettersApart(a, b) > 2 * allowed) return false;
+  const over = allowed + 1;
+  // Three rows of the table at a time (a transposition looks two rows back).
+  let before = new Int32Array(b.length + 1).fill(over);
+  let previous = Int32Array.from({ length: b.length + 1 }, (_, j) => Math.min(j, over));
+  let row = new Int32Array(b.length + 1);
+  for (let i = 1; i <= a.length; i += 1) {
+    row.fill(over);
+    if (i <= allowed) row[0] = i;
+    let least = row[0]!;
+    for (let j = Math.max(1, i - allowed); j <= Math.min(b.length, i + allowed); j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(previous[j]! + 1, row[j - 1]! + 1, previous[j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, before[j - 2]! + 1);
+      row[j] = Math.min(best, over);
+      least = Math.min(least, row[j]!);
+    }
+    if (least > allowed) return false;
+    [before, previous, row] = [previous, row, before];
+  }
+  return previous[b.length]! <= allowed;
+}
+
+const squash = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, '');
+/** Each name with its case and separators gone (`DATABASEURL`), for `database-url` and the like. */
+const SQUASHED = new Map(VARIABLES.map((known) => [squash(known), known]));
 
 /**
  * Variables that look like one of inkgate's but are not (`DATABSE_URL`, `database_url`,
@@ -94,18 +136,15 @@ function editDistance(a: string, b: string): number {
 export function nearMisses(
   env: Readonly<Record<string, string | undefined>>,
 ): Array<{ name: string; meant: string }> {
-  const squash = (name: string) => name.toUpperCase().replace(/[^A-Z0-9]/g, '');
   const misses: Array<{ name: string; meant: string }> = [];
   for (const name of Object.keys(env)) {
     if (KNOWN.has(name)) continue;
-    const meant = VARIABLES.find((known) => {
-      if (squash(known) === squash(name)) return true;
-      const allowed = known.length >= 8 ? 2 : 1;
-      // The distance is at least the difference in length: most of the environment is passed over here.
-      return (
-        Math.abs(name.length - known.length) <= allowed && editDistance(name.toUpperCase(), known) <= allowed
-      );
-    });
+    const upper = name.toUpperCase();
+    const meant =
+      SQUASHED.get(squash(name)) ??
+      VARIABLES.find((known) => {
+        return withinEdits(upper, known, known.length >= 8 ? 2 : 1);
+      });
     if (meant !== undefined) misses.push({ name, meant });
   }
   return misses;

@@ -399,6 +399,60 @@ test('config: a variable that looks like one of inkgate’s is a warning naming 
   assert.deepEqual(nearMisses({ ...process.env }), [], 'nothing on this machine’s own environment');
 });
 
+/** Optimal string alignment distance over the whole table: the reference for the typo hints' banded check. */
+function fullEditDistance(a: string, b: string): number {
+  const rows = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j += 1) rows[0]![j] = j;
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(rows[i - 1]![j]! + 1, rows[i]![j - 1]! + 1, rows[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, rows[i - 2]![j - 2]! + 1);
+      rows[i]![j] = best;
+    }
+  }
+  return rows[a.length]![b.length]!;
+}
+
+test('config: a typo hint is given exactly when the full edit distance says the name is near', () => {
+  // Every variable's one- and two-edit neighbours (a deletion, insertion, substitution, transposition
+  // and pairs of them) and some far names, each checked against the distance over the whole table.
+  const letters = ['A', 'E', 'R', 'S', '_', '1', 'Q'];
+  const edits = (name: string): string[] => {
+    const out: string[] = [];
+    for (let i = 0; i <= name.length; i += 1) {
+      if (i < name.length) out.push(name.slice(0, i) + name.slice(i + 1));
+      if (i + 1 < name.length) out.push(name.slice(0, i) + name[i + 1] + name[i] + name.slice(i + 2));
+      for (const letter of letters) {
+        out.push(name.slice(0, i) + letter + name.slice(i));
+        if (i < name.length) out.push(name.slice(0, i) + letter + name.slice(i + 1));
+      }
+    }
+    return out;
+  };
+  const names = new Set<string>(['HOME', 'PATH', 'HOSTNAME', 'NODE_OPTIONS', 'TERM', 'LANG', 'PWD']);
+  for (const known of VARIABLES) {
+    const near = edits(known);
+    for (const name of near) names.add(name);
+    for (const name of near.filter((_, i) => i % 97 === 0))
+      for (const further of edits(name)) names.add(further);
+  }
+  let hinted = 0;
+  for (const name of names) {
+    if (VARIABLES.includes(name)) continue;
+    const expected = VARIABLES.some(
+      (known) =>
+        known.replace(/_/g, '') === name.replace(/_/g, '') ||
+        fullEditDistance(name, known) <= (known.length >= 8 ? 2 : 1),
+    );
+    const got = nearMisses({ [name]: 'x' }).length === 1;
+    assert.equal(got, expected, `${name}: ${got ? 'hinted' : 'not hinted'}`);
+    if (got) hinted += 1;
+  }
+  assert.ok(hinted > 1000 && hinted < names.size, `${hinted} of ${names.size} hinted`);
+});
+
 test('config: NODE_ENV is production, development, test or unset; a typo is refused, not run as development', () => {
   for (const value of ['production', 'development', 'test']) {
     const env = value === 'production' ? {} : { NODE_ENV: value };
