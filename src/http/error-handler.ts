@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { isConnectionError } from '../db/errors.ts';
 import type { ErrorCode } from './error-codes.ts';
 import { HttpError, UnprocessableError } from './errors.ts';
-import { PROBLEM_CONTENT_TYPE, toProblem } from './problem.ts';
+import { PROBLEM_CONTENT_TYPE, STATUS_CODES, toProblem } from './problem.ts';
 import { toFieldErrors } from './validation.ts';
 
 /** Fastify's own client errors, kept at their status with a plain detail (never the internal message). */
