@@ -1,8 +1,8 @@
-import { type Kysely, sql } from 'kysely';
 import { withAuditEvents } from '../audit/repository.ts';
 import type { Cursor } from '../db/cursor.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { olderThan } from '../db/keyset.ts';
+import { type Kysely, sql } from '../db/kysely.ts';
 import type { Database, NewAuditEvent, NewUser, UserRow, UserUpdate } from '../db/schema.ts';
 
 export type UsersQueries = ReturnType<typeof usersQueries>;

@@ -77,7 +77,8 @@ function letterBits(name: string): number {
   let bits = 0;
   for (let i = 0; i < name.length; i += 1) {
     const code = name.charCodeAt(i);
-    bits |= 1 << (code >= 65 && code <= 90 ? code - 65 : code >= 48 && code <= 57 ? 26 + ((code - 48) % 5) : 31);
+    bits |=
+      1 << (code >= 65 && code <= 90 ? code - 65 : code >= 48 && code <= 57 ? 26 + ((code - 48) % 5) : 31);
   }
   return bits;
 }

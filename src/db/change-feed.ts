@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
 import { isPostgres } from './dialect.ts';
+import { type Kysely, sql } from './kysely.ts';
 import { deleteInBatches } from './scheduled-jobs.ts';
 import type { Database } from './schema.ts';
 

@@ -1,9 +1,10 @@
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { Kysely, type LogEvent, type Logger, PostgresDialect, SqliteDialect } from 'kysely';
+import type { LogEvent, Logger } from 'kysely';
 import type pgTypes from 'pg';
 import { lazyModule } from '../lazy-module.ts';
+import { Kysely, PostgresDialect, SqliteDialect } from './kysely.ts';
 import { adaptNodeSqlite } from './node-sqlite.ts';
 import type { Database } from './schema.ts';
 import { registerSqliteFunctions } from './sqlite-functions.ts';

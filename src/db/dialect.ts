@@ -1,4 +1,4 @@
-import { type Kysely, PostgresAdapter } from 'kysely';
+import { type Kysely, PostgresAdapter } from './kysely.ts';
 
 /**
  * The one way to know the SQL dialect of a connection or a transaction: PostgreSQL, or else the

@@ -1,5 +1,6 @@
-import { type RawBuilder, sql } from 'kysely';
+import type { RawBuilder } from 'kysely';
 import type { Cursor } from './cursor.ts';
+import { sql } from './kysely.ts';
 
 /**
  * Keyset paging, newest first: rows strictly after `cursor` in (created_at, id) descending order.

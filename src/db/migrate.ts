@@ -1,5 +1,6 @@
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import type { Migration, MigrationProvider } from 'kysely';
 import { isPostgres } from './dialect.ts';
+import { type Kysely, Migrator, sql } from './kysely.ts';
 import * as m0001 from './migrations/0001-initial.ts';
 import * as m0002 from './migrations/0002-sessions.ts';
 import * as m0003 from './migrations/0003-key-activation.ts';

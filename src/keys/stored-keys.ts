@@ -1,8 +1,8 @@
-import { type Kysely, sql } from 'kysely';
 import { insertAuditEvents } from '../audit/repository.ts';
 import type { AuditTrail } from '../audit/trail.ts';
 import { DAY_MS, HOUR_MS } from '../clock.ts';
 import { isPostgres } from '../db/dialect.ts';
+import { type Kysely, sql } from '../db/kysely.ts';
 import type { ScheduledJob } from '../db/scheduled-jobs.ts';
 import type { Database, NewAuditEvent } from '../db/schema.ts';
 import { createKeyCipher, isSealed, type KeyCipher, KeyEncryptionError } from './key-encryption.ts';

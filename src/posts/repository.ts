@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { type Kysely, sql } from 'kysely';
 import { v7 as uuidv7 } from 'uuid';
 import type { Cursor } from '../db/cursor.ts';
 import { isPostgres } from '../db/dialect.ts';
 import { olderThan } from '../db/keyset.ts';
+import { type Kysely, sql } from '../db/kysely.ts';
 import type { Database, NewPost, PostRow, PostStatus, PostUpdate } from '../db/schema.ts';
 import { beginScan, endScan, isScanBudgetSpent } from '../db/sqlite-functions.ts';
 import { numberedSlug } from './slugs.ts';

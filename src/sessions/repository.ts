@@ -1,7 +1,7 @@
-import { CompiledQuery, type Kysely } from 'kysely';
 import { ACCOUNT_COLUMNS, usersIn } from '../accounts/repository.ts';
 import { insertAuditEvents } from '../audit/repository.ts';
 import { DAY_MS } from '../clock.ts';
+import { CompiledQuery, type Kysely } from '../db/kysely.ts';
 import { deleteInBatches } from '../db/scheduled-jobs.ts';
 import type { Database, NewAuditEvent, NewSession } from '../db/schema.ts';
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { sql } from 'kysely';
+import { sql } from '../../src/db/kysely.ts';
 import {
   bearer,
   buildTestApp,

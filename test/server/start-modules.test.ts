@@ -9,14 +9,14 @@ const SERVER = fileURLToPath(new URL('../../src/server.ts', import.meta.url));
  * What a process holds once it has imported everything `npm start` imports (src/server.ts, the
  * app and every route), before serving: the packages it loaded and Node's own modules.
  */
-function modulesAtStart(): { packages: string[]; builtins: string[] } {
+function modulesAtStart(): { urls: string[]; packages: string[]; builtins: string[] } {
   const child = `
     import { registerHooks } from 'node:module';
     const urls = [];
     registerHooks({ load(url, context, next) { urls.push(url); return next(url, context); } });
     await import(${JSON.stringify(SERVER)});
     const packages = new Set(urls.flatMap((url) => url.match(/node_modules\\/((?:@[^/]+\\/)?[^/]+)/)?.[1] ?? []));
-    process.stdout.write(JSON.stringify({ packages: [...packages], builtins: process.moduleLoadList }));
+    process.stdout.write(JSON.stringify({ urls, packages: [...packages], builtins: process.moduleLoadList }));
   `;
   return JSON.parse(
     execFileSync(process.execPath, ['--input-type=module', '-e', child], { encoding: 'utf8' }),
@@ -24,7 +24,7 @@ function modulesAtStart(): { packages: string[]; builtins: string[] } {
 }
 
 test('a start loads no package that only some requests need, and not undici', () => {
-  const { packages, builtins } = modulesAtStart();
+  const { urls, packages, builtins } = modulesAtStart();
   assert.ok(
     packages.includes('fastify') && packages.includes('kysely'),
     `the hook saw the start: ${packages}`,
@@ -43,6 +43,13 @@ test('a start loads no package that only some requests need, and not undici', ()
   ]) {
     assert.ok(!packages.includes(name), `${name} is loaded at start`);
   }
+  // Kysely from its CommonJS build only (src/db/kysely.ts): one copy of its classes, the cheaper one.
+  const kysely = urls.filter((url) => url.includes('/node_modules/kysely/'));
+  assert.ok(kysely.length > 100, `${kysely.length} of Kysely's modules seen`);
+  assert.deepEqual(
+    kysely.filter((url) => !url.includes('/kysely/dist/cjs/')),
+    [],
+  );
   // Node's fetch and WebSocket (undici) come with an ES import of node:http's whole namespace.
   assert.deepEqual(
     builtins.filter((name) => /undici/.test(name)),

@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
 import { isPostgres } from '../dialect.ts';
+import { type Kysely, sql } from '../kysely.ts';
 
 // Frozen: this file describes the schema as it was when it was written. Never import app code here.
 

@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
 import { isPostgres } from '../dialect.ts';
+import { type Kysely, sql } from '../kysely.ts';
 
 // Frozen: substring search over posts that stays index-backed (GET /posts?q=). SQLite: an FTS5
 // table with the trigram tokenizer over posts' own rows (external content, kept in step by

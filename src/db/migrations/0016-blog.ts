@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
 import { isPostgres } from '../dialect.ts';
+import { type Kysely, sql } from '../kysely.ts';
 
 // Frozen: the blog. Posts gain a status (draft, scheduled, published) and published_at, the HTML
 // made from their Markdown on write (with the renderer version that made it), their excerpt, feature

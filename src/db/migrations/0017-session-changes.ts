@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
 import { isPostgres } from '../dialect.ts';
+import { type Kysely, sql } from '../kysely.ts';
 
 // Frozen: the session cache's change feed. Every change to a row the guard's view is read from
 // (sessions, users, personal_tokens) adds a row here, in the same transaction, by a trigger: no

@@ -1,5 +1,5 @@
-import { type Kysely, sql } from 'kysely';
 import { isPostgres } from '../dialect.ts';
+import { type Kysely, sql } from '../kysely.ts';
 
 // Frozen: the public caches' change feed, as 0017 is the session cache's. Every change to a row that
 // anyone's view of the blog shows (a post, its slugs and tags, a tag's count, a comment, an author's
