@@ -140,10 +140,10 @@ export function createPostsRepository(db: Kysely<Database>) {
   /**
    * Published posts, newest published_at first, keyset-paged on (published_at, id): no skips or
    * repeats while posts are added. A tag's list walks post_tags' own copy of published_at, so that
-   * it is one index range however many posts there are.
+   * it is one index range however many posts there are. Selects nothing: each caller chooses.
    */
   function newestFirst(executor: Kysely<Database>, filter: ListPostsFilter) {
-    let query = withAuthor(executor).where('posts.status', '=', LISTED);
+    let query = executor.selectFrom('posts').where('posts.status', '=', LISTED);
     if (filter.authorId !== undefined) query = query.where('posts.author_id', '=', filter.authorId);
     if (filter.authorUsername !== undefined)
       query = query.where('posts.author_id', '=', userIdByName(filter.authorUsername));
@@ -164,19 +164,20 @@ export function createPostsRepository(db: Kysely<Database>) {
     }
     if (filter.tag !== undefined) {
       const tag = filter.tag;
+      // post_tags joins only to be walked: what the caller selects is still the posts' (and users').
       const tagged = query
         .innerJoin('post_tags', 'post_tags.post_id', 'posts.id')
         .where('post_tags.tag_id', '=', (eb) =>
           eb.selectFrom('tags').select('tags.id').where('tags.slug', '=', tag),
         )
-        .where('post_tags.listed_at', 'is not', null);
+        .where('post_tags.listed_at', 'is not', null) as unknown as typeof query;
       return (
         filter.after
           ? tagged.where(olderThan(filter.after, 'post_tags.listed_at', 'post_tags.post_id'))
           : tagged
       )
-        .orderBy('post_tags.listed_at', 'desc')
-        .orderBy('post_tags.post_id', 'desc')
+        .orderBy(sql.ref('post_tags.listed_at'), 'desc')
+        .orderBy(sql.ref('post_tags.post_id'), 'desc')
         .limit(filter.limit + 1);
     }
     if (filter.after) query = query.where(olderThan(filter.after, 'posts.published_at', 'posts.id'));
@@ -185,6 +186,13 @@ export function createPostsRepository(db: Kysely<Database>) {
       .orderBy('posts.id', 'desc')
       .limit(filter.limit + 1);
   }
+
+  /** newestFirst's rows, whole, with their author's username. */
+  const newestFirstWithAuthor = (executor: Kysely<Database>, filter: ListPostsFilter) =>
+    newestFirst(executor, filter)
+      .innerJoin('users', 'users.id', 'posts.author_id')
+      .selectAll('posts')
+      .select('users.username as author_username');
 
   /**
    * PostgreSQL: ILIKE on title or content, served by the pg_trgm GIN indexes, newest first, under a
@@ -195,7 +203,7 @@ export function createPostsRepository(db: Kysely<Database>) {
     try {
       const rows = await db.transaction().execute(async (trx) => {
         await sql`set local statement_timeout = ${sql.lit(POSTGRES_SEARCH_TIMEOUT_MS)}`.execute(trx);
-        return newestFirst(trx, filter)
+        return newestFirstWithAuthor(trx, filter)
           .where(
             sql<boolean>`(posts.title ilike ${pattern} escape '\\' or posts.content ilike ${pattern} escape '\\')`,
           )
@@ -446,14 +454,29 @@ export function createPostsRepository(db: Kysely<Database>) {
         .executeTakeFirst(),
 
     /** Published posts, newest first (limit + 1 rows). */
-    list: (filter: ListPostsFilter): Promise<PostWithAuthor[]> => newestFirst(db, filter).execute(),
+    list: (filter: ListPostsFilter): Promise<PostWithAuthor[]> => newestFirstWithAuthor(db, filter).execute(),
+
+    /**
+     * The same list's keys only (limit + 1 of them): which posts, in order, and where a page of them
+     * ends — from the listing indexes alone, for a caller that has the posts themselves already.
+     */
+    listKeys: (filter: ListPostsFilter): Promise<Array<{ id: string; published_at: Date }>> =>
+      newestFirst(db, filter).select(['posts.id', 'posts.published_at']).execute() as Promise<
+        Array<{ id: string; published_at: Date }>
+      >,
+
+    /** These posts as lists show them, those still listed (in no order). */
+    listedByIds: (ids: readonly string[]): Promise<PostWithAuthor[]> =>
+      ids.length === 0
+        ? Promise.resolve([])
+        : withAuthor().where('posts.id', 'in', ids).where('posts.status', '=', LISTED).execute(),
 
     /**
      * The same list paged by offset (at most 10,000: the RealWorld API's cap), as
      * its clients page; `limit` rows exactly (no look-ahead row).
      */
     listAt: (filter: Omit<ListPostsFilter, 'after'>, offset: number): Promise<PostWithAuthor[]> =>
-      newestFirst(db, { ...filter, limit: filter.limit - 1 })
+      newestFirstWithAuthor(db, { ...filter, limit: filter.limit - 1 })
         .offset(offset)
         .execute(),
 
@@ -476,7 +499,6 @@ export function createPostsRepository(db: Kysely<Database>) {
         return Number(tag?.posts_count ?? 0);
       }
       const rows = newestFirst(db, { ...filter, limit: Number.MAX_SAFE_INTEGER - 1 })
-        .clearSelect()
         .clearOrderBy()
         .clearLimit()
         .select((eb) => eb.fn.countAll<number>().as('n'));

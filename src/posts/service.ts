@@ -199,11 +199,11 @@ function schedule(
  */
 const PAGE_TEXT_BUDGET = 1_000_000;
 
-/** How many of `rows` (limit + 1 of them) a page keeps: up to `limit`, within the text budget, at least one. */
-function withinTextBudget(rows: readonly PostWithAuthor[], limit: number): number {
+/** How many of `posts` a page keeps: up to `limit`, within the text budget, at least one. */
+function withinTextBudget(posts: ReadonlyArray<{ content: string; html: string }>, limit: number): number {
   let text = 0;
-  for (let i = 0; i < Math.min(limit, rows.length); i += 1) {
-    text += rows[i]!.content.length + rows[i]!.html.length;
+  for (let i = 0; i < Math.min(limit, posts.length); i += 1) {
+    text += posts[i]!.content.length + posts[i]!.html.length;
     if (text > PAGE_TEXT_BUDGET && i > 0) return i;
   }
   return limit;
@@ -289,6 +289,20 @@ export function createPostsService(deps: {
     askedOnce.set(key, true);
     return false;
   };
+  /**
+   * Each listed post as lists show it (anyone's view), kept as the pages are: a page the list
+   * cache does not hold (a deep cursor, a tag's, a search's) is its keys from the listing index
+   * and these, so that its posts are read, made and serialised (the route keeps each one's bytes
+   * beside it) once a second rather than once a page. Sized as the pages are, text counted twice.
+   */
+  const postsById = boundedCache<string, Kept<PublicPost>>({
+    entries: 10_000,
+    bytes: 8 * 1024 * 1024,
+    sizeOf: ({ value: post }) => 2 * (post.content.length + post.html.length + post.excerpt.length) + 800,
+    ttl: keptMs,
+    perf: { now: () => clock.now().getTime() },
+    ttlResolution: 0,
+  });
   /** Authors' public profiles as lists show them, kept as the lists are. */
   const profiles = boundedCache<
     string,
@@ -313,6 +327,7 @@ export function createPostsService(deps: {
     version += 1;
     lists.clear();
     offsetLists.clear();
+    postsById.clear();
     profiles.clear();
     return result;
   };
@@ -388,6 +403,31 @@ export function createPostsService(deps: {
     };
   }
 
+  /** The post made from `row` as lists show it: the kept one while it may serve, else made and kept. */
+  function listed(row: PostWithAuthor, read: { version: number; at: number }): PublicPost {
+    const kept = keptValue(postsById.get(row.id));
+    if (kept) return kept;
+    const post = toPublic(row);
+    if (stillNow(read)) postsById.set(row.id, dated(post, read));
+    return post;
+  }
+
+  /** These listed posts by id, kept or read (one query for those not kept); a post no longer listed is absent. */
+  async function listedPosts(ids: readonly string[]): Promise<Map<string, PublicPost>> {
+    const found = new Map<string, PublicPost>();
+    const missing: string[] = [];
+    for (const id of ids) {
+      const kept = keptValue(postsById.get(id));
+      if (kept) found.set(id, kept);
+      else missing.push(id);
+    }
+    if (missing.length > 0) {
+      const read = readNow();
+      for (const row of await posts.listedByIds(missing)) found.set(row.id, listed(row, read));
+    }
+    return found;
+  }
+
   /** A public list from the database: published posts, newest published_at first. */
   async function listFromDatabase(query: ListQuery & { followedBy?: string }): Promise<ListPage> {
     const limit = query.limit ?? 20;
@@ -400,15 +440,32 @@ export function createPostsService(deps: {
       after,
       limit,
     };
-    const { rows, continueAfter } =
-      query.q === undefined ? { rows: await posts.list(filter) } : await search(query.q, filter);
-    const kept = withinTextBudget(rows, limit);
-    const page = toPageBy(rows.slice(0, kept + 1), kept, (row) => row.published_at ?? row.created_at);
-    // A search that ran out of time before filling the page goes on after the last post it examined.
-    const next_cursor =
-      page.next_cursor ??
-      (continueAfter ? encodeCursor({ createdAt: continueAfter.createdAt, id: continueAfter.id }) : null);
-    return { data: page.data.map((row) => toPublic(row)), next_cursor };
+    if (query.q !== undefined) {
+      const read = readNow();
+      const { rows, continueAfter } = await search(query.q, filter);
+      const found = rows.slice(0, limit).map((row) => listed(row, read));
+      const kept = withinTextBudget(found, limit);
+      const page = toPageBy(rows.slice(0, kept + 1), kept, (row) => row.published_at ?? row.created_at);
+      // A search that ran out of time before filling the page goes on after the last post it examined.
+      const next_cursor =
+        page.next_cursor ??
+        (continueAfter ? encodeCursor({ createdAt: continueAfter.createdAt, id: continueAfter.id }) : null);
+      return { data: found.slice(0, kept), next_cursor };
+    }
+    // The page's keys (limit + 1, from the index), then its posts; one unlisted in between is left out.
+    const keys = await posts.listKeys(filter);
+    const head = keys.slice(0, limit);
+    const found = await listedPosts(head.map((key) => key.id));
+    const present = head.filter((key) => found.has(key.id));
+    const data = present.map((key) => found.get(key.id)!);
+    const kept = withinTextBudget(data, limit);
+    // The next page starts after the last post shown when the text budget ended this one, else after
+    // the last key read (whether or not its post was still there).
+    const last = kept < data.length ? present[kept - 1] : keys.length > limit ? head[limit - 1] : undefined;
+    return {
+      data: data.slice(0, kept),
+      next_cursor: last ? encodeCursor({ createdAt: last.published_at, id: last.id }) : null,
+    };
   }
 
   /** The public list (anyone's view), through the cache above. */
