@@ -403,9 +403,24 @@ export function createPostsService(deps: {
     };
   }
 
+  /**
+   * The kept list view of a post while it may serve; `made.at` becomes the oldest reading a list
+   * was made from, so that a page made of kept posts is no younger than they are.
+   */
+  function keptPost(id: string, made: { at: number }): PublicPost | undefined {
+    const kept = postsById.get(id);
+    if (!kept || !fresh(kept)) return undefined;
+    made.at = Math.min(made.at, kept.at);
+    return kept.value;
+  }
+
   /** The post made from `row` as lists show it: the kept one while it may serve, else made and kept. */
-  function listed(row: PostWithAuthor, read: { version: number; at: number }): PublicPost {
-    const kept = keptValue(postsById.get(row.id));
+  function listed(
+    row: PostWithAuthor,
+    read: { version: number; at: number },
+    made: { at: number },
+  ): PublicPost {
+    const kept = keptPost(row.id, made);
     if (kept) return kept;
     const post = toPublic(row);
     if (stillNow(read)) postsById.set(row.id, dated(post, read));
@@ -413,23 +428,29 @@ export function createPostsService(deps: {
   }
 
   /** These listed posts by id, kept or read (one query for those not kept); a post no longer listed is absent. */
-  async function listedPosts(ids: readonly string[]): Promise<Map<string, PublicPost>> {
+  async function listedPosts(ids: readonly string[], made: { at: number }): Promise<Map<string, PublicPost>> {
     const found = new Map<string, PublicPost>();
     const missing: string[] = [];
     for (const id of ids) {
-      const kept = keptValue(postsById.get(id));
+      const kept = keptPost(id, made);
       if (kept) found.set(id, kept);
       else missing.push(id);
     }
     if (missing.length > 0) {
       const read = readNow();
-      for (const row of await posts.listedByIds(missing)) found.set(row.id, listed(row, read));
+      for (const row of await posts.listedByIds(missing)) found.set(row.id, listed(row, read, made));
     }
     return found;
   }
 
-  /** A public list from the database: published posts, newest published_at first. */
-  async function listFromDatabase(query: ListQuery & { followedBy?: string }): Promise<ListPage> {
+  /**
+   * A public list from the database: published posts, newest published_at first. `made.at` is
+   * lowered to the oldest reading of a kept post the page holds.
+   */
+  async function listFromDatabase(
+    query: ListQuery & { followedBy?: string },
+    made: { at: number } = { at: Number.POSITIVE_INFINITY },
+  ): Promise<ListPage> {
     const limit = query.limit ?? 20;
     const after = query.cursor === undefined ? undefined : decodeCursor(query.cursor);
     const filter: ListPostsFilter = {
@@ -443,7 +464,7 @@ export function createPostsService(deps: {
     if (query.q !== undefined) {
       const read = readNow();
       const { rows, continueAfter } = await search(query.q, filter);
-      const found = rows.slice(0, limit).map((row) => listed(row, read));
+      const found = rows.slice(0, limit).map((row) => listed(row, read, made));
       const kept = withinTextBudget(found, limit);
       const page = toPageBy(rows.slice(0, kept + 1), kept, (row) => row.published_at ?? row.created_at);
       // A search that ran out of time before filling the page goes on after the last post it examined.
@@ -455,7 +476,10 @@ export function createPostsService(deps: {
     // The page's keys (limit + 1, from the index), then its posts; one unlisted in between is left out.
     const keys = await posts.listKeys(filter);
     const head = keys.slice(0, limit);
-    const found = await listedPosts(head.map((key) => key.id));
+    const found = await listedPosts(
+      head.map((key) => key.id),
+      made,
+    );
     const present = head.filter((key) => found.has(key.id));
     const data = present.map((key) => found.get(key.id)!);
     const kept = withinTextBudget(data, limit);
@@ -483,10 +507,12 @@ export function createPostsService(deps: {
       .join('\u0000');
     const kept = keptValue(lists.get(key));
     if (kept) return kept;
-    // Kept only if nothing was written meanwhile (a write during the read may not be in it).
+    // Kept only if nothing was written meanwhile (a write during the read may not be in it), and
+    // dated by the oldest reading it holds (a kept post's, when older than this read).
     const read = readNow();
-    const page = await listFromDatabase(query);
-    if (askedAgain(key) && stillNow(read)) lists.set(key, dated(page, read));
+    const made = { ...read };
+    const page = await listFromDatabase(query, made);
+    if (askedAgain(key) && stillNow(read)) lists.set(key, dated(page, made));
     return page;
   }
 

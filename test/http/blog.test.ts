@@ -602,6 +602,27 @@ test('a post as lists show it is kept for the second from its first read, in any
   assert.deepEqual(await titles('/posts?limit=7'), ['older, retitled']);
 });
 
+test('a page made of kept posts is kept no longer than the oldest of them: another instance’s edit shows within the second', async (t) => {
+  const testApp = await buildTestApp(t, { contentFeed: unreadableFeed });
+  const { token } = await signedIn(testApp);
+  const post = await writePost(testApp, token, { title: 'old title' });
+  const titles = async (path: string) =>
+    (await call(testApp, 'GET', path)).json().data.map((p: { title: string }) => p.title);
+  assert.deepEqual(await titles('/posts?limit=5'), ['old title']); // the post kept from now (t = 0)
+  await testApp.database.db
+    .updateTable('posts')
+    .set({ title: 'new title' })
+    .where('id', '=', post.id)
+    .execute();
+  testApp.clock.advance(900);
+  // Another page, asked twice: kept from its second asking, made of the post kept at t = 0.
+  assert.deepEqual(await titles('/posts?limit=6'), ['old title']);
+  assert.deepEqual(await titles('/posts?limit=6'), ['old title']);
+  testApp.clock.advance(101); // a second and a millisecond after the post was read
+  assert.deepEqual(await titles('/posts?limit=6'), ['new title']);
+  assert.deepEqual(await titles('/posts?limit=5'), ['new title']);
+});
+
 test('an anonymous page, joined from each post’s kept bytes, is byte for byte what the route’s schema serialises for a caller with a token', async (t) => {
   const testApp = await buildTestApp(t);
   const { token } = await signedIn(testApp);
