@@ -472,11 +472,12 @@ export function createPostsRepository(db: Kysely<Database>) {
         : withAuthor().where('posts.id', 'in', ids).where('posts.status', '=', LISTED).execute(),
 
     /**
-     * The same list paged by offset (at most 10,000: the RealWorld API's cap), as
-     * its clients page; `limit` rows exactly (no look-ahead row).
+     * The same list's keys paged by offset (at most 10,000: the RealWorld API's cap), as its clients
+     * page; `limit` keys exactly (no look-ahead), the skipped ones stepped over on the index.
      */
-    listAt: (filter: Omit<ListPostsFilter, 'after'>, offset: number): Promise<PostWithAuthor[]> =>
-      newestFirstWithAuthor(db, { ...filter, limit: filter.limit - 1 })
+    listKeysAt: (filter: Omit<ListPostsFilter, 'after'>, offset: number): Promise<Array<{ id: string }>> =>
+      newestFirst(db, { ...filter, limit: filter.limit - 1 })
+        .select('posts.id')
         .offset(offset)
         .execute(),
 

@@ -723,13 +723,19 @@ export function createPostsService(deps: {
           : undefined;
       let kept = key === undefined ? undefined : keptValue(offsetLists.get(key));
       if (!kept) {
+        // As a cursor page not kept: the keys (skipped on the listing index), then the posts.
         const read = readNow();
-        const [rows, count] = await Promise.all([
-          posts.listAt(filter, query.offset),
+        const made = { ...read };
+        const [keys, count] = await Promise.all([
+          posts.listKeysAt(filter, query.offset),
           posts.countListed(filter),
         ]);
-        kept = { data: rows.map((row) => toPublic(row)), next_cursor: null, count };
-        if (key !== undefined && askedAgain(key) && stillNow(read)) offsetLists.set(key, dated(kept, read));
+        const found = await listedPosts(
+          keys.map((row) => row.id),
+          made,
+        );
+        kept = { data: keys.flatMap((row) => found.get(row.id) ?? []), next_cursor: null, count };
+        if (key !== undefined && askedAgain(key) && stillNow(read)) offsetLists.set(key, dated(kept, made));
       }
       const page = await withFavorited(kept, viewerOf(principal));
       return { data: page.data, count: kept.count };

@@ -184,6 +184,41 @@ describeEachEngine('RealWorld API', (engine) => {
     assert.deepEqual([offset.json().articles, offset.json().articlesCount], [[], 1]);
   });
 
+  test('articles by offset: every page in order, none repeated, filtered by tag and author, with the whole count', async (t) => {
+    const testApp = await buildTestApp(t, { engine, env: { REALWORLD_API: 'on' } });
+    const call = api(testApp);
+    const jake = await register(testApp, 'jake');
+    const anna = await register(testApp, 'anna');
+    for (let i = 0; i < 7; i += 1) {
+      testApp.clock.advance(1);
+      await call(
+        'POST',
+        '/api/articles',
+        { article: { title: `A${i}`, description: 'D', body: 'B', tagList: i % 2 ? ['odd'] : [] } },
+        i < 5 ? jake.token : anna.token,
+      );
+    }
+    const titles = async (query: string) => {
+      const answer = (await call('GET', `/api/articles?${query}`)).json();
+      return [answer.articles.map((a: { title: string }) => a.title).join(' '), answer.articlesCount];
+    };
+    const pages = [];
+    for (const offset of [0, 2, 4, 6, 8]) pages.push(await titles(`limit=2&offset=${offset}`));
+    assert.deepEqual(pages, [
+      ['A6 A5', 7],
+      ['A4 A3', 7],
+      ['A2 A1', 7],
+      ['A0', 7],
+      ['', 7],
+    ]);
+    assert.deepEqual(await titles('tag=odd&limit=2&offset=1'), ['A3 A1', 3]);
+    assert.deepEqual(await titles('author=anna&offset=1'), ['A5', 2]);
+    // Asked again (so kept), after a delete: the kept page goes with the write.
+    assert.deepEqual(await titles('limit=2&offset=2'), ['A4 A3', 7]);
+    assert.equal((await call('DELETE', '/api/articles/a4', undefined, jake.token)).statusCode, 204);
+    assert.deepEqual(await titles('limit=2&offset=2'), ['A3 A2', 6]);
+  });
+
   test('comments, profiles and follows; another user’s article and comment are 403 forbidden', async (t) => {
     const testApp = await buildTestApp(t, { engine, env: { REALWORLD_API: 'on' } });
     const call = api(testApp);
