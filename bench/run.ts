@@ -267,7 +267,7 @@ function inkgateEnv(databaseUrl: string, secrets: Record<string, string>) {
     TRUST_PROXY: '127.0.0.1',
     // Each signup's verification message is written as a file here, as on a server without SMTP_URL.
     MAIL_DIR: join(dir, 'mail'),
-    // The RealWorld adapter, measured beside the native routes it maps (W12, W13).
+    // The RealWorld adapter, measured beside the native routes it maps (W12, W13, W13c).
     REALWORLD_API: 'on',
     ...secrets,
   };
@@ -426,6 +426,15 @@ try {
     rotate: seeded.slugs.map((slug) => ({ path: `/api/articles/${slug}` })),
   });
   await run({ name: 'W13 GET /api/articles (RealWorld; beside W2)', server: inkgate, path: '/api/articles' });
+  // The same past its list cache, as RealWorld clients page: a different offset page each request.
+  await run({
+    name: 'W13c GET /api/articles, 5,000 distinct offset pages (RealWorld; beside W2c)',
+    server: inkgate,
+    path: '/api/articles',
+    rotate: Array.from({ length: 5000 }, (_, i) => ({
+      path: `/api/articles?limit=${16 + (i % 5) * 2}&offset=${Math.floor(i / 5)}`,
+    })),
+  });
   const w3Row = await run({ name: 'W3 POST /token (Argon2id), 4 connections', ...w3 });
   // W7: the authorization code flow of a browser already signed in (no password hash): /authorize
   // answers 303 with a code, /token redeems it for a new session's tokens — two requests a flow.
