@@ -460,10 +460,28 @@ export function createPostsRepository(db: Kysely<Database>) {
      * The same list's keys only (limit + 1 of them): which posts, in order, and where a page of them
      * ends — from the listing indexes alone, for a caller that has the posts themselves already.
      */
-    listKeys: (filter: ListPostsFilter): Promise<Array<{ id: string; published_at: Date }>> =>
-      newestFirst(db, filter).select(['posts.id', 'posts.published_at']).execute() as Promise<
+    listKeys: (filter: ListPostsFilter): Promise<Array<{ id: string; published_at: Date }>> => {
+      const { tag, after, limit, ...others } = filter;
+      // A tag's alone: post_tags' index only, its listed_at being the post's published_at while
+      // listed (kept so in each write's transaction); the posts are checked again when read.
+      if (tag !== undefined && Object.values(others).every((value) => value === undefined)) {
+        const query = db
+          .selectFrom('post_tags')
+          .select(['post_tags.post_id as id', 'post_tags.listed_at as published_at'])
+          .where('post_tags.tag_id', '=', (eb) =>
+            eb.selectFrom('tags').select('tags.id').where('tags.slug', '=', tag),
+          )
+          .where('post_tags.listed_at', 'is not', null);
+        return (after ? query.where(olderThan(after, 'post_tags.listed_at', 'post_tags.post_id')) : query)
+          .orderBy('post_tags.listed_at', 'desc')
+          .orderBy('post_tags.post_id', 'desc')
+          .limit(limit + 1)
+          .execute() as Promise<Array<{ id: string; published_at: Date }>>;
+      }
+      return newestFirst(db, filter).select(['posts.id', 'posts.published_at']).execute() as Promise<
         Array<{ id: string; published_at: Date }>
-      >,
+      >;
+    },
 
     /** These posts as lists show them, those still listed (in no order). */
     listedByIds: (ids: readonly string[]): Promise<PostWithAuthor[]> =>

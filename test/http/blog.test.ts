@@ -209,6 +209,30 @@ describeEachEngine('blog: posts', (engine) => {
     );
   });
 
+  test('?tag= by cursor: every listed post once, newest first; a draft, an unpublished and a retagged post are not in it', async (t) => {
+    const testApp = await buildTestApp(t, { engine });
+    const { token } = await signedIn(testApp);
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      testApp.clock.advance(1);
+      ids.push((await writePost(testApp, token, { title: `T${i}`, tags: ['walk'] })).id);
+    }
+    await writePost(testApp, token, { title: 'Draft', tags: ['walk'], status: 'draft' });
+    await call(testApp, 'PATCH', `/posts/${ids[1]}`, token, { status: 'draft' });
+    await call(testApp, 'PATCH', `/posts/${ids[3]}`, token, { tags: ['elsewhere'] });
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const path: string = `/posts?tag=walk&limit=1${cursor ? `&cursor=${cursor}` : ''}`;
+      const page: { data: Array<{ title: string }>; next_cursor: string | null } = (
+        await call(testApp, 'GET', path)
+      ).json();
+      seen.push(...page.data.map((p) => p.title));
+      cursor = page.next_cursor;
+    } while (cursor && seen.length < 10);
+    assert.deepEqual(seen, ['T4', 'T2', 'T0']);
+  });
+
   test('scheduling: published at its time by the scheduler, with no request; lists ordered by published_at', async (t) => {
     const testApp = await buildTestApp(t, { engine });
     const { token } = await signedIn(testApp);
