@@ -65,6 +65,18 @@ function requireRedirectUris(uris: readonly string[], type: ClientType): void {
   if (errors.length > 0) throw new UnprocessableError(errors);
 }
 
+/**
+ * A client_id of 128 random bits (base64url), never `taken` (the first-party one's) and never with a
+ * leading '-': one in 64 would otherwise read as an option wherever it is typed as an argument
+ * (`inkgate clients remove <id>` refused it as an unknown flag).
+ */
+export function randomClientId(taken: string, random: (size: number) => Buffer = randomBytes): string {
+  for (;;) {
+    const id = random(16).toString('base64url');
+    if (!id.startsWith('-') && id !== taken) return id;
+  }
+}
+
 export type ClientsService = ReturnType<typeof createClientsService>;
 
 /**
@@ -115,11 +127,7 @@ export function createClientsService(deps: {
     return row;
   }
 
-  /** A client_id of 128 random bits (base64url), never the first-party one's. */
-  const newClientId = (): string => {
-    const id = randomBytes(16).toString('base64url');
-    return id === firstParty.clientId ? newClientId() : id;
-  };
+  const newClientId = (): string => randomClientId(firstParty.clientId);
 
   /** The first-party client's settings are the configuration's: no API call changes or removes it. */
   function requireManaged(clientId: string): void {
