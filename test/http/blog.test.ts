@@ -231,6 +231,12 @@ describeEachEngine('blog: posts', (engine) => {
       cursor = page.next_cursor;
     } while (cursor && seen.length < 10);
     assert.deepEqual(seen, ['T4', 'T2', 'T0']);
+    const whole = (await call(testApp, 'GET', '/posts?tag=walk')).json();
+    assert.deepEqual(
+      whole.data.map((p: { title: string }) => p.title),
+      ['T4', 'T2', 'T0'],
+      'one page',
+    );
   });
 
   test('scheduling: published at its time by the scheduler, with no request; lists ordered by published_at', async (t) => {
